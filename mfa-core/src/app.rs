@@ -1,0 +1,59 @@
+//! The authenticator-app method's plug: `mfa-totp` implements [`AppVerifier`].
+
+use std::fmt;
+
+use crate::clock::Timestamp;
+use crate::code::{OneTimeCode, Randomness};
+use crate::error::InputError;
+use crate::method::AppCredential;
+
+/// What the user needs to add the account to an authenticator app.
+#[derive(Clone)]
+pub struct AppProvisioning {
+    /// The credential to store.
+    pub credential: AppCredential,
+    /// The `otpauth://` URI (it holds the secret: show it only to the user).
+    pub uri: String,
+    /// The secret in the form users type when they cannot scan (base32 for TOTP).
+    pub manual_entry_key: String,
+}
+
+impl fmt::Debug for AppProvisioning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppProvisioning")
+            .field("credential", &self.credential)
+            .field("uri", &"otpauth://<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A matched app code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppMatch {
+    /// The time step (TOTP) or counter (HOTP) the code belongs to.
+    pub step: u64,
+    /// How many steps from the expected one (negative: the app's clock is behind).
+    pub drift: i64,
+}
+
+/// Makes and checks authenticator-app credentials.
+pub trait AppVerifier: Send + Sync + fmt::Debug {
+    /// A fresh credential for `account` at `issuer`.
+    fn provision(
+        &self,
+        issuer: &str,
+        account: &str,
+        rng: &dyn Randomness,
+    ) -> Result<AppProvisioning, InputError>;
+
+    /// Checks `code` at `now`. Only steps after `after_step` may match, so a code
+    /// already used can never be accepted again. Every candidate in the window is
+    /// compared, in constant time.
+    fn verify(
+        &self,
+        credential: &AppCredential,
+        code: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+    ) -> Result<Option<AppMatch>, InputError>;
+}

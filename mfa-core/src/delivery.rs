@@ -1,0 +1,366 @@
+//! The [`Delivery`] trait every SMS and voice backend implements, and the in-memory
+//! backend tests are built on.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::clock::{Clock, Timestamp};
+use crate::code::OneTimeCode;
+use crate::method::{ChallengeId, Channel, Destination};
+use crate::phone::PhoneNumber;
+use crate::policy::CostNotice;
+use crate::user::UserId;
+
+/// Why a challenge exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// Checking a method the user is setting up.
+    Enrollment,
+    /// A second factor at sign-in.
+    SignIn,
+}
+
+/// What the message or call carries.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A code for the user to type.
+    Code(OneTimeCode),
+    /// A call that asks the user to press `#` to approve (and `0#` to report fraud).
+    ConfirmByKey,
+}
+
+impl fmt::Debug for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Content::Code(code) => write!(f, "Code({code:?})"),
+            Content::ConfirmByKey => f.write_str("ConfirmByKey"),
+        }
+    }
+}
+
+/// One message or call to deliver. The backend renders it for its channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRequest {
+    /// The challenge it belongs to (webhooks report back with it).
+    pub challenge_id: ChallengeId,
+    /// Who it is for.
+    pub user: UserId,
+    /// SMS or voice.
+    pub channel: Channel,
+    /// Where it goes.
+    pub destination: Destination,
+    /// A code, or a request to press a key.
+    pub content: Content,
+    /// Enrollment or sign-in.
+    pub purpose: Purpose,
+    /// How long the code lives.
+    pub expires_in: Duration,
+    /// The locale to render in (`en`, `nb`).
+    pub locale: String,
+    /// The application's name.
+    pub app_name: String,
+    /// Set when the destination is abroad.
+    pub cost_notice: Option<CostNotice>,
+}
+
+impl DeliveryRequest {
+    /// The code, when the content is one.
+    pub fn code(&self) -> Option<&OneTimeCode> {
+        match &self.content {
+            Content::Code(code) => Some(code),
+            Content::ConfirmByKey => None,
+        }
+    }
+}
+
+/// What a call ended with, when the backend knows it at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The user pressed `#`.
+    Confirmed,
+    /// The user pressed `0#`: they did not start this sign-in.
+    FraudReported,
+}
+
+/// A backend's acknowledgement of a send.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Receipt {
+    /// The provider's message or call id.
+    pub id: String,
+    /// For calls that finished within the send: how they ended.
+    pub call_outcome: Option<CallOutcome>,
+}
+
+impl Receipt {
+    /// A receipt with the provider's id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Receipt {
+            id: id.into(),
+            call_outcome: None,
+        }
+    }
+}
+
+/// Sends codes and places calls. One required method; object-safe, used as `Arc<dyn Delivery>`.
+#[async_trait]
+pub trait Delivery: Send + Sync + fmt::Debug {
+    /// Delivers one request and returns the provider's receipt.
+    async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError>;
+}
+
+#[async_trait]
+impl<T: Delivery + ?Sized> Delivery for Arc<T> {
+    async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError> {
+        (**self).send(request).await
+    }
+}
+
+/// A failed send. Messages never contain the code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct DeliveryError {
+    kind: DeliveryErrorKind,
+    message: String,
+}
+
+/// What kind of delivery failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliveryErrorKind {
+    /// Temporary: network, throttling, 5xx. Retry or fail over.
+    Transient,
+    /// The provider did not answer in time.
+    Timeout,
+    /// The number cannot be reached on this channel.
+    InvalidDestination,
+    /// The provider refuses this destination (blocked country, opted out).
+    Blocked,
+    /// The backend's credentials or configuration are wrong.
+    Configuration,
+    /// Nobody answered the call.
+    NoAnswer,
+    /// The line was busy.
+    Busy,
+    /// The callee declined or hung up before pressing a key.
+    Declined,
+    /// Any other permanent failure.
+    Rejected,
+}
+
+impl fmt::Display for DeliveryErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeliveryErrorKind::Transient => "temporary delivery failure",
+            DeliveryErrorKind::Timeout => "delivery timed out",
+            DeliveryErrorKind::InvalidDestination => "invalid destination",
+            DeliveryErrorKind::Blocked => "destination blocked",
+            DeliveryErrorKind::Configuration => "delivery misconfigured",
+            DeliveryErrorKind::NoAnswer => "no answer",
+            DeliveryErrorKind::Busy => "busy",
+            DeliveryErrorKind::Declined => "call declined",
+            DeliveryErrorKind::Rejected => "delivery rejected",
+        })
+    }
+}
+
+impl DeliveryError {
+    /// An error of `kind` with a message free of codes and secrets.
+    pub fn new(kind: DeliveryErrorKind, message: impl Into<String>) -> Self {
+        DeliveryError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A temporary failure.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(DeliveryErrorKind::Transient, message)
+    }
+
+    /// A permanent failure.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(DeliveryErrorKind::Rejected, message)
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> DeliveryErrorKind {
+        self.kind
+    }
+
+    /// The backend's description.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether a retry (or another backend) may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            DeliveryErrorKind::Transient
+                | DeliveryErrorKind::Timeout
+                | DeliveryErrorKind::NoAnswer
+                | DeliveryErrorKind::Busy
+        )
+    }
+
+    /// Whether retrying the same request cannot help.
+    pub fn is_permanent(&self) -> bool {
+        !self.is_transient()
+    }
+
+    /// Whether the provider did not answer in time.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == DeliveryErrorKind::Timeout
+    }
+}
+
+/// One request the memory backend took.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    /// The request.
+    pub request: DeliveryRequest,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+    /// When it reaches the phone (later than `sent_at` when told to be late).
+    pub arrives_at: Timestamp,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    sent: Vec<SentMessage>,
+    failures: VecDeque<DeliveryError>,
+    fail_always: Option<DeliveryError>,
+    delays: VecDeque<Duration>,
+    call_outcome: Option<CallOutcome>,
+}
+
+/// An in-memory backend: records what it is asked to send and can fail or be late on request.
+///
+/// Clones share the same record, so a test keeps one clone and gives another to `Mfa`.
+///
+/// ```
+/// use mfa_core::{DeliveryError, MemoryDelivery};
+///
+/// let phone = MemoryDelivery::new();
+/// phone.fail_next(DeliveryError::transient("network down"));
+/// assert!(phone.sent().is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryDelivery {
+    inner: Arc<Mutex<MemoryInner>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryDelivery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryDelivery {
+    /// A backend that sends at once, timed by the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(crate::clock::SystemClock))
+    }
+
+    /// A backend timed by `clock` (share the driver's manual clock in tests).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryDelivery {
+            inner: Arc::new(Mutex::new(MemoryInner::default())),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MemoryInner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The next send fails with `error` (queued: call again for more failures).
+    pub fn fail_next(&self, error: DeliveryError) {
+        self.lock().failures.push_back(error);
+    }
+
+    /// Every send fails with `error` until [`MemoryDelivery::recover`].
+    pub fn fail_always(&self, error: DeliveryError) {
+        self.lock().fail_always = Some(error);
+    }
+
+    /// Sends succeed again.
+    pub fn recover(&self) {
+        let mut inner = self.lock();
+        inner.fail_always = None;
+        inner.failures.clear();
+    }
+
+    /// The next message reaches the phone `by` late.
+    pub fn delay_next(&self, by: Duration) {
+        self.lock().delays.push_back(by);
+    }
+
+    /// Calls end with `outcome` (as if the callee pressed the keys at once); `None`
+    /// leaves them for [`crate::Mfa::report_call`].
+    pub fn answer_calls_with(&self, outcome: Option<CallOutcome>) {
+        self.lock().call_outcome = outcome;
+    }
+
+    /// Everything sent, oldest first.
+    pub fn sent(&self) -> Vec<SentMessage> {
+        self.lock().sent.clone()
+    }
+
+    /// What has reached `number` by now, oldest arrival first.
+    pub fn inbox(&self, number: &PhoneNumber) -> Vec<SentMessage> {
+        let now = self.clock.now();
+        let mut arrived: Vec<SentMessage> = self
+            .lock()
+            .sent
+            .iter()
+            .filter(|m| &m.request.destination.number == number && m.arrives_at <= now)
+            .cloned()
+            .collect();
+        arrived.sort_by_key(|m| m.arrives_at);
+        arrived
+    }
+
+    /// The code in the latest message to arrive at `number`, if any has.
+    pub fn last_code_to(&self, number: &PhoneNumber) -> Option<OneTimeCode> {
+        self.inbox(number)
+            .into_iter()
+            .rev()
+            .find_map(|m| m.request.code().cloned())
+    }
+}
+
+#[async_trait]
+impl Delivery for MemoryDelivery {
+    async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        if let Some(error) = inner.failures.pop_front() {
+            return Err(error);
+        }
+        if let Some(error) = &inner.fail_always {
+            return Err(error.clone());
+        }
+        let delay = inner.delays.pop_front().unwrap_or_default();
+        inner.sent.push(SentMessage {
+            request: request.clone(),
+            sent_at: now,
+            arrives_at: now + delay,
+        });
+        Ok(Receipt {
+            id: format!("memory-{}", inner.sent.len()),
+            call_outcome: match request.content {
+                Content::ConfirmByKey => inner.call_outcome,
+                Content::Code(_) => None,
+            },
+        })
+    }
+}

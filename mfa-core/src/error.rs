@@ -1,0 +1,211 @@
+//! Typed errors. None of them ever carries a code or a secret.
+
+use std::time::Duration;
+
+use crate::delivery::DeliveryError;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller's input is malformed.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The policy refuses the request.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The request is not valid in the challenge's or enrollment's current state.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Sending a code or placing a call failed.
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    /// The store failed; the answer is "not verified".
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The named thing does not exist (or belongs to another user).
+    #[error("unknown {0}")]
+    NotFound(&'static str),
+    /// The method needs a backend that was not configured on [`crate::Mfa`].
+    #[error("no {0} is configured")]
+    NotConfigured(&'static str),
+}
+
+impl Error {
+    /// Whether trying again later may succeed (transient delivery or store failure, rate limit).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Delivery(e) => e.is_transient(),
+            Error::Store(e) => e.is_transient(),
+            Error::Policy(p) => p.retry_after().is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// Malformed input. Never a panic, whatever the size or content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// The user id is empty.
+    #[error("the user id is empty")]
+    EmptyUserId,
+    /// The user id is longer than allowed.
+    #[error("the user id is longer than {max} bytes")]
+    UserIdTooLong {
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The user id holds a control character.
+    #[error("the user id contains a control character")]
+    UserIdControlCharacter,
+    /// The username is not in the form `user@domain`.
+    #[error("the user name must be written as user@domain: {0}")]
+    UsernameForm(&'static str),
+    /// A number was given without `+` and a country calling code.
+    #[error("the phone number needs a country code, such as +47")]
+    MissingCountryCode,
+    /// The phone number cannot be parsed or is not valid.
+    #[error("invalid phone number: {0}")]
+    InvalidPhoneNumber(&'static str),
+    /// The office extension is not 1 to 10 digits.
+    #[error("an extension is 1 to 10 digits")]
+    InvalidExtension,
+    /// The code holds something other than digits, spaces and dashes.
+    #[error("a code has digits only")]
+    CodeNotDigits,
+    /// The code has the wrong number of digits.
+    #[error("a code has {expected} digits")]
+    CodeLength {
+        /// The expected number of digits.
+        expected: usize,
+    },
+    /// A recovery code is malformed.
+    #[error("a recovery code has 10 letters and digits")]
+    InvalidRecoveryCode,
+    /// A setting is out of its allowed range.
+    #[error("invalid setting: {0}")]
+    InvalidSetting(&'static str),
+}
+
+/// Refusals by policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Sending to this country calling code is not allowed.
+    #[error("phone numbers with country code +{country_code} are not allowed")]
+    CountryNotAllowed {
+        /// The refused country calling code.
+        country_code: u16,
+    },
+    /// Premium-rate numbers are never called or texted.
+    #[error("premium-rate numbers cannot be used")]
+    PremiumRate,
+    /// An SMS cannot reach this kind of line.
+    #[error("this number cannot receive SMS; choose a call or the authenticator app")]
+    NotSmsCapable,
+    /// Too many sends in the window for the named scope.
+    #[error("too many codes sent to this {scope}; try again in {} s", retry_after.as_secs())]
+    RateLimited {
+        /// What was limited: "destination", "user" or "country".
+        scope: &'static str,
+        /// When the window reopens.
+        retry_after: Duration,
+    },
+    /// A new code was asked for before the cooldown passed.
+    #[error("wait {} s before asking for a new code", retry_after.as_secs())]
+    ResendTooSoon {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// The challenge has used up its sends.
+    #[error("no more codes can be sent for this challenge; start again")]
+    TooManySends,
+    /// The user failed too often and must wait or be reset.
+    #[error("too many failed attempts; try again later")]
+    UserLocked {
+        /// How long to wait; `None` when an administrator must reset the user.
+        retry_after: Option<Duration>,
+    },
+    /// Removing the last method needs an explicit reset.
+    #[error("the last method cannot be removed; reset the user instead")]
+    LastMethod,
+    /// Changing methods needs a recent second-factor sign-in.
+    #[error("sign in again with a second factor to change security settings")]
+    ReauthenticationRequired,
+    /// The method is already enrolled.
+    #[error("this method is already set up")]
+    AlreadyEnrolled,
+}
+
+impl PolicyError {
+    /// How long until the request may succeed, for the refusals that pass with time.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PolicyError::RateLimited { retry_after, .. } => Some(*retry_after),
+            PolicyError::ResendTooSoon { retry_after } => Some(*retry_after),
+            PolicyError::UserLocked { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// An event that is not valid in the current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{event} is not valid while {state}")]
+pub struct TransitionError {
+    /// The state, named for what it waits for.
+    pub state: &'static str,
+    /// The event that was refused.
+    pub event: &'static str,
+}
+
+/// A store failure. The driver answers "not verified" on any of them.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("store error ({kind:?}): {message}")]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    message: String,
+}
+
+/// What kind of store failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store cannot be reached or timed out.
+    Unavailable,
+    /// The stored data cannot be read back (corrupt, undecryptable, wrong version).
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+impl StoreError {
+    /// A store error of the given kind. The message must not contain secrets.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The store cannot be reached.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Unavailable, message)
+    }
+
+    /// The stored data is unreadable.
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Corrupt, message)
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// Whether a retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind == StoreErrorKind::Unavailable
+    }
+}

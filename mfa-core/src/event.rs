@@ -1,0 +1,169 @@
+//! Events for audit logs and user notifications. None carries a code or a secret.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use crate::delivery::Purpose;
+use crate::method::{Channel, MethodId, MethodKind};
+use crate::user::UserId;
+
+/// Something that happened, for the application's audit log or notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The user chose a method to set up.
+    EnrollmentStarted {
+        /// Who.
+        user: UserId,
+        /// Which kind of method.
+        method: MethodKind,
+    },
+    /// A code or call went out.
+    CodeSent {
+        /// Who.
+        user: UserId,
+        /// SMS or voice.
+        channel: Channel,
+        /// The destination's country calling code.
+        country_code: u16,
+        /// Enrollment or sign-in.
+        purpose: Purpose,
+        /// Whether this was a resend.
+        resend: bool,
+    },
+    /// A send failed.
+    DeliveryFailed {
+        /// Who.
+        user: UserId,
+        /// SMS or voice.
+        channel: Channel,
+        /// Whether a retry may work.
+        transient: bool,
+    },
+    /// A wrong code was presented.
+    CheckFailed {
+        /// Who.
+        user: UserId,
+        /// Enrollment or sign-in.
+        purpose: Purpose,
+        /// Attempts left on the challenge.
+        attempts_left: u32,
+    },
+    /// A correct code (or key press) was presented.
+    CheckSucceeded {
+        /// Who.
+        user: UserId,
+        /// Enrollment or sign-in.
+        purpose: Purpose,
+        /// Which kind of method.
+        method: MethodKind,
+    },
+    /// A challenge reached its attempt cap.
+    ChallengeLocked {
+        /// Who.
+        user: UserId,
+    },
+    /// The user's consecutive failures reached the hard limit.
+    UserLocked {
+        /// Who.
+        user: UserId,
+    },
+    /// A method was verified and added.
+    MethodAdded {
+        /// Who.
+        user: UserId,
+        /// The new method.
+        method_id: MethodId,
+        /// Which kind.
+        method: MethodKind,
+    },
+    /// A method was removed.
+    MethodRemoved {
+        /// Who.
+        user: UserId,
+        /// The removed method.
+        method_id: MethodId,
+    },
+    /// The default method changed.
+    DefaultChanged {
+        /// Who.
+        user: UserId,
+        /// The new default.
+        method_id: MethodId,
+    },
+    /// A phone number was replaced: the application should tell the user on every channel.
+    PhoneNumberChanged {
+        /// Who.
+        user: UserId,
+        /// The new method.
+        method_id: MethodId,
+    },
+    /// A recovery code was used.
+    RecoveryCodeUsed {
+        /// Who.
+        user: UserId,
+        /// Codes left.
+        remaining: usize,
+    },
+    /// A new set of recovery codes was made; the old set is dead.
+    RecoveryCodesRegenerated {
+        /// Who.
+        user: UserId,
+    },
+    /// The user pressed the fraud key on a call they did not expect.
+    FraudReported {
+        /// Who.
+        user: UserId,
+        /// The method the call went to.
+        method_id: MethodId,
+    },
+    /// An administrator reset the user's methods.
+    UserReset {
+        /// Who.
+        user: UserId,
+    },
+}
+
+/// Receives events.
+pub trait EventSink: Send + Sync + fmt::Debug {
+    /// Takes one event. Must not block for long: it runs on the request path.
+    fn emit(&self, event: Event);
+}
+
+/// Drops every event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn emit(&self, _event: Event) {}
+}
+
+/// Keeps every event in memory, for tests; clones share the list.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryEvents {
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl MemoryEvents {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The events so far, oldest first.
+    pub fn events(&self) -> Vec<Event> {
+        match self.events.lock() {
+            Ok(e) => e.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+impl EventSink for MemoryEvents {
+    fn emit(&self, event: Event) {
+        match self.events.lock() {
+            Ok(mut e) => e.push(event),
+            Err(p) => p.into_inner().push(event),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+
+pub mod app;
+pub mod challenge;
+pub mod clock;
+pub mod code;
+pub mod delivery;
+pub mod error;
+pub mod event;
+pub mod method;
+mod mfa;
+pub mod phone;
+pub mod policy;
+pub mod store;
+pub mod user;
+
+pub use app::{AppMatch, AppProvisioning, AppVerifier};
+pub use challenge::{Challenge, ChallengeStatus};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use code::{
+    CodeHash, CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, SecretBytes,
+    SeededRandomness, random_code,
+};
+pub use delivery::{
+    CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
+    MemoryDelivery, Purpose, Receipt, SentMessage,
+};
+pub use error::{Error, InputError, PolicyError, StoreError, StoreErrorKind, TransitionError};
+pub use event::{Event, EventSink, MemoryEvents, NoEvents};
+pub use method::{
+    AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
+    MethodRecord, MethodStatus, PhoneMode,
+};
+pub use mfa::{Mfa, MfaBuilder, Pending, RecoverySignIn, Status, Verification};
+pub use phone::{NumberKind, PhoneNumber};
+pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
+pub use store::{MemoryStore, Store};
+pub use user::UserId;

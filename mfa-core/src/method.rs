@@ -1,0 +1,318 @@
+//! The ways a user can prove the second factor, and how they are recorded.
+
+use std::fmt;
+
+use crate::clock::Timestamp;
+use crate::code::{Randomness, SecretBytes};
+use crate::error::InputError;
+use crate::phone::PhoneNumber;
+
+/// How the authentication phone is reached: "Send me an SMS" or "Call me".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhoneMode {
+    /// A text message with a code.
+    Sms,
+    /// A voice call.
+    Call,
+}
+
+/// The delivery channel a method uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// Text messages.
+    Sms,
+    /// Voice calls.
+    Voice,
+}
+
+impl Channel {
+    /// A short lower-case name ("sms", "voice").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Voice => "voice",
+        }
+    }
+}
+
+/// An office phone extension: 1 to 10 digits, dialled after the call is answered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Extension(String);
+
+impl Extension {
+    /// Parses an extension; spaces are ignored.
+    pub fn parse(input: &str) -> Result<Self, InputError> {
+        if input.len() > 32 {
+            return Err(InputError::InvalidExtension);
+        }
+        let digits: String = input.chars().filter(|c| *c != ' ').collect();
+        if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InputError::InvalidExtension);
+        }
+        Ok(Extension(digits))
+    }
+
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A second-factor method, as the user chooses it on the "additional security" page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Method {
+    /// A mobile phone that gets an SMS or a call.
+    AuthenticationPhone {
+        /// The number.
+        number: PhoneNumber,
+        /// SMS or call.
+        mode: PhoneMode,
+    },
+    /// A desk phone, called, perhaps at an extension.
+    OfficePhone {
+        /// The number.
+        number: PhoneNumber,
+        /// The extension to dial after the call is answered.
+        extension: Option<Extension>,
+    },
+    /// An authenticator app showing TOTP codes.
+    AuthenticatorApp,
+    /// Single-use recovery codes, for when the phone is lost.
+    RecoveryCodes,
+}
+
+/// The kind of a [`Method`], without its details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MethodKind {
+    /// [`Method::AuthenticationPhone`].
+    AuthenticationPhone,
+    /// [`Method::OfficePhone`].
+    OfficePhone,
+    /// [`Method::AuthenticatorApp`].
+    AuthenticatorApp,
+    /// [`Method::RecoveryCodes`].
+    RecoveryCodes,
+}
+
+/// Where a code or call goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The number.
+    pub number: PhoneNumber,
+    /// The extension, for office phones.
+    pub extension: Option<Extension>,
+}
+
+impl Method {
+    /// The kind of method.
+    pub fn kind(&self) -> MethodKind {
+        match self {
+            Method::AuthenticationPhone { .. } => MethodKind::AuthenticationPhone,
+            Method::OfficePhone { .. } => MethodKind::OfficePhone,
+            Method::AuthenticatorApp => MethodKind::AuthenticatorApp,
+            Method::RecoveryCodes => MethodKind::RecoveryCodes,
+        }
+    }
+
+    /// The channel a challenge for this method is delivered on, if any.
+    pub fn channel(&self) -> Option<Channel> {
+        match self {
+            Method::AuthenticationPhone {
+                mode: PhoneMode::Sms,
+                ..
+            } => Some(Channel::Sms),
+            Method::AuthenticationPhone {
+                mode: PhoneMode::Call,
+                ..
+            }
+            | Method::OfficePhone { .. } => Some(Channel::Voice),
+            Method::AuthenticatorApp | Method::RecoveryCodes => None,
+        }
+    }
+
+    /// Where challenges for this method are delivered, for phone methods.
+    pub fn destination(&self) -> Option<Destination> {
+        match self {
+            Method::AuthenticationPhone { number, .. } => Some(Destination {
+                number: number.clone(),
+                extension: None,
+            }),
+            Method::OfficePhone { number, extension } => Some(Destination {
+                number: number.clone(),
+                extension: extension.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The phone number, for phone methods.
+    pub fn number(&self) -> Option<&PhoneNumber> {
+        match self {
+            Method::AuthenticationPhone { number, .. } | Method::OfficePhone { number, .. } => {
+                Some(number)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    /// A description for the user, with the number masked.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Method::AuthenticationPhone {
+                number,
+                mode: PhoneMode::Sms,
+            } => write!(f, "SMS to {}", number.masked()),
+            Method::AuthenticationPhone {
+                number,
+                mode: PhoneMode::Call,
+            } => write!(f, "call to {}", number.masked()),
+            Method::OfficePhone {
+                number,
+                extension: Some(ext),
+            } => write!(f, "call to office phone {} ext. {}", number.masked(), ext.as_str()),
+            Method::OfficePhone {
+                number,
+                extension: None,
+            } => write!(f, "call to office phone {}", number.masked()),
+            Method::AuthenticatorApp => f.write_str("authenticator app"),
+            Method::RecoveryCodes => f.write_str("recovery codes"),
+        }
+    }
+}
+
+macro_rules! random_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh random id (128 bits, hex).
+            pub fn generate(rng: &dyn Randomness) -> Self {
+                let mut bytes = [0u8; 16];
+                rng.fill(&mut bytes);
+                $name(bytes.iter().map(|b| format!("{b:02x}")).collect())
+            }
+
+            /// An id read back from storage or a request; checked to be 1 to 64 printable ASCII characters.
+            pub fn parse(input: &str) -> Result<Self, InputError> {
+                if input.is_empty() || input.len() > 64 || !input.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(InputError::InvalidSetting(concat!("malformed ", stringify!($name))));
+                }
+                Ok($name(input.to_owned()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+random_id!(
+    /// Identifies one enrolled (or pending) method of a user.
+    MethodId
+);
+random_id!(
+    /// Identifies one challenge: an enrollment check or a sign-in.
+    ChallengeId
+);
+
+/// Whether a method can be used yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodStatus {
+    /// Chosen, waiting for its first correct code.
+    Pending,
+    /// Verified and usable at sign-in.
+    Active,
+    /// Blocked after a fraud report: listed, but not usable.
+    Blocked,
+}
+
+/// An authenticator app's stored key and settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCredential {
+    /// The shared secret (encrypted at rest by stores given a key).
+    pub secret: SecretBytes,
+    /// The app verifier's settings (algorithm, digits, period), in its own text form.
+    pub parameters: String,
+}
+
+/// A method as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodRecord {
+    /// Its id.
+    pub id: MethodId,
+    /// The method.
+    pub method: Method,
+    /// Pending until verified.
+    pub status: MethodStatus,
+    /// Whether sign-in uses it first.
+    pub is_default: bool,
+    /// When it was chosen.
+    pub created_at: Timestamp,
+    /// The app key, for authenticator apps.
+    pub app: Option<AppCredential>,
+    /// The method this one replaces once verified (a changed phone number).
+    pub replaces: Option<MethodId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::SeededRandomness;
+
+    #[test]
+    fn extensions_are_digits() {
+        assert_eq!(Extension::parse("12 34").unwrap().as_str(), "1234");
+        for bad in ["", "12a", "12345678901", "#12", &"1".repeat(100)] {
+            assert_eq!(Extension::parse(bad), Err(InputError::InvalidExtension), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn methods_map_to_channels() {
+        let number = PhoneNumber::parse("+4741234567").unwrap();
+        let sms = Method::AuthenticationPhone {
+            number: number.clone(),
+            mode: PhoneMode::Sms,
+        };
+        assert_eq!(sms.channel(), Some(Channel::Sms));
+        let office = Method::OfficePhone {
+            number,
+            extension: Some(Extension::parse("123").unwrap()),
+        };
+        assert_eq!(office.channel(), Some(Channel::Voice));
+        assert_eq!(office.destination().unwrap().extension.unwrap().as_str(), "123");
+        assert_eq!(Method::AuthenticatorApp.channel(), None);
+        assert!(!sms.to_string().contains("41234567"));
+    }
+
+    #[test]
+    fn ids_are_random_and_parse_back() {
+        let rng = SeededRandomness::new(1);
+        let a = ChallengeId::generate(&rng);
+        let b = ChallengeId::generate(&rng);
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 32);
+        assert_eq!(ChallengeId::parse(a.as_str()).unwrap(), a);
+        assert!(ChallengeId::parse("").is_err());
+        assert!(ChallengeId::parse("a b").is_err());
+    }
+}

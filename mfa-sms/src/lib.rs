@@ -1,0 +1,1 @@
+//! The sms method of `mfa` (in progress).

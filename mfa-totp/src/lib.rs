@@ -1,0 +1,1 @@
+//! The totp method of `mfa` (in progress).

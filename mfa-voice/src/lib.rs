@@ -1,0 +1,1 @@
+//! The voice method of `mfa` (in progress).

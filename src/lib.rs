@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+//! The facade: re-exports `mfa-core` and, by feature, the channel crates.
+
+pub use mfa_core::*;
+
+/// The authenticator-app method (feature `totp`).
+#[cfg(feature = "totp")]
+pub use mfa_totp as totp;
+
+/// The SMS channel (feature `sms`).
+#[cfg(feature = "sms")]
+pub use mfa_sms as sms;
+
+/// The voice channel (feature `voice`).
+#[cfg(feature = "voice")]
+pub use mfa_voice as voice;
