@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, every test (the service tests included),
+# examples and benches built once. Installs and starts the services the ignored
+# tests need, on loopback, and stops them on exit. Fails if a service does not start.
+#
+#   bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+export MFA_TEST_TMP
+MFA_TEST_TMP=$(mktemp -d /tmp/mfa-test.XXXXXX)
+
+# Each scripts/services/NAME.sh defines:
+#   NAME_packages   apt packages it needs (a string; may be empty)
+#   NAME_pip        PyPI packages it needs (may be empty)
+#   start_NAME      starts the service and exports the environment its tests read
+#   stop_NAME       stops it
+services=()
+for f in scripts/services/*.sh; do
+    [ -e "$f" ] || continue
+    # shellcheck source=/dev/null
+    source "$f"
+    services+=("$(basename "$f" .sh)")
+done
+
+started=()
+cleanup() {
+    local status=$?
+    for ((i=${#started[@]}-1; i>=0; i--)); do
+        "stop_${started[$i]}" || true
+    done
+    rm -rf "$MFA_TEST_TMP"
+    exit $status
+}
+trap cleanup EXIT INT TERM
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- install what the services need, once -----------------------------------
+apt_needed=()
+pip_needed=()
+for s in "${services[@]}"; do
+    pkgs_var="${s//-/_}_packages"
+    pip_var="${s//-/_}_pip"
+    for p in ${!pkgs_var:-}; do
+        dpkg -s "$p" >/dev/null 2>&1 || apt_needed+=("$p")
+    done
+    for p in ${!pip_var:-}; do
+        python3 -c "import importlib.metadata as m; m.version('$p')" >/dev/null 2>&1 || pip_needed+=("$p")
+    done
+done
+if [ ${#apt_needed[@]} -gt 0 ]; then
+    step "apt-get install ${apt_needed[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${apt_needed[@]}" >/dev/null
+fi
+if [ ${#pip_needed[@]} -gt 0 ]; then
+    step "pip install ${pip_needed[*]}"
+    python3 -m pip install -q --disable-pip-version-check "${pip_needed[@]}"
+fi
+
+# --- static checks -----------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, all features, -D warnings)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# --- services ----------------------------------------------------------------
+for s in "${services[@]}"; do
+    step "start ${s}"
+    "start_${s//-/_}"
+    started+=("${s//-/_}")
+done
+
+# --- tests: one build for tests, doctests, examples and benches ----------------
+step "cargo test (including ignored service tests)"
+cargo test --workspace --all-features --all-targets -- --include-ignored
+cargo test --workspace --all-features --doc
+
+step "cargo bench --no-run"
+cargo bench --workspace --all-features --no-run
+
+step "the main journey"
+cargo run --quiet --all-features --example walkthrough >/dev/null
+
+echo
+echo "all checks passed"
