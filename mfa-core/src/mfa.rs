@@ -505,9 +505,10 @@ impl Mfa {
         now: Timestamp,
     ) -> Result<(), Error> {
         let limits = &self.policy.send_limits;
+        // Keys are keyed hashes, so a shared store never holds numbers or user ids in clear.
         let checks = [
-            ("destination", format!("dest:{}", number.e164()), limits.per_destination),
-            ("user", format!("user:{}", user.as_str()), limits.per_user),
+            ("destination", self.limit_key("dest", number.e164()), limits.per_destination),
+            ("user", self.limit_key("user", user.as_str()), limits.per_user),
             ("country", format!("cc:{}", number.country_code()), limits.per_country),
         ];
         for (scope, key, limit) in checks {
@@ -521,6 +522,12 @@ impl Mfa {
             }
         }
         Ok(())
+    }
+
+    fn limit_key(&self, scope: &str, subject: &str) -> String {
+        let hash = self.key.hash(scope.as_bytes(), subject.as_bytes());
+        let hex: String = hash.0[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{scope}:{hex}")
     }
 
     async fn deliver(
@@ -620,11 +627,11 @@ impl Mfa {
                     hash,
                     expires_at,
                 } => {
-                    if !self
+                    let replaced = self
                         .store
                         .replace_code(id, generation, hash, expires_at, now)
-                        .await?
-                    {
+                        .await?;
+                    if !replaced {
                         return Err(refused(&challenge, now, "resend"));
                     }
                 }
@@ -651,6 +658,9 @@ impl Mfa {
             Answer::SentCode(_) => OneTimeCode::parse_exact(code, self.policy.code_digits)?,
             _ => OneTimeCode::parse(code)?,
         };
+        if !challenge.status_at(now).is_awaiting() {
+            return settled(challenge.status_at(now));
+        }
         self.check_user_lockout(&challenge.user, now).await?;
         let method = if challenge.answer == Answer::AppCode {
             Some(self.method_of(&challenge).await?)
@@ -691,11 +701,11 @@ impl Mfa {
         for effect in effects {
             match effect {
                 Effect::AdvanceAppStep { step, .. } => {
-                    if !self
+                    let advanced = self
                         .store
                         .advance_app_step(user, &challenge.method_id, step)
-                        .await?
-                    {
+                        .await?;
+                    if !advanced {
                         // A replayed app code counts as a wrong one.
                         return self.record_failure(challenge, now).await;
                     }
@@ -832,11 +842,11 @@ impl Mfa {
         for effect in effects {
             match effect {
                 Effect::Close { to } => {
-                    if !self
+                    let closed = self
                         .store
                         .close_challenge(id, &[ChallengeStatus::Approved], to)
-                        .await?
-                    {
+                        .await?;
+                    if !closed {
                         return Err(refused(&challenge, now, "complete"));
                     }
                 }

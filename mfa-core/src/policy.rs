@@ -267,6 +267,7 @@ impl Policy {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
     use crate::phone::PhoneNumber;

@@ -28,9 +28,21 @@ struct State {
 ///
 /// The default store: right for tests, development and single-process apps that
 /// accept losing enrollments on restart.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    /// Counts only: the maps hold personal data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("users", &state.methods.len())
+            .field("challenges", &state.challenges.len())
+            .field("rate_windows", &state.windows.len())
+            .finish()
+    }
 }
 
 impl MemoryStore {
