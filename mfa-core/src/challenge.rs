@@ -248,11 +248,14 @@ pub fn transition(
     let status = challenge.status_at(ctx.now);
     let mut next = challenge;
     match (status, &event) {
-        (ChallengeStatus::Expired, ChallengeEvent::SubmitCode(_))
-            if next.status.is_awaiting() =>
-        {
+        (ChallengeStatus::Expired, ChallengeEvent::SubmitCode(_)) if next.status.is_awaiting() => {
             next.status = ChallengeStatus::Expired;
-            Ok((next, vec![Effect::Close { to: ChallengeStatus::Expired }]))
+            Ok((
+                next,
+                vec![Effect::Close {
+                    to: ChallengeStatus::Expired,
+                }],
+            ))
         }
         (ChallengeStatus::AwaitingCode, ChallengeEvent::SubmitCode(code)) => {
             match check_code(&next, code, ctx) {
@@ -292,7 +295,12 @@ pub fn transition(
         }
         (s, ChallengeEvent::FraudReported) if s.is_awaiting() => {
             next.status = ChallengeStatus::Denied;
-            Ok((next, vec![Effect::Close { to: ChallengeStatus::Denied }]))
+            Ok((
+                next,
+                vec![Effect::Close {
+                    to: ChallengeStatus::Denied,
+                }],
+            ))
         }
         (s, ChallengeEvent::Resend(code)) if s.is_awaiting() => {
             if next.answer == Answer::AppCode {
@@ -324,14 +332,24 @@ pub fn transition(
         }
         (s, ChallengeEvent::Cancel) if s.is_awaiting() || s == ChallengeStatus::Approved => {
             next.status = ChallengeStatus::Canceled;
-            Ok((next, vec![Effect::Close { to: ChallengeStatus::Canceled }]))
+            Ok((
+                next,
+                vec![Effect::Close {
+                    to: ChallengeStatus::Canceled,
+                }],
+            ))
         }
         (s, ChallengeEvent::Expire) if s.is_awaiting() || s == ChallengeStatus::Expired => {
             if !next.status.is_awaiting() {
                 return Err(refuse(s, &event));
             }
             next.status = ChallengeStatus::Expired;
-            Ok((next, vec![Effect::Close { to: ChallengeStatus::Expired }]))
+            Ok((
+                next,
+                vec![Effect::Close {
+                    to: ChallengeStatus::Expired,
+                }],
+            ))
         }
         (ChallengeStatus::Approved, ChallengeEvent::Complete)
             if next.purpose == Purpose::Enrollment =>
@@ -353,7 +371,11 @@ pub fn transition(
 
 /// `Some(None)` for a matching sent code, `Some(Some(step))` for a matching app code,
 /// `None` for a wrong one.
-fn check_code(challenge: &Challenge, code: &OneTimeCode, ctx: &Context<'_>) -> Option<Option<AppMatch>> {
+fn check_code(
+    challenge: &Challenge,
+    code: &OneTimeCode,
+    ctx: &Context<'_>,
+) -> Option<Option<AppMatch>> {
     match challenge.answer {
         Answer::SentCode(expected) => {
             let presented = hash_code(ctx.key, &challenge.id, challenge.generation, code);

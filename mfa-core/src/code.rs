@@ -183,7 +183,12 @@ impl SeededRandomness {
     /// A stream determined by `seed`.
     pub fn new(seed: u64) -> Self {
         SeededRandomness {
-            state: Mutex::new((0, CodeKey::from_bytes([0; 32]).hash(b"seed", &seed.to_le_bytes()).0)),
+            state: Mutex::new((
+                0,
+                CodeKey::from_bytes([0; 32])
+                    .hash(b"seed", &seed.to_le_bytes())
+                    .0,
+            )),
         }
     }
 }
@@ -196,7 +201,8 @@ impl Randomness for SeededRandomness {
         };
         for chunk in dest.chunks_mut(32) {
             let (counter, key) = &mut *state;
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
             mac.update(&counter.to_le_bytes());
             let block = mac.finalize().into_bytes();
             chunk.copy_from_slice(&block[..chunk.len()]);
@@ -254,7 +260,8 @@ impl CodeKey {
 
     /// The keyed hash of `secret` bound to `context` (a challenge id, a user).
     pub fn hash(&self, context: &[u8], secret: &[u8]) -> CodeHash {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!());
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!());
         mac.update(&(context.len() as u64).to_be_bytes());
         mac.update(context);
         mac.update(secret);
@@ -394,9 +401,18 @@ mod tests {
         assert_eq!(OneTimeCode::parse("12 34").unwrap().len(), 4);
         assert_eq!(OneTimeCode::parse("12a456"), Err(InputError::CodeNotDigits));
         assert_eq!(OneTimeCode::parse("١٢٣٤٥٦"), Err(InputError::CodeNotDigits));
-        assert!(matches!(OneTimeCode::parse("123"), Err(InputError::CodeLength { .. })));
-        assert!(matches!(OneTimeCode::parse(""), Err(InputError::CodeLength { .. })));
-        assert!(matches!(OneTimeCode::parse("12345678901"), Err(InputError::CodeLength { .. })));
+        assert!(matches!(
+            OneTimeCode::parse("123"),
+            Err(InputError::CodeLength { .. })
+        ));
+        assert!(matches!(
+            OneTimeCode::parse(""),
+            Err(InputError::CodeLength { .. })
+        ));
+        assert!(matches!(
+            OneTimeCode::parse("12345678901"),
+            Err(InputError::CodeLength { .. })
+        ));
         assert!(OneTimeCode::parse(&"1".repeat(1 << 20)).is_err());
         assert_eq!(
             OneTimeCode::parse_exact("12345", 6),

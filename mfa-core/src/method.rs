@@ -172,7 +172,12 @@ impl fmt::Display for Method {
             Method::OfficePhone {
                 number,
                 extension: Some(ext),
-            } => write!(f, "call to office phone {} ext. {}", number.masked(), ext.as_str()),
+            } => write!(
+                f,
+                "call to office phone {} ext. {}",
+                number.masked(),
+                ext.as_str()
+            ),
             Method::OfficePhone {
                 number,
                 extension: None,
@@ -282,7 +287,11 @@ mod tests {
     fn extensions_are_digits() {
         assert_eq!(Extension::parse("12 34").unwrap().as_str(), "1234");
         for bad in ["", "12a", "12345678901", "#12", &"1".repeat(100)] {
-            assert_eq!(Extension::parse(bad), Err(InputError::InvalidExtension), "{bad:?}");
+            assert_eq!(
+                Extension::parse(bad),
+                Err(InputError::InvalidExtension),
+                "{bad:?}"
+            );
         }
     }
 
@@ -299,7 +308,10 @@ mod tests {
             extension: Some(Extension::parse("123").unwrap()),
         };
         assert_eq!(office.channel(), Some(Channel::Voice));
-        assert_eq!(office.destination().unwrap().extension.unwrap().as_str(), "123");
+        assert_eq!(
+            office.destination().unwrap().extension.unwrap().as_str(),
+            "123"
+        );
         assert_eq!(Method::AuthenticatorApp.channel(), None);
         assert!(!sms.to_string().contains("41234567"));
     }

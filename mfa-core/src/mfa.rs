@@ -354,8 +354,12 @@ impl Mfa {
             return Err(PolicyError::AlreadyEnrolled.into());
         }
         let (app, credential) = if method.kind() == MethodKind::AuthenticatorApp {
-            let verifier = self.app.as_ref().ok_or(Error::NotConfigured("authenticator app verifier"))?;
-            let provisioning = verifier.provision(&self.issuer, user.as_str(), self.rng.as_ref())?;
+            let verifier = self
+                .app
+                .as_ref()
+                .ok_or(Error::NotConfigured("authenticator app verifier"))?;
+            let provisioning =
+                verifier.provision(&self.issuer, user.as_str(), self.rng.as_ref())?;
             let credential = provisioning.credential.clone();
             (Some(provisioning), Some(credential))
         } else {
@@ -398,7 +402,11 @@ impl Mfa {
     }
 
     /// Starts a sign-in challenge on another of the user's active methods.
-    pub async fn challenge_with(&self, user: &UserId, method_id: &MethodId) -> Result<Pending, Error> {
+    pub async fn challenge_with(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+    ) -> Result<Pending, Error> {
         let methods = self.active_methods(user).await?;
         let Some(method) = methods.iter().find(|m| &m.id == method_id) else {
             return Err(Error::NotFound("method"));
@@ -454,13 +462,23 @@ impl Mfa {
         };
         let mut cost_notice = None;
         if let Some(channel) = channel {
-            let dest = record.method.destination().ok_or(Error::NotFound("destination"))?;
+            let dest = record
+                .method
+                .destination()
+                .ok_or(Error::NotFound("destination"))?;
             let delivery = self.delivery(channel)?;
             cost_notice = self.policy.check_destination(&dest, channel)?;
             self.check_send_limits(user, &dest.number, now).await?;
             self.store.insert_challenge(challenge.clone()).await?;
             let sent = self
-                .deliver(delivery, &challenge, &record.method, code, cost_notice, false)
+                .deliver(
+                    delivery,
+                    &challenge,
+                    &record.method,
+                    code,
+                    cost_notice,
+                    false,
+                )
                 .await;
             if let Err(e) = sent {
                 // Nothing reached the user: the challenge cannot be answered.
@@ -493,8 +511,14 @@ impl Mfa {
 
     fn delivery(&self, channel: Channel) -> Result<&Arc<dyn Delivery>, Error> {
         match channel {
-            Channel::Sms => self.sms.as_ref().ok_or(Error::NotConfigured("SMS delivery")),
-            Channel::Voice => self.voice.as_ref().ok_or(Error::NotConfigured("voice delivery")),
+            Channel::Sms => self
+                .sms
+                .as_ref()
+                .ok_or(Error::NotConfigured("SMS delivery")),
+            Channel::Voice => self
+                .voice
+                .as_ref()
+                .ok_or(Error::NotConfigured("voice delivery")),
         }
     }
 
@@ -507,9 +531,21 @@ impl Mfa {
         let limits = &self.policy.send_limits;
         // Keys are keyed hashes, so a shared store never holds numbers or user ids in clear.
         let checks = [
-            ("destination", self.limit_key("dest", number.e164()), limits.per_destination),
-            ("user", self.limit_key("user", user.as_str()), limits.per_user),
-            ("country", format!("cc:{}", number.country_code()), limits.per_country),
+            (
+                "destination",
+                self.limit_key("dest", number.e164()),
+                limits.per_destination,
+            ),
+            (
+                "user",
+                self.limit_key("user", user.as_str()),
+                limits.per_user,
+            ),
+            (
+                "country",
+                format!("cc:{}", number.country_code()),
+                limits.per_country,
+            ),
         ];
         for (scope, key, limit) in checks {
             let count = self.store.hit(&key, limit.window, now).await?;
@@ -616,7 +652,10 @@ impl Mfa {
             ChallengeEvent::Resend(code.as_ref()),
             &self.context(now),
         )?;
-        let destination = method.method.destination().ok_or(Error::NotFound("destination"))?;
+        let destination = method
+            .method
+            .destination()
+            .ok_or(Error::NotFound("destination"))?;
         let cost_notice = self.policy.check_destination(&destination, channel)?;
         self.check_send_limits(&challenge.user, &destination.number, now)
             .await?;
@@ -637,8 +676,15 @@ impl Mfa {
                 }
                 Effect::Deliver { .. } => {
                     let delivery = self.delivery(channel)?;
-                    self.deliver(delivery, &next, &method.method, code.clone(), cost_notice, true)
-                        .await?;
+                    self.deliver(
+                        delivery,
+                        &next,
+                        &method.method,
+                        code.clone(),
+                        cost_notice,
+                        true,
+                    )
+                    .await?;
                 }
                 _ => {}
             }
@@ -672,9 +718,13 @@ impl Mfa {
             None => None,
         };
         let app = match (&method, &self.app) {
-            (Some(MethodRecord { app: Some(credential), .. }), Some(verifier)) => {
-                Some((verifier.as_ref(), credential, last_step))
-            }
+            (
+                Some(MethodRecord {
+                    app: Some(credential),
+                    ..
+                }),
+                Some(verifier),
+            ) => Some((verifier.as_ref(), credential, last_step)),
             (Some(_), None) => return Err(Error::NotConfigured("authenticator app verifier")),
             _ => None,
         };
@@ -684,10 +734,12 @@ impl Mfa {
             key: &self.key,
             app: app.map(|(v, c, s)| (v as &dyn AppVerifier, c as &AppCredential, s)),
         };
-        let outcome = match challenge::transition(challenge.clone(), ChallengeEvent::SubmitCode(&code), &ctx) {
-            Ok((_, effects)) => self.apply_check(&challenge, effects, now).await?,
-            Err(_) => settled(challenge.status_at(now))?,
-        };
+        let outcome =
+            match challenge::transition(challenge.clone(), ChallengeEvent::SubmitCode(&code), &ctx)
+            {
+                Ok((_, effects)) => self.apply_check(&challenge, effects, now).await?,
+                Err(_) => settled(challenge.status_at(now))?,
+            };
         Ok(outcome)
     }
 
@@ -729,7 +781,10 @@ impl Mfa {
                     self.store
                         .close_challenge(
                             &challenge.id,
-                            &[ChallengeStatus::AwaitingCode, ChallengeStatus::AwaitingCallConfirmation],
+                            &[
+                                ChallengeStatus::AwaitingCode,
+                                ChallengeStatus::AwaitingCallConfirmation,
+                            ],
                             to,
                         )
                         .await?;
@@ -742,7 +797,11 @@ impl Mfa {
         Err(Error::NotFound("verification outcome"))
     }
 
-    async fn record_failure(&self, challenge: &Challenge, now: Timestamp) -> Result<Verification, Error> {
+    async fn record_failure(
+        &self,
+        challenge: &Challenge,
+        now: Timestamp,
+    ) -> Result<Verification, Error> {
         let user = &challenge.user;
         let Some(after) = self.store.record_failure(&challenge.id, now).await? else {
             return Err(Error::NotFound("challenge"));
@@ -761,7 +820,8 @@ impl Mfa {
             self.events.emit(Event::UserLocked { user: user.clone() });
         }
         if after.status == ChallengeStatus::Locked {
-            self.events.emit(Event::ChallengeLocked { user: user.clone() });
+            self.events
+                .emit(Event::ChallengeLocked { user: user.clone() });
             return Ok(Verification::Locked);
         }
         Ok(Verification::Rejected {
@@ -771,14 +831,19 @@ impl Mfa {
 
     /// A call's outcome, reported by a voice backend or its webhook: `#` approves,
     /// `0#` denies the challenge, reports fraud and blocks the method.
-    pub async fn report_call(&self, id: &ChallengeId, outcome: CallOutcome) -> Result<Verification, Error> {
+    pub async fn report_call(
+        &self,
+        id: &ChallengeId,
+        outcome: CallOutcome,
+    ) -> Result<Verification, Error> {
         let now = self.clock.now();
         let challenge = self.load(id).await?;
         let event = match outcome {
             CallOutcome::Confirmed => ChallengeEvent::CallConfirmed,
             CallOutcome::FraudReported => ChallengeEvent::FraudReported,
         };
-        let (_, effects) = match challenge::transition(challenge.clone(), event, &self.context(now)) {
+        let (_, effects) = match challenge::transition(challenge.clone(), event, &self.context(now))
+        {
             Ok(t) => t,
             Err(_) => return settled(challenge.status_at(now)),
         };
@@ -786,7 +851,10 @@ impl Mfa {
             self.store
                 .close_challenge(
                     id,
-                    &[ChallengeStatus::AwaitingCode, ChallengeStatus::AwaitingCallConfirmation],
+                    &[
+                        ChallengeStatus::AwaitingCode,
+                        ChallengeStatus::AwaitingCallConfirmation,
+                    ],
                     ChallengeStatus::Denied,
                 )
                 .await?;
@@ -794,7 +862,9 @@ impl Mfa {
                 user: challenge.user.clone(),
                 method_id: challenge.method_id.clone(),
             });
-            self.store.block_method(&challenge.user, &challenge.method_id).await?;
+            self.store
+                .block_method(&challenge.user, &challenge.method_id)
+                .await?;
             return Ok(Verification::Denied);
         }
         self.apply_check(&challenge, effects, now).await
@@ -804,7 +874,11 @@ impl Mfa {
     pub async fn cancel(&self, id: &ChallengeId) -> Result<(), Error> {
         let now = self.clock.now();
         let challenge = self.load(id).await?;
-        challenge::transition(challenge.clone(), ChallengeEvent::Cancel, &self.context(now))?;
+        challenge::transition(
+            challenge.clone(),
+            ChallengeEvent::Cancel,
+            &self.context(now),
+        )?;
         let closed = self
             .store
             .close_challenge(
@@ -836,8 +910,11 @@ impl Mfa {
     pub async fn complete(&self, id: &ChallengeId) -> Result<MethodRecord, Error> {
         let now = self.clock.now();
         let challenge = self.load(id).await?;
-        let (_, effects) =
-            challenge::transition(challenge.clone(), ChallengeEvent::Complete, &self.context(now))?;
+        let (_, effects) = challenge::transition(
+            challenge.clone(),
+            ChallengeEvent::Complete,
+            &self.context(now),
+        )?;
         let user = &challenge.user;
         for effect in effects {
             match effect {
@@ -878,7 +955,12 @@ impl Mfa {
     }
 
     /// Makes another active method the default; needs recent re-authentication.
-    pub async fn set_default(&self, user: &UserId, method_id: &MethodId, proof: &ChallengeId) -> Result<(), Error> {
+    pub async fn set_default(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+        proof: &ChallengeId,
+    ) -> Result<(), Error> {
         self.check_reauthentication(user, proof).await?;
         if !self.store.set_default(user, method_id).await? {
             return Err(Error::NotFound("active method"));
@@ -891,7 +973,12 @@ impl Mfa {
     }
 
     /// Removes a method; never the last active one (see [`Mfa::reset_user`]).
-    pub async fn remove_method(&self, user: &UserId, method_id: &MethodId, proof: &ChallengeId) -> Result<(), Error> {
+    pub async fn remove_method(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+        proof: &ChallengeId,
+    ) -> Result<(), Error> {
         self.check_reauthentication(user, proof).await?;
         match self.store.remove_method(user, method_id, false).await? {
             Removal::Removed => {
@@ -936,13 +1023,18 @@ impl Mfa {
             .map(|c| self.key.hash(user.as_str().as_bytes(), c.as_bytes()))
             .collect();
         self.store.replace_recovery_codes(user, hashes).await?;
-        self.events.emit(Event::RecoveryCodesRegenerated { user: user.clone() });
+        self.events
+            .emit(Event::RecoveryCodesRegenerated { user: user.clone() });
         Ok(codes)
     }
 
     /// Signs in with a recovery code, which then dies. The answer carries proof of
     /// re-authentication, so a user who lost their phone can set up a new one.
-    pub async fn verify_recovery_code(&self, user: &UserId, code: &str) -> Result<Option<RecoverySignIn>, Error> {
+    pub async fn verify_recovery_code(
+        &self,
+        user: &UserId,
+        code: &str,
+    ) -> Result<Option<RecoverySignIn>, Error> {
         let now = self.clock.now();
         let code = RecoveryCode::parse(code)?;
         self.check_user_lockout(user, now).await?;
@@ -1028,7 +1120,11 @@ impl Mfa {
         }
     }
 
-    async fn check_reauthentication(&self, user: &UserId, proof: &ChallengeId) -> Result<(), Error> {
+    async fn check_reauthentication(
+        &self,
+        user: &UserId,
+        proof: &ChallengeId,
+    ) -> Result<(), Error> {
         let now = self.clock.now();
         let fresh = match self.store.challenge(proof).await? {
             Some(c) => {

@@ -32,7 +32,10 @@ pub enum NumberKind {
 impl NumberKind {
     /// Whether an SMS can reach a number of this kind.
     pub fn can_receive_sms(self) -> bool {
-        matches!(self, NumberKind::Mobile | NumberKind::FixedLineOrMobile | NumberKind::Voip)
+        matches!(
+            self,
+            NumberKind::Mobile | NumberKind::FixedLineOrMobile | NumberKind::Voip
+        )
     }
 }
 
@@ -63,10 +66,15 @@ impl PhoneNumber {
     pub fn from_parts(country_code: u16, national: &str) -> Result<Self, InputError> {
         check_input(national)?;
         if country_code == 0 || country_code > 999 {
-            return Err(InputError::InvalidPhoneNumber("no such country calling code"));
+            return Err(InputError::InvalidPhoneNumber(
+                "no such country calling code",
+            ));
         }
         let national = national.trim();
-        let national = national.strip_prefix('0').filter(|_| country_code != 39).unwrap_or(national);
+        let national = national
+            .strip_prefix('0')
+            .filter(|_| country_code != 39)
+            .unwrap_or(national);
         Self::parse(&format!("+{country_code} {national}"))
     }
 
@@ -229,12 +237,24 @@ mod tests {
 
     #[test]
     fn numbers_without_country_code_are_refused() {
-        assert_eq!(PhoneNumber::parse("41234567"), Err(InputError::MissingCountryCode));
+        assert_eq!(
+            PhoneNumber::parse("41234567"),
+            Err(InputError::MissingCountryCode)
+        );
     }
 
     #[test]
     fn bad_numbers_get_typed_errors() {
-        for bad in ["", "+", "+47", "+47 12", "+47 abc", "+999 123456", &"9".repeat(1000), "+47\u{0}41234567"] {
+        for bad in [
+            "",
+            "+",
+            "+47",
+            "+47 12",
+            "+47 abc",
+            "+999 123456",
+            &"9".repeat(1000),
+            "+47\u{0}41234567",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad:?}");
         }
         assert!(PhoneNumber::from_parts(0, "41234567").is_err());

@@ -217,7 +217,9 @@ impl Policy {
             return Err(InputError::InvalidSetting("code_digits must be 4 to 10"));
         }
         if self.code_lifetime.is_zero() || self.code_lifetime > MAX_CODE_LIFETIME {
-            return Err(InputError::InvalidSetting("code_lifetime must be above zero and at most 10 minutes"));
+            return Err(InputError::InvalidSetting(
+                "code_lifetime must be above zero and at most 10 minutes",
+            ));
         }
         if self.max_attempts == 0 || self.max_attempts > 10 {
             return Err(InputError::InvalidSetting("max_attempts must be 1 to 10"));
@@ -226,10 +228,14 @@ impl Policy {
             return Err(InputError::InvalidSetting("max_sends must be at least 1"));
         }
         if self.lockout.hard_limit == 0 || self.lockout.hard_limit > MAX_CONSECUTIVE_FAILURES {
-            return Err(InputError::InvalidSetting("lockout.hard_limit must be 1 to 100"));
+            return Err(InputError::InvalidSetting(
+                "lockout.hard_limit must be 1 to 100",
+            ));
         }
         if !(1..=100).contains(&self.recovery_codes) {
-            return Err(InputError::InvalidSetting("recovery_codes must be 1 to 100"));
+            return Err(InputError::InvalidSetting(
+                "recovery_codes must be 1 to 100",
+            ));
         }
         Ok(())
     }
@@ -314,12 +320,21 @@ mod tests {
     fn countries_outside_the_allow_list_are_refused_and_abroad_gets_a_notice() {
         let mut p = Policy::default();
         p.countries = CountryPolicy::only(&[47, 46]);
-        assert_eq!(p.check_destination(&dest("+4741234567"), Channel::Sms), Ok(None));
+        assert_eq!(
+            p.check_destination(&dest("+4741234567"), Channel::Sms),
+            Ok(None)
+        );
         let notice = p
             .check_destination(&dest("+46701234567"), Channel::Sms)
             .unwrap()
             .unwrap();
-        assert_eq!(notice, CostNotice { country_code: 46, home: 47 });
+        assert_eq!(
+            notice,
+            CostNotice {
+                country_code: 46,
+                home: 47
+            }
+        );
         assert!(notice.message().contains("authenticator app"));
         assert_eq!(
             p.check_destination(&dest("+447400123456"), Channel::Sms),
@@ -338,6 +353,9 @@ mod tests {
             p.check_destination(&dest("+4722123456"), Channel::Sms),
             Err(PolicyError::NotSmsCapable)
         );
-        assert_eq!(p.check_destination(&dest("+4722123456"), Channel::Voice), Ok(None));
+        assert_eq!(
+            p.check_destination(&dest("+4722123456"), Channel::Voice),
+            Ok(None)
+        );
     }
 }

@@ -31,7 +31,9 @@ impl UserId {
             return Err(InputError::EmptyUserId);
         }
         if id.len() > MAX_USER_ID_LEN {
-            return Err(InputError::UserIdTooLong { max: MAX_USER_ID_LEN });
+            return Err(InputError::UserIdTooLong {
+                max: MAX_USER_ID_LEN,
+            });
         }
         if id.chars().any(char::is_control) {
             return Err(InputError::UserIdControlCharacter);
@@ -48,7 +50,9 @@ impl UserId {
             return Err(InputError::EmptyUserId);
         }
         if trimmed.len() > MAX_USER_ID_LEN {
-            return Err(InputError::UserIdTooLong { max: MAX_USER_ID_LEN });
+            return Err(InputError::UserIdTooLong {
+                max: MAX_USER_ID_LEN,
+            });
         }
         let folded = trimmed.to_lowercase();
         let Some((local, domain)) = folded.rsplit_once('@') else {
@@ -65,7 +69,9 @@ impl UserId {
         }
         let labels: Vec<&str> = domain.split('.').collect();
         if labels.len() < 2 {
-            return Err(InputError::UsernameForm("the domain needs a dot, as in example.com"));
+            return Err(InputError::UsernameForm(
+                "the domain needs a dot, as in example.com",
+            ));
         }
         let label_ok = |l: &&str| {
             !l.is_empty()
@@ -75,7 +81,9 @@ impl UserId {
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         };
         if !labels.iter().all(label_ok) {
-            return Err(InputError::UsernameForm("the domain is not a valid host name"));
+            return Err(InputError::UsernameForm(
+                "the domain is not a valid host name",
+            ));
         }
         Ok(UserId(folded))
     }
@@ -110,7 +118,18 @@ mod tests {
 
     #[test]
     fn malformed_usernames_get_reasons() {
-        for bad in ["", "   ", "ola", "@contoso.com", "ola@", "ola@contoso", "a@b@c.com", "o la@x.no", "ola@-x.no", "ola@x..no"] {
+        for bad in [
+            "",
+            "   ",
+            "ola",
+            "@contoso.com",
+            "ola@",
+            "ola@contoso",
+            "a@b@c.com",
+            "o la@x.no",
+            "ola@-x.no",
+            "ola@x..no",
+        ] {
             let err = UserId::username(bad).unwrap_err();
             assert!(
                 matches!(err, InputError::UsernameForm(_) | InputError::EmptyUserId),
@@ -124,10 +143,18 @@ mod tests {
         assert_eq!(UserId::new(""), Err(InputError::EmptyUserId));
         assert_eq!(
             UserId::new("x".repeat(MAX_USER_ID_LEN + 1)),
-            Err(InputError::UserIdTooLong { max: MAX_USER_ID_LEN })
+            Err(InputError::UserIdTooLong {
+                max: MAX_USER_ID_LEN
+            })
         );
-        assert_eq!(UserId::new("a\u{0}b"), Err(InputError::UserIdControlCharacter));
-        assert_eq!(UserId::new("\u{fffd}\u{fffd}").unwrap().as_str(), "\u{fffd}\u{fffd}");
+        assert_eq!(
+            UserId::new("a\u{0}b"),
+            Err(InputError::UserIdControlCharacter)
+        );
+        assert_eq!(
+            UserId::new("\u{fffd}\u{fffd}").unwrap().as_str(),
+            "\u{fffd}\u{fffd}"
+        );
         assert!(UserId::username(&"é".repeat(10_000)).is_err());
     }
 }

@@ -64,7 +64,10 @@ fn ensure_one_default(methods: &mut [MethodRecord]) {
         .iter()
         .any(|m| m.is_default && m.status == MethodStatus::Active);
     if !has_default {
-        if let Some(first) = methods.iter_mut().find(|m| m.status == MethodStatus::Active) {
+        if let Some(first) = methods
+            .iter_mut()
+            .find(|m| m.status == MethodStatus::Active)
+        {
             first.is_default = true;
         }
     }
@@ -77,7 +80,11 @@ impl Store for MemoryStore {
     }
 
     async fn insert_method(&self, user: &UserId, record: MethodRecord) -> Result<(), StoreError> {
-        self.lock().methods.entry(user.clone()).or_default().push(record);
+        self.lock()
+            .methods
+            .entry(user.clone())
+            .or_default()
+            .push(record);
         Ok(())
     }
 
@@ -368,9 +375,10 @@ impl Store for MemoryStore {
         user: &UserId,
         hashes: Vec<CodeHash>,
     ) -> Result<(), StoreError> {
-        self.lock()
-            .recovery
-            .insert(user.clone(), hashes.into_iter().map(|h| (h, false)).collect());
+        self.lock().recovery.insert(
+            user.clone(),
+            hashes.into_iter().map(|h| (h, false)).collect(),
+        );
         Ok(())
     }
 
