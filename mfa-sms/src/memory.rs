@@ -1,0 +1,204 @@
+//! Backends for tests and development: [`MemorySms`] records, [`ConsoleSms`] prints.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mfa_core::{
+    ChallengeId, Clock, DeliveryError, OneTimeCode, PhoneNumber, Receipt, SystemClock, Timestamp,
+};
+
+use crate::delivery::{OutgoingSms, SmsBackend};
+use crate::encoding::SmsLength;
+
+/// One message the memory backend took. `Debug` hides the text and the code.
+#[derive(Clone)]
+pub struct SentSms {
+    /// The recipient.
+    pub to: PhoneNumber,
+    /// The text as the phone shows it.
+    pub text: String,
+    /// Its alphabet and segments.
+    pub length: SmsLength,
+    /// The code it carries.
+    pub code: Option<OneTimeCode>,
+    /// The challenge it belongs to.
+    pub challenge_id: ChallengeId,
+    /// When it was submitted.
+    pub sent_at: Timestamp,
+    /// When it reaches the phone (later than `sent_at` when told to be late).
+    pub arrives_at: Timestamp,
+}
+
+impl fmt::Debug for SentSms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentSms")
+            .field("to", &self.to)
+            .field("text", &"<redacted>")
+            .field("length", &self.length)
+            .field("sent_at", &self.sent_at)
+            .field("arrives_at", &self.arrives_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sent: Vec<SentSms>,
+    failures: VecDeque<DeliveryError>,
+    fail_always: Option<DeliveryError>,
+    delays: VecDeque<Duration>,
+}
+
+/// An in-memory SMS gateway: records number, text and time; fails or delivers late on
+/// request. Clones share the record: keep one in the test, give another to the app.
+///
+/// ```
+/// use std::time::Duration;
+/// use mfa_core::DeliveryError;
+/// use mfa_sms::{MemorySms, SmsDelivery};
+///
+/// let phone = MemorySms::new();
+/// let channel = SmsDelivery::new(phone.clone()); // give this to Mfa::builder().sms(..)
+/// phone.fail_next(DeliveryError::transient("operator down"));
+/// phone.delay_next(Duration::from_secs(90));
+/// assert!(phone.sent().is_empty());
+/// # let _ = channel;
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemorySms {
+    inner: Arc<Mutex<Inner>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemorySms {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemorySms {
+    /// A gateway timed by the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A gateway timed by `clock` (share the driver's `ManualClock` in tests).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemorySms {
+            inner: Arc::new(Mutex::new(Inner::default())),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The next submit fails with `error` (queued: call again for more failures).
+    pub fn fail_next(&self, error: DeliveryError) {
+        self.lock().failures.push_back(error);
+    }
+
+    /// Every submit fails with `error` until [`MemorySms::recover`].
+    pub fn fail_always(&self, error: DeliveryError) {
+        self.lock().fail_always = Some(error);
+    }
+
+    /// Submits succeed again.
+    pub fn recover(&self) {
+        let mut inner = self.lock();
+        inner.fail_always = None;
+        inner.failures.clear();
+    }
+
+    /// The next message reaches the phone `by` late.
+    pub fn delay_next(&self, by: Duration) {
+        self.lock().delays.push_back(by);
+    }
+
+    /// Everything submitted, oldest first.
+    pub fn sent(&self) -> Vec<SentSms> {
+        self.lock().sent.clone()
+    }
+
+    /// What has reached `number` by now, oldest arrival first.
+    pub fn inbox(&self, number: &PhoneNumber) -> Vec<SentSms> {
+        let now = self.clock.now();
+        let mut arrived: Vec<SentSms> = self
+            .lock()
+            .sent
+            .iter()
+            .filter(|m| &m.to == number && m.arrives_at <= now)
+            .cloned()
+            .collect();
+        arrived.sort_by_key(|m| m.arrives_at);
+        arrived
+    }
+
+    /// The code in the latest message to have reached `number`, if any has.
+    pub fn last_code_to(&self, number: &PhoneNumber) -> Option<OneTimeCode> {
+        self.inbox(number).into_iter().rev().find_map(|m| m.code)
+    }
+
+    /// The text of the latest message to have reached `number`.
+    pub fn last_text_to(&self, number: &PhoneNumber) -> Option<String> {
+        self.inbox(number).pop().map(|m| m.text)
+    }
+}
+
+#[async_trait]
+impl SmsBackend for MemorySms {
+    async fn submit(&self, sms: &OutgoingSms<'_>) -> Result<Receipt, DeliveryError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        if let Some(error) = inner.failures.pop_front() {
+            return Err(error);
+        }
+        if let Some(error) = &inner.fail_always {
+            return Err(error.clone());
+        }
+        let delay = inner.delays.pop_front().unwrap_or_default();
+        inner.sent.push(SentSms {
+            to: sms.to.clone(),
+            text: sms.text.to_owned(),
+            length: sms.length,
+            code: sms.request.code().cloned(),
+            challenge_id: sms.request.challenge_id.clone(),
+            sent_at: now,
+            arrives_at: now + delay,
+        });
+        Ok(Receipt::new(format!("memory-sms-{}", inner.sent.len())))
+    }
+}
+
+/// Prints each message to stderr, for development. The code is printed: never use it
+/// in production.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsoleSms;
+
+#[async_trait]
+impl SmsBackend for ConsoleSms {
+    async fn submit(&self, sms: &OutgoingSms<'_>) -> Result<Receipt, DeliveryError> {
+        let mut err = std::io::stderr().lock();
+        // A closed stderr must not fail the sign-in of a development server.
+        let _ = writeln!(
+            err,
+            "--- SMS to {} ({}, {} segment(s)) ---\n{}\n---",
+            sms.to.e164(),
+            sms.length.encoding,
+            sms.length.segments,
+            sms.text
+        );
+        Ok(Receipt::new(format!(
+            "console-{}",
+            sms.request.challenge_id.as_str()
+        )))
+    }
+}
