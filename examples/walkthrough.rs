@@ -1,1 +1,217 @@
-fn main() {}
+//! The guide's journey, narrated step by step, on embedded defaults: the in-memory
+//! store, a simulated phone, a simulated desk phone and a simulated clock (so "wait a
+//! minute" takes no time).
+//!
+//! ```text
+//! cargo run --example walkthrough                # the simulated user types the codes
+//! cargo run --example walkthrough -- --interactive   # you type them
+//! ```
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mfa::{
+    CallOutcome, Error, Extension, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa,
+    PhoneMode, PhoneNumber, Policy, Status, Timestamp, UserId, Verification,
+};
+
+struct Narrator {
+    interactive: bool,
+    step: usize,
+}
+
+impl Narrator {
+    fn step(&mut self, title: &str) {
+        self.step += 1;
+        println!("\n{}. {title}", self.step);
+    }
+
+    fn say(&self, line: &str) {
+        println!("   {line}");
+    }
+
+    fn phone(&self, what: &str, text: &str) {
+        println!("   [{what}] {text}");
+    }
+
+    /// The code the user types: the simulated user's, or the person's at the keyboard.
+    fn types(&self, simulated: &str) -> String {
+        if !self.interactive {
+            println!("   > the user types {simulated} and chooses Check");
+            return simulated.to_owned();
+        }
+        print!("   > type the code and press Enter (Check): ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        line.trim().to_owned()
+    }
+}
+
+fn sms_text(app: &str, code: &str) -> String {
+    format!("Use verification code {code} for {app}. Do not share it.")
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let mut n = Narrator {
+        interactive: std::env::args().any(|a| a == "--interactive"),
+        step: 0,
+    };
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
+    let phone = MemoryDelivery::with_clock(Arc::new(clock.clone()));
+    let desk_phone = MemoryDelivery::with_clock(Arc::new(clock.clone()));
+    let mut policy = Policy::default();
+    policy.app_name = "Contoso".to_owned();
+    policy.countries.home = Some(47);
+    let mfa = Mfa::builder()
+        .store(MemoryStore::new())
+        .clock(clock.clone())
+        .sms(phone.clone())
+        .voice(desk_phone.clone())
+        .policy(policy)
+        .build()?;
+
+    n.step("Sign in with your username in the required form (user@domain)");
+    match UserId::username("kari.nordmann") {
+        Err(e) => n.say(&format!("'kari.nordmann' is refused: {e}")),
+        Ok(_) => unreachable!("a username without a domain is refused"),
+    }
+    let user = UserId::username("Kari.Nordmann@Contoso.no")?;
+    n.say(&format!("'Kari.Nordmann@Contoso.no' is accepted as {user}"));
+
+    n.step("You will be asked to set up the extra security");
+    if mfa.status(&user).await? == Status::EnrollmentRequired {
+        n.say("Your organisation needs more information to keep your account secure.");
+        n.say("> Set it up now");
+    }
+
+    n.step("Authentication phone: country code +47, your number, 'Send me an SMS'");
+    let number = PhoneNumber::from_parts(47, "412 34 567")?;
+    n.say(&format!(
+        "Number {} ({:?} line in {})",
+        number.masked(),
+        number.kind(),
+        number.region().unwrap_or("?")
+    ));
+    phone.delay_next(Duration::from_secs(90)); // the operator is slow today
+    let pending = mfa
+        .begin_enrollment(
+            &user,
+            Method::AuthenticationPhone {
+                number: number.clone(),
+                mode: PhoneMode::Sms,
+            },
+        )
+        .await?;
+    n.say("We have sent a text message with a verification code to your phone.");
+
+    n.step("The SMS is late: after a minute, Cancel, then Next to get a new code");
+    clock.advance(Duration::from_secs(60));
+    n.say(&format!(
+        "One minute later the phone has {} messages.",
+        phone.inbox(&number).len()
+    ));
+    mfa.resend(&pending.challenge_id).await?;
+    let new_code = phone
+        .last_code_to(&number)
+        .ok_or(Error::NotFound("new SMS"))?;
+    n.phone("phone", &sms_text("Contoso", new_code.expose()));
+    clock.advance(Duration::from_secs(40));
+    let late = phone
+        .inbox(&number)
+        .into_iter()
+        .filter_map(|m| m.request.code().cloned())
+        .find(|c| *c != new_code)
+        .ok_or(Error::NotFound("late SMS"))?;
+    n.phone("phone, late", &sms_text("Contoso", late.expose()));
+    n.say("The user types the code from the late message first:");
+    let typed = n.types(late.expose());
+    match mfa.verify(&pending.challenge_id, &typed).await? {
+        Verification::Rejected { attempts_left } => n.say(&format!(
+            "The old code is no longer valid. {attempts_left} attempts left."
+        )),
+        other => n.say(&format!("{other:?}")),
+    }
+
+    n.step("Write in the code and choose Check, then Complete");
+    loop {
+        let typed = n.types(new_code.expose());
+        match mfa.verify(&pending.challenge_id, &typed).await {
+            Ok(Verification::Approved) => break,
+            Ok(Verification::Rejected { attempts_left }) => {
+                n.say(&format!("Wrong code: {attempts_left} attempts left."))
+            }
+            Ok(other) => {
+                n.say(&format!("{other:?}: start again."));
+                return Ok(());
+            }
+            Err(e) => n.say(&format!("{e}")),
+        }
+    }
+    n.say("Verified.");
+    let sms_method = mfa.complete(&pending.challenge_id).await?;
+    n.say(&format!(
+        "Authentication is complete: {} is your default method.",
+        sms_method.method
+    ));
+
+    n.step("Next sign-in: an SMS with a code");
+    clock.advance(Duration::from_secs(24 * 3600));
+    let signin = mfa.challenge(&user).await?;
+    let code = phone.last_code_to(&number).ok_or(Error::NotFound("SMS"))?;
+    n.phone("phone", &sms_text("Contoso", code.expose()));
+    let typed = n.types(code.expose());
+    let result = mfa.verify(&signin.challenge_id, &typed).await?;
+    n.say(&format!("Sign-in: {result:?}"));
+    let proof = signin.challenge_id;
+
+    n.step("Changing the settings later: the office phone, extension 1234");
+    desk_phone.answer_calls_with(Some(CallOutcome::Confirmed));
+    let office = Method::OfficePhone {
+        number: PhoneNumber::from_parts(47, "22 12 34 56")?,
+        extension: Some(Extension::parse("1234")?),
+    };
+    let pending = mfa.add_method(&user, office, &proof).await?;
+    n.phone(
+        "desk phone",
+        "rings: 'Press the pound key to finish your verification.' The user presses #.",
+    );
+    n.say(&format!(
+        "Call: {:?}",
+        mfa.challenge_status(&pending.challenge_id).await?
+    ));
+    let office_method = mfa.complete(&pending.challenge_id).await?;
+    n.say(&format!("Added: {}", office_method.method));
+    mfa.set_default(&user, &office_method.id, &proof).await?;
+    n.say(&format!("Default method now: {}", office_method.method));
+
+    n.step("A number outside Norway: the operator may charge, the app avoids that");
+    let abroad = PhoneNumber::parse("+46 70 123 45 67")?;
+    let pending = mfa
+        .add_method(
+            &user,
+            Method::AuthenticationPhone {
+                number: abroad,
+                mode: PhoneMode::Sms,
+            },
+            &proof,
+        )
+        .await?;
+    if let Some(notice) = pending.cost_notice {
+        n.say(&notice.message());
+    }
+    mfa.cancel(&pending.challenge_id).await?;
+
+    n.step("Your methods");
+    for m in mfa.methods(&user).await? {
+        n.say(&format!(
+            "{}{}",
+            m.method,
+            if m.is_default { " (default)" } else { "" }
+        ));
+    }
+    println!("\nDone.");
+    Ok(())
+}

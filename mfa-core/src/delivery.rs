@@ -310,6 +310,11 @@ impl MemoryDelivery {
         self.lock().call_outcome = outcome;
     }
 
+    /// Forgets everything sent so far (failure and delay settings stay).
+    pub fn clear(&self) {
+        self.lock().sent.clear();
+    }
+
     /// Everything sent, oldest first.
     pub fn sent(&self) -> Vec<SentMessage> {
         self.lock().sent.clone()
