@@ -1,1 +1,26 @@
-//! The totp method of `mfa` (in progress).
+#![doc = include_str!("../README.md")]
+
+mod algorithm;
+mod error;
+mod hotp;
+mod keyed;
+#[cfg(feature = "qr")]
+mod qr;
+mod secret;
+mod totp;
+mod uri;
+
+pub use algorithm::Algorithm;
+pub use error::{ConfigError, SecretError, VerifyError};
+pub use hotp::{
+    DEFAULT_LOOK_AHEAD, DEFAULT_RESYNC_WINDOW, Hotp, MAX_HOTP_DIGITS, MAX_HOTP_WINDOW, MIN_DIGITS,
+};
+pub use keyed::PreparedKey;
+pub use mfa_core::AppMatch;
+#[cfg(feature = "qr")]
+pub use qr::{KeyQr, QrError, TerminalBackground};
+pub use secret::{
+    DEFAULT_SECRET_BITS, MAX_SECRET_BYTES, MIN_GENERATED_BITS, SHORT_SECRET_BITS, Secret,
+};
+pub use totp::{MAX_PERIOD_SECS, MAX_TOTP_DIGITS, MAX_TOTP_WINDOW, Totp};
+pub use uri::{KeyUri, MAX_URI_LEN, OtpKind, UriError};

@@ -1,0 +1,295 @@
+//! HMAC keyed once: the inner and outer padded states of RFC 2104, computed when a
+//! key is prepared and reused for every counter that is checked against it.
+//!
+//! Why this is written over the hash crates' compression functions instead of
+//! cloning a keyed `hmac::Hmac`: an HOTP message is one 8-byte counter, so each
+//! candidate costs exactly two compressions (inner and outer) once the padded
+//! states exist. Cloning `Hmac<Sha1>` also reaches two compressions per candidate,
+//! but copies its block buffers and runs the generic padding code for each one
+//! (about 10 % slower here, see BENCHMARKS.md), and its keyed states cannot be
+//! wiped: `hmac` 0.12 has no zeroize support. Here the states are plain words,
+//! wiped on drop, and the single padded block of each message is built directly.
+//! The result is checked against the `hmac` crate in the tests.
+
+use sha1::digest::generic_array::GenericArray;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::Algorithm;
+
+const SHA1_IV: [u32; 5] = [
+    0x6745_2301,
+    0xEFCD_AB89,
+    0x98BA_DCFE,
+    0x1032_5476,
+    0xC3D2_E1F0,
+];
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+const SHA512_IV: [u64; 8] = [
+    0x6a09_e667_f3bc_c908,
+    0xbb67_ae85_84ca_a73b,
+    0x3c6e_f372_fe94_f82b,
+    0xa54f_f53a_5f1d_36f1,
+    0x510e_527f_ade6_82d1,
+    0x9b05_688c_2b3e_6c1f,
+    0x1f83_d9ab_fb41_bd6b,
+    0x5be0_cd19_137e_2179,
+];
+
+fn sha1_compress(state: &mut [u32; 5], block: &[u8; 64]) {
+    sha1::compress(state, &[*GenericArray::from_slice(block)]);
+}
+
+fn sha256_compress(state: &mut [u32; 8], block: &[u8; 64]) {
+    sha2::compress256(state, &[*GenericArray::from_slice(block)]);
+}
+
+fn sha512_compress(state: &mut [u64; 8], block: &[u8; 128]) {
+    sha2::compress512(state, &[*GenericArray::from_slice(block)]);
+}
+
+/// Writes the state words big-endian into `out` (the digest bytes).
+macro_rules! words_to_bytes {
+    ($state:expr, $out:expr, $word_bytes:expr) => {
+        for (chunk, word) in $out.chunks_exact_mut($word_bytes).zip($state.iter()) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+    };
+}
+
+/// One hash's padded states and the HOTP value function over them.
+macro_rules! keyed_hash {
+    ($name:ident, $state:ty, $iv:expr, $block:expr, $out:expr, $word:expr, $len:ty, $compress:ident, $digest:ty) => {
+        #[derive(Clone, Zeroize, ZeroizeOnDrop)]
+        struct $name {
+            inner: $state,
+            outer: $state,
+        }
+
+        impl $name {
+            fn new(key: &[u8]) -> Self {
+                use sha2::Digest as _;
+                let mut padded = [0u8; $block];
+                if key.len() > $block {
+                    let digest = <$digest>::digest(key);
+                    padded[..$out].copy_from_slice(&digest);
+                } else {
+                    padded[..key.len()].copy_from_slice(key);
+                }
+                let mut ipad = padded;
+                let mut opad = padded;
+                for (i, o) in ipad.iter_mut().zip(opad.iter_mut()) {
+                    *i ^= 0x36;
+                    *o ^= 0x5c;
+                }
+                let mut inner = $iv;
+                let mut outer = $iv;
+                $compress(&mut inner, &ipad);
+                $compress(&mut outer, &opad);
+                padded.zeroize();
+                ipad.zeroize();
+                opad.zeroize();
+                $name { inner, outer }
+            }
+
+            /// HMAC(key, counter as 8 big-endian bytes), dynamically truncated (RFC 4226 5.3).
+            #[inline]
+            fn truncated(&self, counter: u64) -> u32 {
+                const LEN_FIELD: usize = std::mem::size_of::<$len>();
+                // Inner message: ipad block + 8 counter bytes, padded into one block.
+                let mut block = [0u8; $block];
+                block[..8].copy_from_slice(&counter.to_be_bytes());
+                block[8] = 0x80;
+                block[$block - LEN_FIELD..]
+                    .copy_from_slice(&((($block + 8) * 8) as $len).to_be_bytes());
+                let mut inner = self.inner;
+                $compress(&mut inner, &block);
+                // Outer message: opad block + the inner digest, padded into one block.
+                let mut block = [0u8; $block];
+                words_to_bytes!(inner, block[..$out], $word);
+                block[$out] = 0x80;
+                block[$block - LEN_FIELD..]
+                    .copy_from_slice(&((($block + $out) * 8) as $len).to_be_bytes());
+                let mut outer = self.outer;
+                $compress(&mut outer, &block);
+                let mut digest = [0u8; $out];
+                words_to_bytes!(outer, digest[..], $word);
+                let offset = usize::from(digest[$out - 1] & 0x0f);
+                let word = [
+                    digest[offset],
+                    digest[offset + 1],
+                    digest[offset + 2],
+                    digest[offset + 3],
+                ];
+                u32::from_be_bytes(word) & 0x7fff_ffff
+            }
+        }
+    };
+}
+
+keyed_hash!(
+    Sha1Key,
+    [u32; 5],
+    SHA1_IV,
+    64,
+    20,
+    4,
+    u64,
+    sha1_compress,
+    sha1::Sha1
+);
+keyed_hash!(
+    Sha256Key,
+    [u32; 8],
+    SHA256_IV,
+    64,
+    32,
+    4,
+    u64,
+    sha256_compress,
+    sha2::Sha256
+);
+keyed_hash!(
+    Sha512Key,
+    [u64; 8],
+    SHA512_IV,
+    128,
+    64,
+    8,
+    u128,
+    sha512_compress,
+    sha2::Sha512
+);
+
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+enum States {
+    Sha1(Sha1Key),
+    Sha256(Sha256Key),
+    Sha512(Sha512Key),
+}
+
+/// A secret keyed for one hash: HMAC's padded states, ready for any number of
+/// counters. Prepare it once per verification, or keep it per enrollment.
+///
+/// Wiped on drop; `Debug` shows only the algorithm.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct PreparedKey {
+    states: States,
+}
+
+impl PreparedKey {
+    /// Keys `secret` for `algorithm` (two compressions; no allocation).
+    pub fn new(algorithm: Algorithm, secret: &[u8]) -> Self {
+        let states = match algorithm {
+            Algorithm::Sha1 => States::Sha1(Sha1Key::new(secret)),
+            Algorithm::Sha256 => States::Sha256(Sha256Key::new(secret)),
+            Algorithm::Sha512 => States::Sha512(Sha512Key::new(secret)),
+        };
+        PreparedKey { states }
+    }
+
+    /// The hash this key was prepared for.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.states {
+            States::Sha1(_) => Algorithm::Sha1,
+            States::Sha256(_) => Algorithm::Sha256,
+            States::Sha512(_) => Algorithm::Sha512,
+        }
+    }
+
+    /// The 31-bit dynamically truncated HMAC of `counter` (RFC 4226 section 5.3),
+    /// before reduction to digits.
+    #[inline]
+    pub fn truncated(&self, counter: u64) -> u32 {
+        match &self.states {
+            States::Sha1(k) => k.truncated(counter),
+            States::Sha256(k) => k.truncated(counter),
+            States::Sha512(k) => k.truncated(counter),
+        }
+    }
+}
+
+impl std::fmt::Debug for PreparedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PreparedKey({}, ..)", self.algorithm())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, Mac};
+    use proptest::prelude::*;
+
+    fn reference(algorithm: Algorithm, key: &[u8], counter: u64) -> u32 {
+        fn truncate(d: &[u8]) -> u32 {
+            let o = usize::from(d[d.len() - 1] & 0xf);
+            u32::from_be_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]]) & 0x7fff_ffff
+        }
+        let msg = counter.to_be_bytes();
+        match algorithm {
+            Algorithm::Sha1 => {
+                let mut m = Hmac::<sha1::Sha1>::new_from_slice(key).unwrap();
+                m.update(&msg);
+                truncate(&m.finalize().into_bytes())
+            }
+            Algorithm::Sha256 => {
+                let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+                m.update(&msg);
+                truncate(&m.finalize().into_bytes())
+            }
+            Algorithm::Sha512 => {
+                let mut m = Hmac::<sha2::Sha512>::new_from_slice(key).unwrap();
+                m.update(&msg);
+                truncate(&m.finalize().into_bytes())
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_length_matches_the_hmac_crate() {
+        // Covers empty keys, keys at and around both block sizes, and keys that are hashed first.
+        for algorithm in Algorithm::ALL {
+            for len in 0..=200usize {
+                let key: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+                let prepared = PreparedKey::new(algorithm, &key);
+                for counter in [0, 1, len as u64, u64::MAX] {
+                    assert_eq!(
+                        prepared.truncated(counter),
+                        reference(algorithm, &key, counter),
+                        "{algorithm} key length {len} counter {counter}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_keys_and_counters_match_the_hmac_crate(
+            key in proptest::collection::vec(any::<u8>(), 0..300),
+            counter in any::<u64>(),
+            which in 0usize..3,
+        ) {
+            let algorithm = Algorithm::ALL[which];
+            prop_assert_eq!(
+                PreparedKey::new(algorithm, &key).truncated(counter),
+                reference(algorithm, &key, counter)
+            );
+        }
+    }
+
+    #[test]
+    fn debug_shows_only_the_algorithm() {
+        let key = PreparedKey::new(Algorithm::Sha256, b"secret key bytes");
+        assert_eq!(format!("{key:?}"), "PreparedKey(SHA256, ..)");
+    }
+}
