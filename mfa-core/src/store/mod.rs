@@ -1,9 +1,9 @@
 //! The [`Store`] trait: atomic operations, not get/put, so every guarantee holds with
 //! many servers and many concurrent requests.
 
-mod memory;
 #[cfg(feature = "test-suite")]
 pub mod conformance;
+mod memory;
 
 pub use memory::MemoryStore;
 
