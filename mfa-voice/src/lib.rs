@@ -1,1 +1,13 @@
-//! The voice method of `mfa` (in progress).
+#![doc = include_str!("../README.md")]
+
+mod console;
+mod keys;
+mod memory;
+mod script;
+
+pub use console::ConsoleVoice;
+pub use keys::{KeyResult, interpret_keys, is_keypad_key};
+pub use memory::{CallState, Callee, MemoryVoice, PlacedCall};
+pub use script::{
+    CallEnd, CallScript, Expect, Language, Playback, ScriptOptions, Step, WORDS_PER_MINUTE,
+};

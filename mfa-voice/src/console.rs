@@ -1,0 +1,57 @@
+//! The console backend: prints each call's script to stderr, for development.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use mfa_core::{Delivery, DeliveryError, DeliveryRequest, Receipt};
+
+use crate::script::{CallScript, ScriptOptions};
+
+/// Prints the script of every call to stderr instead of calling anyone.
+///
+/// For development only: a read-out script shows the code. The receipt carries no
+/// outcome, so confirm a key-press call with [`mfa_core::Mfa::report_call`].
+#[derive(Debug, Default)]
+pub struct ConsoleVoice {
+    options: ScriptOptions,
+    calls: AtomicU64,
+}
+
+impl ConsoleVoice {
+    /// A console backend with the default script options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Renders scripts with these options.
+    pub fn with_options(mut self, options: ScriptOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The text printed for one call.
+    pub fn render(&self, request: &DeliveryRequest) -> String {
+        let script = CallScript::for_request(request, &self.options);
+        let extension = match &request.destination.extension {
+            Some(e) => format!(" extension {}", e.as_str()),
+            None => String::new(),
+        };
+        format!(
+            "--- call to {}{extension} ({}) ---\n{script}---",
+            request.destination.number.e164(),
+            script.language().tag()
+        )
+    }
+}
+
+#[async_trait]
+impl Delivery for ConsoleVoice {
+    async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError> {
+        let text = self.render(request);
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "{text}").map_err(|e| DeliveryError::transient(format!("stderr: {e}")))?;
+        Ok(Receipt::new(format!("console-call-{n}")))
+    }
+}
