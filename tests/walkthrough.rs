@@ -1,0 +1,43 @@
+//! Runs the walkthrough example and checks the narration's key lines.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `cargo test` builds the examples next to the test binaries' `deps` folder.
+fn example(name: &str) -> PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.push("examples");
+    path.push(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    path
+}
+
+#[test]
+fn the_walkthrough_tells_the_whole_journey_and_exits_zero() {
+    let path = example("walkthrough");
+    assert!(
+        path.exists(),
+        "{} is missing: run through cargo test",
+        path.display()
+    );
+    let out = Command::new(&path).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "exit {:?}\n{text}", out.status);
+    for line in [
+        "'kari.nordmann' is refused: the user name must be written as user@domain",
+        "Set it up now",
+        "One minute later the phone has 0 messages.",
+        "The old code is no longer valid. 4 attempts left.",
+        "Authentication is complete",
+        "Sign-in: Approved",
+        "ext. 1234",
+        "use the authenticator app",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
