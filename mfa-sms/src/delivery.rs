@@ -170,3 +170,18 @@ impl Delivery for SmsDelivery {
         self.backend.submit(&sms).await
     }
 }
+
+/// A backend that cannot be built as configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A URL is malformed or of the wrong scheme.
+    #[error("invalid URL: {0}")]
+    InvalidUrl(&'static str),
+    /// A required setting is missing or malformed.
+    #[error("invalid setting: {0}")]
+    InvalidSetting(&'static str),
+    /// The HTTP client could not be built.
+    #[error("the HTTP client could not be built: {0}")]
+    Client(String),
+}

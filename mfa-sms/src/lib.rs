@@ -2,10 +2,24 @@
 
 pub mod delivery;
 pub mod encoding;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "kannel")]
+pub mod kannel;
 pub mod memory;
 pub mod message;
+#[cfg(any(feature = "twilio", feature = "http", feature = "kannel"))]
+mod transport;
+#[cfg(feature = "twilio")]
+pub mod twilio;
 
-pub use delivery::{OutgoingSms, SmsBackend, SmsDelivery};
+pub use delivery::{ConfigError, OutgoingSms, SmsBackend, SmsDelivery};
 pub use encoding::{Encoding, SmsLength, is_gsm7};
+#[cfg(feature = "http")]
+pub use http::{HttpBody, HttpGateway, HttpMethod};
+#[cfg(feature = "kannel")]
+pub use kannel::{KannelAcceptance, KannelMethod, KannelSms};
 pub use memory::{ConsoleSms, MemorySms, SentSms};
 pub use message::{MessageValues, Messages, Template, TemplateError, TooManySegments};
+#[cfg(feature = "twilio")]
+pub use twilio::{TwilioSender, TwilioSms};

@@ -1,0 +1,363 @@
+//! Kannel's `sendsms` HTTP interface (smsbox): GET with the message in the query, or
+//! POST with the text as the body and `X-Kannel-*` headers.
+//!
+//! GSM-7 text goes as UTF-8 (`charset=UTF-8`) for Kannel to convert; UCS-2 text goes as
+//! UTF-16BE bytes with `coding=2` and `charset=UTF-16BE`.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mfa_core::{DeliveryError, DeliveryErrorKind, Receipt};
+
+use crate::delivery::{ConfigError, OutgoingSms, SmsBackend};
+use crate::encoding::Encoding;
+use crate::transport;
+
+/// How the message is handed to smsbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KannelMethod {
+    /// `GET /cgi-bin/sendsms?username=..&password=..&to=..&text=..`.
+    #[default]
+    Get,
+    /// `POST /cgi-bin/sendsms` with `X-Kannel-Username`, `X-Kannel-To`, ... and the text as the body
+    /// (keeps the code and the password out of access logs that record URLs).
+    Post,
+}
+
+/// What Kannel said about an accepted message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KannelAcceptance {
+    /// `0: Accepted for delivery`.
+    Accepted,
+    /// `3: Queued for later delivery` (the SMSC link is down; bearerbox keeps it).
+    Queued,
+}
+
+/// Reads smsbox's answer to a sendsms request: the HTTP status and the body text.
+pub fn parse_answer(status: u16, body: &str) -> Result<KannelAcceptance, DeliveryError> {
+    let body = body.trim();
+    if (200..300).contains(&status) {
+        if body.starts_with("0:") {
+            return Ok(KannelAcceptance::Accepted);
+        }
+        if body.starts_with("3:") {
+            return Ok(KannelAcceptance::Queued);
+        }
+    }
+    let lower = body.to_ascii_lowercase();
+    let kind = if lower.contains("authorization failed") || lower.contains("ip address not allowed")
+    {
+        DeliveryErrorKind::Configuration
+    } else if lower.contains("denied by white") || lower.contains("black-list") {
+        DeliveryErrorKind::Blocked
+    } else if lower.contains("receiver number")
+        || lower.contains("receiver numbers")
+        || lower.contains("missing receiver")
+    {
+        DeliveryErrorKind::InvalidDestination
+    } else if lower.contains("sender missing") || lower.contains("not allowed to change sender") {
+        DeliveryErrorKind::Configuration
+    } else if lower.starts_with("4:")
+        || lower.contains("sending failed")
+        || lower.contains("result: failure")
+    {
+        DeliveryErrorKind::Transient
+    } else if (200..300).contains(&status) {
+        DeliveryErrorKind::Rejected
+    } else {
+        transport::status_kind(status)
+    };
+    let shown: String = body.chars().take(120).collect();
+    Err(DeliveryError::new(
+        kind,
+        format!("Kannel answered {status}: {shown}"),
+    ))
+}
+
+/// Sends SMS through Kannel's smsbox.
+///
+/// ```
+/// use mfa_sms::{KannelMethod, KannelSms, SmsDelivery};
+///
+/// let kannel = KannelSms::new("http://127.0.0.1:13013/cgi-bin/sendsms", "mfa", "s3cret")
+///     .unwrap()
+///     .method(KannelMethod::Post)
+///     .from("Contoso")
+///     .delivery_reports(31, "https://app.example.com/dlr?challenge={challenge}&status=%d")
+///     .unwrap();
+/// assert!(!format!("{kannel:?}").contains("s3cret"));
+/// let channel = SmsDelivery::new(kannel);
+/// # let _ = channel;
+/// ```
+#[derive(Clone)]
+pub struct KannelSms {
+    sendsms_url: String,
+    username: String,
+    password: String,
+    from: Option<String>,
+    smsc: Option<String>,
+    method: KannelMethod,
+    dlr: Option<(u8, String)>,
+    client: reqwest::Client,
+}
+
+impl fmt::Debug for KannelSms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KannelSms")
+            .field("sendsms_url", &self.sendsms_url)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("from", &self.from)
+            .field("smsc", &self.smsc)
+            .field("method", &self.method)
+            .field("dlr_mask", &self.dlr.as_ref().map(|(mask, _)| mask))
+            .finish()
+    }
+}
+
+impl KannelSms {
+    /// A backend for the smsbox `sendsms` URL (such as
+    /// `http://127.0.0.1:13013/cgi-bin/sendsms`) with a `sendsms-user`'s credentials.
+    pub fn new(sendsms_url: &str, username: &str, password: &str) -> Result<Self, ConfigError> {
+        let url = transport::base_url(sendsms_url)?;
+        if url.contains('?') {
+            return Err(ConfigError::InvalidUrl("the sendsms URL takes no query"));
+        }
+        if username.is_empty()
+            || [username, password]
+                .iter()
+                .any(|s| s.contains(['\r', '\n']))
+        {
+            return Err(ConfigError::InvalidSetting(
+                "the username is empty or malformed",
+            ));
+        }
+        Ok(KannelSms {
+            sendsms_url: url,
+            username: username.to_owned(),
+            password: password.to_owned(),
+            from: None,
+            smsc: None,
+            method: KannelMethod::Get,
+            dlr: None,
+            client: transport::client(transport::DEFAULT_TIMEOUT)?,
+        })
+    }
+
+    /// GET (default) or POST.
+    pub fn method(mut self, method: KannelMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// The sender shown on the phone (when the `sendsms-user` may set it).
+    pub fn from(mut self, sender: &str) -> Self {
+        self.from = Some(sender.trim().to_owned()).filter(|s| !s.is_empty());
+        self
+    }
+
+    /// Routes through the SMSC with this `smsc-id`.
+    pub fn smsc(mut self, smsc_id: &str) -> Self {
+        self.smsc = Some(smsc_id.trim().to_owned()).filter(|s| !s.is_empty());
+        self
+    }
+
+    /// Asks for delivery reports: `mask` is Kannel's `dlr-mask` (1 delivered, 2 failed,
+    /// 4 buffered, 8 SMSC success, 16 SMSC reject); Kannel calls `url`, where
+    /// `{challenge}` becomes the challenge id and Kannel's own escapes (`%d` the status)
+    /// are left for Kannel.
+    pub fn delivery_reports(mut self, mask: u8, url: &str) -> Result<Self, ConfigError> {
+        if mask == 0 || mask > 31 {
+            return Err(ConfigError::InvalidSetting("dlr-mask is 1 to 31"));
+        }
+        transport::base_url(&url.replace("{challenge}", "x").replace('%', ""))?;
+        self.dlr = Some((mask, url.to_owned()));
+        Ok(self)
+    }
+
+    /// How long to wait for smsbox (default 10 s); a slower answer is a timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Result<Self, ConfigError> {
+        self.client = transport::client(timeout)?;
+        Ok(self)
+    }
+
+    fn dlr_url(&self, sms: &OutgoingSms<'_>) -> Option<(u8, String)> {
+        self.dlr.as_ref().map(|(mask, url)| {
+            (
+                *mask,
+                url.replace("{challenge}", sms.request.challenge_id.as_str()),
+            )
+        })
+    }
+
+    fn get(&self, sms: &OutgoingSms<'_>) -> reqwest::RequestBuilder {
+        let ucs2 = sms.length.encoding == Encoding::Ucs2;
+        let text = if ucs2 {
+            transport::utf16be(sms.text)
+        } else {
+            sms.text.as_bytes().to_vec()
+        };
+        let mut url = String::with_capacity(self.sendsms_url.len() + 64 + text.len() * 3);
+        url.push_str(&self.sendsms_url);
+        let mut param = |name: &str, value: &[u8]| {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(name);
+            url.push('=');
+            transport::percent_encode_into(&mut url, value);
+        };
+        param("username", self.username.as_bytes());
+        param("password", self.password.as_bytes());
+        param("to", sms.to.e164().as_bytes());
+        if let Some(from) = &self.from {
+            param("from", from.as_bytes());
+        }
+        if let Some(smsc) = &self.smsc {
+            param("smsc", smsc.as_bytes());
+        }
+        if ucs2 {
+            param("coding", b"2");
+            param("charset", b"UTF-16BE");
+        } else {
+            param("charset", b"UTF-8");
+        }
+        param("text", &text);
+        if let Some((mask, dlr_url)) = self.dlr_url(sms) {
+            param("dlr-mask", mask.to_string().as_bytes());
+            param("dlr-url", dlr_url.as_bytes());
+        }
+        self.client.get(url)
+    }
+
+    fn post(&self, sms: &OutgoingSms<'_>) -> reqwest::RequestBuilder {
+        let ucs2 = sms.length.encoding == Encoding::Ucs2;
+        let (body, content_type) = if ucs2 {
+            (transport::utf16be(sms.text), "text/plain; charset=UTF-16BE")
+        } else {
+            (sms.text.as_bytes().to_vec(), "text/plain; charset=UTF-8")
+        };
+        let mut request = self
+            .client
+            .post(&self.sendsms_url)
+            .header("X-Kannel-Username", &self.username)
+            .header("X-Kannel-Password", &self.password)
+            .header("X-Kannel-To", sms.to.e164())
+            .header(reqwest::header::CONTENT_TYPE, content_type);
+        if let Some(from) = &self.from {
+            request = request.header("X-Kannel-From", from);
+        }
+        if let Some(smsc) = &self.smsc {
+            request = request.header("X-Kannel-SMSC", smsc);
+        }
+        if ucs2 {
+            request = request.header("X-Kannel-Coding", "2");
+        }
+        if let Some((mask, dlr_url)) = self.dlr_url(sms) {
+            request = request
+                .header("X-Kannel-DLR-Mask", mask.to_string())
+                .header("X-Kannel-DLR-Url", dlr_url);
+        }
+        request.body(body)
+    }
+}
+
+#[async_trait]
+impl SmsBackend for KannelSms {
+    async fn submit(&self, sms: &OutgoingSms<'_>) -> Result<Receipt, DeliveryError> {
+        let request = match self.method {
+            KannelMethod::Get => self.get(sms),
+            KannelMethod::Post => self.post(sms),
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport::request_failed("Kannel", e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| transport::request_failed("Kannel", e))?;
+        let acceptance = parse_answer(status, &body)?;
+        // smsbox returns no message id; the challenge id is what delivery reports carry.
+        let state = match acceptance {
+            KannelAcceptance::Accepted => "accepted",
+            KannelAcceptance::Queued => "queued",
+        };
+        Ok(Receipt::new(format!(
+            "{}:{state}",
+            sms.request.challenge_id.as_str()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kannel_answers_parse() {
+        assert_eq!(
+            parse_answer(202, "0: Accepted for delivery"),
+            Ok(KannelAcceptance::Accepted)
+        );
+        assert_eq!(
+            parse_answer(202, "3: Queued for later delivery\n"),
+            Ok(KannelAcceptance::Queued)
+        );
+        let cases = [
+            (
+                403,
+                "Authorization failed for sendsms",
+                DeliveryErrorKind::Configuration,
+            ),
+            (
+                400,
+                "Missing receiver number",
+                DeliveryErrorKind::InvalidDestination,
+            ),
+            (
+                400,
+                "Receiver number not valid",
+                DeliveryErrorKind::InvalidDestination,
+            ),
+            (
+                403,
+                "Number(s) has/have been denied by white- and/or black-lists.",
+                DeliveryErrorKind::Blocked,
+            ),
+            (
+                403,
+                "Sender missing and no global set, rejected",
+                DeliveryErrorKind::Configuration,
+            ),
+            (503, "4: Sending failed.", DeliveryErrorKind::Transient),
+            (500, "", DeliveryErrorKind::Transient),
+            (404, "Unknown service", DeliveryErrorKind::Configuration),
+            (202, "something else", DeliveryErrorKind::Rejected),
+        ];
+        for (status, body, kind) in cases {
+            assert_eq!(
+                parse_answer(status, body).unwrap_err().kind(),
+                kind,
+                "{status} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_answers_are_cut_in_errors() {
+        let body = "x".repeat(10_000);
+        assert!(parse_answer(400, &body).unwrap_err().message().len() < 200);
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        assert!(KannelSms::new("not a url", "u", "p").is_err());
+        assert!(KannelSms::new("http://h/cgi-bin/sendsms?x=1", "u", "p").is_err());
+        assert!(KannelSms::new("http://h/cgi-bin/sendsms", "", "p").is_err());
+        let k = KannelSms::new("http://h/cgi-bin/sendsms", "u", "p").unwrap();
+        assert!(k.clone().delivery_reports(0, "http://a/dlr").is_err());
+        assert!(k.clone().delivery_reports(32, "http://a/dlr").is_err());
+        assert!(k.delivery_reports(31, "nope").is_err());
+    }
+}

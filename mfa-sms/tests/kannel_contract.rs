@@ -1,0 +1,207 @@
+//! The Kannel backend against a local server playing smsbox: the sendsms requests it
+//! builds (GET and POST, GSM-7 and UCS-2) and how smsbox's answers are read.
+#![cfg(feature = "kannel")]
+#![allow(clippy::unwrap_used)]
+
+mod recording_server;
+
+use std::time::Duration;
+
+use mfa_core::{Delivery, DeliveryErrorKind, PhoneNumber, UserId};
+use mfa_sms::{KannelMethod, KannelSms, Messages, SmsDelivery};
+use recording_server::RecordingServer;
+
+fn request(code: &str, app: &str, locale: &str) -> mfa_core::DeliveryRequest {
+    mfa_core::DeliveryRequest {
+        challenge_id: mfa_core::ChallengeId::parse("c0ffee00c0ffee00").unwrap(),
+        user: UserId::new("ada@contoso.com").unwrap(),
+        channel: mfa_core::Channel::Sms,
+        destination: mfa_core::Destination {
+            number: PhoneNumber::parse("+4741234567").unwrap(),
+            extension: None,
+        },
+        content: mfa_core::Content::Code(mfa_core::OneTimeCode::parse(code).unwrap()),
+        purpose: mfa_core::Purpose::Enrollment,
+        expires_in: Duration::from_secs(300),
+        locale: locale.into(),
+        app_name: app.into(),
+        cost_notice: None,
+    }
+}
+
+fn kannel(server: &RecordingServer) -> KannelSms {
+    KannelSms::new(&format!("{}/cgi-bin/sendsms", server.url), "mfa", "s3cret").unwrap()
+}
+
+#[tokio::test]
+async fn get_sends_the_sendsms_query() {
+    let server = RecordingServer::start().await;
+    server.reply(202, "text/html", "0: Accepted for delivery");
+    let channel = SmsDelivery::new(
+        kannel(&server)
+            .from("Contoso")
+            .delivery_reports(3, "http://127.0.0.1:9/dlr?c={challenge}&s=%d")
+            .unwrap(),
+    );
+    let receipt = channel
+        .send(&request("135246", "Contoso", "nb"))
+        .await
+        .unwrap();
+    assert_eq!(receipt.id, "c0ffee00c0ffee00:accepted");
+    let seen = server.last();
+    assert_eq!(seen.method, "GET");
+    assert_eq!(seen.path, "/cgi-bin/sendsms");
+    assert_eq!(
+        seen.query_pairs(),
+        vec![
+            ("username".to_owned(), "mfa".to_owned()),
+            ("password".to_owned(), "s3cret".to_owned()),
+            ("to".to_owned(), "+4741234567".to_owned()),
+            ("from".to_owned(), "Contoso".to_owned()),
+            ("charset".to_owned(), "UTF-8".to_owned()),
+            (
+                "text".to_owned(),
+                "135246 er bekreftelseskoden din for Contoso. Den utløper om 5 min.".to_owned()
+            ),
+            ("dlr-mask".to_owned(), "3".to_owned()),
+            (
+                "dlr-url".to_owned(),
+                "http://127.0.0.1:9/dlr?c=c0ffee00c0ffee00&s=%d".to_owned()
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ucs2_text_goes_as_utf16be_with_coding_2() {
+    let server = RecordingServer::start().await;
+    server.reply(202, "text/html", "0: Accepted for delivery");
+    let channel = SmsDelivery::new(kannel(&server))
+        .with_messages(Messages::new().template("ru", "Код {app}: {code}").unwrap());
+    channel
+        .send(&request("135246", "Почта", "ru"))
+        .await
+        .unwrap();
+    let query = server.last().query_bytes();
+    let get = |name: &str| query.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    assert_eq!(get("coding"), b"2");
+    assert_eq!(get("charset"), b"UTF-16BE");
+    let expected: Vec<u8> = "Код Почта: 135246"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    assert_eq!(get("text"), expected);
+}
+
+#[tokio::test]
+async fn post_uses_x_kannel_headers_and_the_body() {
+    let server = RecordingServer::start().await;
+    server.reply(202, "text/html", "3: Queued for later delivery");
+    let channel = SmsDelivery::new(
+        kannel(&server)
+            .method(KannelMethod::Post)
+            .smsc("fake")
+            .delivery_reports(31, "http://127.0.0.1:9/dlr?c={challenge}")
+            .unwrap(),
+    );
+    let receipt = channel
+        .send(&request("135246", "Contoso", "en"))
+        .await
+        .unwrap();
+    assert_eq!(receipt.id, "c0ffee00c0ffee00:queued");
+    let seen = server.last();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.path, "/cgi-bin/sendsms");
+    assert_eq!(seen.query, None, "nothing secret in the URL");
+    assert_eq!(seen.header("x-kannel-username"), Some("mfa"));
+    assert_eq!(seen.header("x-kannel-password"), Some("s3cret"));
+    assert_eq!(seen.header("x-kannel-to"), Some("+4741234567"));
+    assert_eq!(seen.header("x-kannel-smsc"), Some("fake"));
+    assert_eq!(seen.header("x-kannel-dlr-mask"), Some("31"));
+    assert_eq!(
+        seen.header("x-kannel-dlr-url"),
+        Some("http://127.0.0.1:9/dlr?c=c0ffee00c0ffee00")
+    );
+    assert_eq!(seen.header("x-kannel-coding"), None);
+    assert_eq!(
+        seen.header("content-type"),
+        Some("text/plain; charset=UTF-8")
+    );
+    assert_eq!(
+        String::from_utf8(seen.body).unwrap(),
+        "135246 is your Contoso verification code. It expires in 5 min."
+    );
+
+    // UCS-2 over POST.
+    let mut req = request("135246", "東京", "en");
+    req.app_name = "東京".into();
+    channel.send(&req).await.unwrap();
+    let seen = server.last();
+    assert_eq!(seen.header("x-kannel-coding"), Some("2"));
+    assert_eq!(
+        seen.header("content-type"),
+        Some("text/plain; charset=UTF-16BE")
+    );
+    let units: Vec<u16> = seen
+        .body
+        .chunks(2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        .collect();
+    assert_eq!(
+        String::from_utf16(&units).unwrap(),
+        "135246 is your 東京 verification code. It expires in 5 min."
+    );
+}
+
+#[tokio::test]
+async fn smsbox_errors_become_typed_errors_without_secrets() {
+    let server = RecordingServer::start().await;
+    let channel = SmsDelivery::new(kannel(&server));
+    let cases = [
+        (
+            403,
+            "Authorization failed for sendsms",
+            DeliveryErrorKind::Configuration,
+        ),
+        (
+            400,
+            "Receiver number not valid",
+            DeliveryErrorKind::InvalidDestination,
+        ),
+        (
+            403,
+            "Number(s) has/have been denied by white- and/or black-lists.",
+            DeliveryErrorKind::Blocked,
+        ),
+        (503, "4: Sending failed.", DeliveryErrorKind::Transient),
+        (502, "", DeliveryErrorKind::Transient),
+    ];
+    for (status, body, kind) in cases {
+        server.reply(status, "text/html", body);
+        let err = channel
+            .send(&request("135246", "Contoso", "en"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), kind, "{status} {body}");
+        let shown = format!("{err} {err:?} {channel:?}");
+        assert!(!shown.contains("135246"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_smsbox_is_a_timeout_without_the_url_in_the_error() {
+    let server = RecordingServer::start().await;
+    server.stall(Duration::from_secs(30));
+    let channel = SmsDelivery::new(kannel(&server).timeout(Duration::from_millis(200)).unwrap());
+    let err = channel
+        .send(&request("135246", "Contoso", "en"))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let shown = format!("{err} {err:?}");
+    assert!(
+        !shown.contains("135246") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+}
