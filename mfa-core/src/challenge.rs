@@ -5,12 +5,14 @@
 //! effects through the store's atomic operations, which re-check every guard, so
 //! concurrent requests cannot approve twice or count past the cap.
 
+use std::time::Duration;
+
 use crate::app::{AppMatch, AppVerifier};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, CodeKey, OneTimeCode};
 use crate::delivery::Purpose;
 use crate::error::TransitionError;
-use crate::method::{AppCredential, ChallengeId, MethodId};
+use crate::method::{AppCredential, ChallengeId, Channel, MethodId};
 use crate::policy::Policy;
 use crate::user::UserId;
 
@@ -137,6 +139,102 @@ pub fn hash_code(key: &CodeKey, id: &ChallengeId, generation: u32, code: &OneTim
     context.extend_from_slice(id.as_str().as_bytes());
     context.extend_from_slice(&generation.to_be_bytes());
     key.hash(&context, code.as_bytes())
+}
+
+/// Where an enrollment stands, in the guide's words; a view of its challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EnrollmentState {
+    /// No method chosen yet ("Set it up now").
+    ChoosingMethod,
+    /// Waiting for the code from the SMS, the call or the app.
+    AwaitingCode,
+    /// Waiting for the user to press `#` on the call.
+    AwaitingCallConfirmation,
+    /// The code was right: waiting for "Complete".
+    Verified,
+    /// Complete: the method is active.
+    Enrolled,
+    /// Too many wrong codes; choose the method again.
+    Locked,
+    /// The code's lifetime passed; choose the method again.
+    Expired,
+    /// The user canceled.
+    Canceled,
+    /// The user reported the call as fraud.
+    Denied,
+}
+
+impl EnrollmentState {
+    /// The state of an enrollment whose challenge is `challenge` (none yet: choosing).
+    pub fn of(challenge: Option<&Challenge>, now: Timestamp) -> Self {
+        let Some(c) = challenge else {
+            return EnrollmentState::ChoosingMethod;
+        };
+        match c.status_at(now) {
+            ChallengeStatus::AwaitingCode => EnrollmentState::AwaitingCode,
+            ChallengeStatus::AwaitingCallConfirmation => EnrollmentState::AwaitingCallConfirmation,
+            ChallengeStatus::Approved => EnrollmentState::Verified,
+            ChallengeStatus::Completed => EnrollmentState::Enrolled,
+            ChallengeStatus::Locked => EnrollmentState::Locked,
+            ChallengeStatus::Expired => EnrollmentState::Expired,
+            ChallengeStatus::Canceled => EnrollmentState::Canceled,
+            ChallengeStatus::Denied => EnrollmentState::Denied,
+        }
+    }
+}
+
+/// "Choose method" and "send": what a new challenge is made from.
+#[derive(Debug)]
+pub struct Begin<'a> {
+    /// The new challenge's id.
+    pub id: ChallengeId,
+    /// Whose it is.
+    pub user: UserId,
+    /// The method it checks.
+    pub method_id: MethodId,
+    /// Enrollment or sign-in.
+    pub purpose: Purpose,
+    /// The delivery channel; `None` for app codes.
+    pub channel: Option<Channel>,
+    /// The code to send, or `None` for a press-`#` call or an app.
+    pub code: Option<&'a OneTimeCode>,
+    /// How long the challenge waits.
+    pub lifetime: Duration,
+}
+
+/// Starts a challenge: the state waits for a code (SMS, read-out call, app) or for a
+/// key press (press-`#` call); a delivered channel gets a [`Effect::Deliver`].
+pub fn begin(b: Begin<'_>, ctx: &Context<'_>) -> Transition {
+    let answer = match (b.code, b.channel) {
+        (Some(code), _) => Answer::SentCode(hash_code(ctx.key, &b.id, 0, code)),
+        (None, Some(_)) => Answer::KeyPress,
+        (None, None) => Answer::AppCode,
+    };
+    let challenge = Challenge {
+        id: b.id,
+        user: b.user,
+        method_id: b.method_id,
+        purpose: b.purpose,
+        status: if answer == Answer::KeyPress {
+            ChallengeStatus::AwaitingCallConfirmation
+        } else {
+            ChallengeStatus::AwaitingCode
+        },
+        answer,
+        generation: 0,
+        attempts: 0,
+        max_attempts: ctx.policy.max_attempts,
+        sends: u32::from(b.channel.is_some()),
+        created_at: ctx.now,
+        expires_at: ctx.now + b.lifetime,
+        last_sent_at: b.channel.map(|_| ctx.now),
+        approved_at: None,
+    };
+    let effects = match b.channel {
+        Some(_) => vec![Effect::Deliver { resend: false }],
+        None => Vec::new(),
+    };
+    (challenge, effects)
 }
 
 /// What the user (or the call) did.

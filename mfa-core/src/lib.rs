@@ -15,7 +15,7 @@ pub mod store;
 pub mod user;
 
 pub use app::{AppMatch, AppProvisioning, AppVerifier};
-pub use challenge::{Challenge, ChallengeStatus};
+pub use challenge::{Challenge, ChallengeStatus, EnrollmentState};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use code::{
     CodeHash, CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, SecretBytes,

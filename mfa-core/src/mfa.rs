@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::app::{AppProvisioning, AppVerifier};
 use crate::challenge::{
-    self, Answer, Challenge, ChallengeEvent, ChallengeStatus, Context, Effect, hash_code,
+    self, Answer, Challenge, ChallengeEvent, ChallengeStatus, Context, Effect, EnrollmentState,
 };
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::code::{CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, random_code};
@@ -431,35 +431,22 @@ impl Mfa {
             Some(_) if !press_key => Some(random_code(self.rng.as_ref(), self.policy.code_digits)),
             _ => None,
         };
-        let answer = match (&code, channel) {
-            (Some(code), _) => Answer::SentCode(hash_code(&self.key, &id, 0, code)),
-            (None, Some(_)) => Answer::KeyPress,
-            (None, None) => Answer::AppCode,
-        };
         let lifetime = match (channel, purpose) {
             (None, Purpose::Enrollment) => APP_ENROLLMENT_WINDOW,
             _ => self.policy.code_lifetime,
         };
-        let challenge = Challenge {
-            id: id.clone(),
-            user: user.clone(),
-            method_id: record.id.clone(),
-            purpose,
-            status: if answer == Answer::KeyPress {
-                ChallengeStatus::AwaitingCallConfirmation
-            } else {
-                ChallengeStatus::AwaitingCode
+        let (challenge, _) = challenge::begin(
+            challenge::Begin {
+                id: id.clone(),
+                user: user.clone(),
+                method_id: record.id.clone(),
+                purpose,
+                channel,
+                code: code.as_ref(),
+                lifetime,
             },
-            answer,
-            generation: 0,
-            attempts: 0,
-            max_attempts: self.policy.max_attempts,
-            sends: u32::from(channel.is_some()),
-            created_at: now,
-            expires_at: now + lifetime,
-            last_sent_at: channel.map(|_| now),
-            approved_at: None,
-        };
+            &self.context(now),
+        );
         let mut cost_notice = None;
         if let Some(channel) = channel {
             let dest = record
@@ -1068,6 +1055,12 @@ impl Mfa {
             remaining,
         });
         Ok(Some(RecoverySignIn { proof, remaining }))
+    }
+
+    /// Where an enrollment stands, in the guide's words.
+    pub async fn enrollment_state(&self, id: &ChallengeId) -> Result<EnrollmentState, Error> {
+        let challenge = self.load(id).await?;
+        Ok(EnrollmentState::of(Some(&challenge), self.clock.now()))
     }
 
     /// A challenge as it stands.

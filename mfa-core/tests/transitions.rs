@@ -371,3 +371,77 @@ fn events_after_expiry_are_refused_as_expired() {
     .unwrap_err();
     assert_eq!(err.state, "expired");
 }
+
+fn begin_with(
+    channel: Option<mfa_core::Channel>,
+    code: Option<&OneTimeCode>,
+) -> (Challenge, Vec<Effect>) {
+    mfa_core::challenge::begin(
+        mfa_core::challenge::Begin {
+            id: ChallengeId::parse("c2").unwrap(),
+            user: UserId::new("u").unwrap(),
+            method_id: MethodId::parse("m2").unwrap(),
+            purpose: Purpose::Enrollment,
+            channel,
+            code,
+            lifetime: Duration::from_secs(300),
+        },
+        &ctx(),
+    )
+}
+
+#[test]
+fn choosing_an_sms_method_awaits_a_code_and_sends_it() {
+    use mfa_core::{Channel, EnrollmentState};
+    assert_eq!(
+        EnrollmentState::of(None, START),
+        EnrollmentState::ChoosingMethod
+    );
+    let c = code("123456");
+    let (state, effects) = begin_with(Some(Channel::Sms), Some(&c));
+    assert_eq!(state.status, ChallengeStatus::AwaitingCode);
+    assert_eq!(effects, vec![Effect::Deliver { resend: false }]);
+    assert_eq!(state.sends, 1);
+    assert_eq!(
+        EnrollmentState::of(Some(&state), START),
+        EnrollmentState::AwaitingCode
+    );
+    // The stored answer is a keyed hash that the sent code matches.
+    let (verified, _) = transition(state, ChallengeEvent::SubmitCode(&c), &ctx()).unwrap();
+    assert_eq!(
+        EnrollmentState::of(Some(&verified), START),
+        EnrollmentState::Verified
+    );
+    let (enrolled, _) = transition(verified, ChallengeEvent::Complete, &ctx()).unwrap();
+    assert_eq!(
+        EnrollmentState::of(Some(&enrolled), START),
+        EnrollmentState::Enrolled
+    );
+}
+
+#[test]
+fn choosing_a_press_key_call_awaits_call_confirmation() {
+    use mfa_core::{Channel, EnrollmentState};
+    let (state, effects) = begin_with(Some(Channel::Voice), None);
+    assert_eq!(state.status, ChallengeStatus::AwaitingCallConfirmation);
+    assert_eq!(state.answer, Answer::KeyPress);
+    assert_eq!(effects, vec![Effect::Deliver { resend: false }]);
+    assert_eq!(
+        EnrollmentState::of(Some(&state), START),
+        EnrollmentState::AwaitingCallConfirmation
+    );
+}
+
+#[test]
+fn choosing_the_app_awaits_a_code_and_sends_nothing() {
+    let (state, effects) = begin_with(None, None);
+    assert_eq!(state.status, ChallengeStatus::AwaitingCode);
+    assert_eq!(state.answer, Answer::AppCode);
+    assert_eq!(state.sends, 0);
+    assert!(effects.is_empty());
+    // Without an app verifier in the context no code can match.
+    let c = code("123456");
+    let (after, _) = transition(state, ChallengeEvent::SubmitCode(&c), &ctx()).unwrap();
+    assert_eq!(after.status, ChallengeStatus::AwaitingCode);
+    assert_eq!(after.attempts, 1);
+}
