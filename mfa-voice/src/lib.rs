@@ -4,6 +4,8 @@ mod console;
 mod keys;
 mod memory;
 mod script;
+#[cfg(feature = "twilio")]
+pub mod twilio;
 
 pub use console::ConsoleVoice;
 pub use keys::{KeyResult, interpret_keys, is_keypad_key};
