@@ -55,3 +55,45 @@ impl Delivery for ConsoleVoice {
         Ok(Receipt::new(format!("console-call-{n}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfa_core::{
+        ChallengeId, Channel, Content, Destination, Extension, PhoneNumber, Purpose, UserId,
+    };
+    use std::time::Duration;
+
+    #[test]
+    fn the_printout_names_the_number_extension_and_every_step() {
+        let request = DeliveryRequest {
+            challenge_id: ChallengeId::parse("c1").unwrap(),
+            user: UserId::new("kari@example.no").unwrap(),
+            channel: Channel::Voice,
+            destination: Destination {
+                number: PhoneNumber::parse("+4722123456").unwrap(),
+                extension: Some(Extension::parse("12").unwrap()),
+            },
+            content: Content::ConfirmByKey,
+            purpose: Purpose::SignIn,
+            expires_in: Duration::from_secs(300),
+            locale: "nb".into(),
+            app_name: "Contoso".into(),
+            cost_notice: None,
+        };
+        let text = ConsoleVoice::new().render(&request);
+        assert!(
+            text.starts_with("--- call to +4722123456 extension 12 (nb-NO) ---"),
+            "{text}"
+        );
+        assert!(text.contains("[send DTMF wwww12]"), "{text}");
+        assert!(
+            text.contains("[say nb-NO] Hei, dette er Contoso."),
+            "{text}"
+        );
+        assert!(
+            text.contains("Trykk firkant for å fullføre bekreftelsen"),
+            "{text}"
+        );
+    }
+}

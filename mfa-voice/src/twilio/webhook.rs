@@ -356,3 +356,56 @@ impl TwilioWebhooks {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::twilio::{AuthToken, TwilioConfig, TwilioVoice};
+    use mfa_core::{ManualClock, PhoneNumber};
+    use proptest::prelude::*;
+
+    fn hooks() -> TwilioWebhooks {
+        let config = TwilioConfig::new(
+            "AC1",
+            AuthToken::new("token"),
+            PhoneNumber::parse("+15005550006").unwrap(),
+            "https://example.com/hooks",
+        );
+        let clock = ManualClock::new(Timestamp::from_unix_secs(1_000));
+        TwilioVoice::with_link_key(config, [1; 32], Arc::new(clock))
+            .unwrap()
+            .webhooks()
+    }
+
+    proptest! {
+        /// Any input, however odd, gets a typed answer and never an event without a
+        /// valid signature.
+        #[test]
+        fn arbitrary_requests_are_refused_without_panicking(
+            url in ".{0,300}",
+            params in proptest::collection::vec((".{0,20}", ".{0,20}"), 0..8),
+            signature in proptest::option::of(".{0,40}"),
+        ) {
+            let hooks = hooks();
+            prop_assert!(hooks.handle_gather(&url, &params, signature.as_deref()).is_err());
+            prop_assert!(hooks.handle_status(&url, &params, signature.as_deref()).is_err());
+        }
+
+        /// A genuine Twilio signature on a link we did not make is still refused.
+        #[test]
+        fn signed_but_unknown_links_are_refused(
+            query in "[a-z=&0-9]{0,80}",
+            digits in "[0-9#*]{0,3}",
+        ) {
+            let hooks = hooks();
+            let url = format!("https://example.com/hooks/gather?{query}");
+            let params = vec![
+                ("CallSid".to_owned(), "CA1".to_owned()),
+                ("Digits".to_owned(), digits),
+            ];
+            let signature = crate::twilio::compute_signature("token", &url, &params);
+            let refused = hooks.handle_gather(&url, &params, Some(&signature)).unwrap_err();
+            prop_assert_eq!(refused, WebhookError::ForgedLink);
+        }
+    }
+}
