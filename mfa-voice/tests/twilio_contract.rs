@@ -724,3 +724,36 @@ async fn an_unreachable_api_is_a_transient_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn sign_in_by_twilio_call_after_enrollment() {
+    let w = world(CallConfirmation::PressKey, TOKEN).await;
+    let enrollment = w
+        .mfa
+        .begin_enrollment(&kari(), call_to("+4741234567"))
+        .await
+        .unwrap();
+    let url = action_url(get(&last_request(&w), "Twiml").unwrap());
+    let event = press(&w, &url, "#").unwrap().event.unwrap();
+    assert_eq!(
+        event.report_to(&w.mfa).await.unwrap(),
+        Some(Verification::Approved)
+    );
+    w.mfa.complete(&enrollment.challenge_id).await.unwrap();
+
+    let sign_in = w.mfa.challenge(&kari()).await.unwrap();
+    let twiml = get(&last_request(&w), "Twiml").unwrap().to_owned();
+    assert!(twiml.contains("checking your sign-in"), "{twiml}");
+    // Replaying the enrollment call's key press is refused.
+    assert_eq!(press(&w, &url, "#").unwrap_err(), WebhookError::Replayed);
+    let event = press(&w, &action_url(&twiml), "#").unwrap().event.unwrap();
+    assert_eq!(event.challenge_id(), &sign_in.challenge_id);
+    assert!(
+        event
+            .report_to(&w.mfa)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_approved()
+    );
+}
