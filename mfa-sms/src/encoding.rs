@@ -66,15 +66,34 @@ pub struct SmsLength {
 impl SmsLength {
     /// Measures `text`.
     pub fn of(text: &str) -> SmsLength {
-        match pack(text.chars().map(gsm7_septets), GSM7_SINGLE, GSM7_MULTI) {
-            Some((units, segments)) => SmsLength {
+        match gsm7_total(text) {
+            Some(units) if units <= GSM7_SINGLE => SmsLength {
                 encoding: Encoding::Gsm7,
                 units,
-                segments,
+                segments: 1,
+            },
+            Some(units) => SmsLength {
+                encoding: Encoding::Gsm7,
+                units,
+                segments: if text.is_ascii() {
+                    let widths = text
+                        .bytes()
+                        .map(|b| usize::from(ASCII_SEPTETS[usize::from(b)]));
+                    parts(widths, GSM7_MULTI)
+                } else {
+                    parts(
+                        text.chars().map(|c| gsm7_septets(c).unwrap_or(1)),
+                        GSM7_MULTI,
+                    )
+                },
             },
             None => {
-                let widths = text.chars().map(|c| Some(c.len_utf16()));
-                let (units, segments) = pack(widths, UCS2_SINGLE, UCS2_MULTI).unwrap_or((0, 1));
+                let units = text.encode_utf16().count();
+                let segments = if units <= UCS2_SINGLE {
+                    1
+                } else {
+                    parts(text.chars().map(char::len_utf16), UCS2_MULTI)
+                };
                 SmsLength {
                     encoding: Encoding::Ucs2,
                     units,
@@ -90,42 +109,69 @@ impl SmsLength {
     }
 }
 
-/// Adds up unit widths, packing them into parts of `multi` units without splitting a
-/// character (a GSM escape pair or a UTF-16 surrogate pair stays in one part).
-/// `None` when a character has no width in this alphabet.
-fn pack(
-    widths: impl Iterator<Item = Option<usize>>,
-    single: usize,
-    multi: usize,
-) -> Option<(usize, usize)> {
-    let (mut total, mut parts, mut fill) = (0usize, 1usize, 0usize);
+/// Septets in `text`, or `None` when GSM-7 cannot carry it.
+fn gsm7_total(text: &str) -> Option<usize> {
+    if text.is_ascii() {
+        // The common case, without decoding characters.
+        return text
+            .bytes()
+            .try_fold(0usize, |total, b| match ASCII_SEPTETS[usize::from(b)] {
+                0 => None,
+                width => Some(total + usize::from(width)),
+            });
+    }
+    text.chars()
+        .try_fold(0usize, |total, c| Some(total + gsm7_septets(c)?))
+}
+
+/// Parts of `multi` units the widths pack into, never splitting a character (a GSM
+/// escape pair or a UTF-16 surrogate pair stays in one part).
+fn parts(widths: impl Iterator<Item = usize>, multi: usize) -> usize {
+    let (mut parts, mut fill) = (1usize, 0usize);
     for width in widths {
-        let width = width?;
-        total += width;
         if fill + width > multi {
             parts += 1;
             fill = 0;
         }
         fill += width;
     }
-    Some((total, if total <= single { 1 } else { parts }))
+    parts
 }
+
+/// Septets per ASCII byte: 0 where GSM-7 has no such character.
+const ASCII_SEPTETS: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = match b as u8 {
+            b'\n' | b'\r' | b' '..=b'_' | b'a'..=b'z' => match b as u8 {
+                b'[' | b'\\' | b']' | b'^' => 2,
+                _ => 1,
+            },
+            b'{' | b'|' | b'}' | b'~' | 0x0C => 2,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
 
 /// Whether `text` can be sent in the GSM-7 alphabet.
 pub fn is_gsm7(text: &str) -> bool {
-    text.chars().all(|c| gsm7_septets(c).is_some())
+    gsm7_total(text).is_some()
 }
 
 /// Septets `c` takes in GSM-7: 1 for the basic table, 2 for the extension table
 /// (escape plus character), `None` when GSM-7 cannot carry it.
 pub fn gsm7_septets(c: char) -> Option<usize> {
+    if c.is_ascii() {
+        return match ASCII_SEPTETS[c as usize] {
+            0 => None,
+            width => Some(usize::from(width)),
+        };
+    }
     match c {
-        // The basic table's ASCII part: every printable character but the backtick.
-        '\n' | '\r' | ' '..='_' | 'a'..='z' => match c {
-            '[' | '\\' | ']' | '^' => Some(2),
-            _ => Some(1),
-        },
-        '{' | '|' | '}' | '~' | '\u{0C}' | '€' => Some(2),
+        '€' => Some(2),
         '£' | '¥' | 'è' | 'é' | 'ù' | 'ì' | 'ò' | 'Ç' | 'Ø' | 'ø' | 'Å' | 'å' | 'Δ' | 'Φ' | 'Γ'
         | 'Λ' | 'Ω' | 'Π' | 'Ψ' | 'Σ' | 'Θ' | 'Ξ' | 'Æ' | 'æ' | 'ß' | 'É' | '¤' | '¡' | 'Ä'
         | 'Ö' | 'Ñ' | 'Ü' | '§' | '¿' | 'ä' | 'ö' | 'ñ' | 'ü' | 'à' => Some(1),
