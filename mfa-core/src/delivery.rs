@@ -212,6 +212,15 @@ impl DeliveryError {
         !self.is_transient()
     }
 
+    /// Whether this is how a call ended (no answer, busy, declined or hung up) rather
+    /// than a failure to place it.
+    pub fn is_call_outcome(&self) -> bool {
+        matches!(
+            self.kind,
+            DeliveryErrorKind::NoAnswer | DeliveryErrorKind::Busy | DeliveryErrorKind::Declined
+        )
+    }
+
     /// Whether the provider did not answer in time.
     pub fn is_timeout(&self) -> bool {
         self.kind == DeliveryErrorKind::Timeout

@@ -17,9 +17,18 @@ pub enum Error {
     /// The request is not valid in the challenge's or enrollment's current state.
     #[error(transparent)]
     Transition(#[from] TransitionError),
-    /// Sending a code or placing a call failed.
+    /// Sending a code or placing a call failed; nothing is left to answer.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// The first call of a challenge was not answered, was busy or was hung up before
+    /// a key. The challenge stays pending: [`crate::Mfa::resend`] calls again.
+    #[error("the call was not completed ({error}); call again or choose another method")]
+    CallNotCompleted {
+        /// The challenge, still pending.
+        challenge_id: crate::method::ChallengeId,
+        /// What the call ended with.
+        error: DeliveryError,
+    },
     /// The store failed; the answer is "not verified".
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -35,7 +44,7 @@ impl Error {
     /// Whether trying again later may succeed (transient delivery or store failure, rate limit).
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Delivery(e) => e.is_transient(),
+            Error::Delivery(e) | Error::CallNotCompleted { error: e, .. } => e.is_transient(),
             Error::Store(e) => e.is_transient(),
             Error::Policy(p) => p.retry_after().is_some(),
             _ => false,

@@ -468,6 +468,16 @@ impl Mfa {
                 )
                 .await;
             if let Err(e) = sent {
+                // A call that rang out, was busy or was hung up stays pending, so the
+                // user can be called again (`resend`) or switch method.
+                if let Error::Delivery(d) = &e {
+                    if channel == Channel::Voice && d.is_call_outcome() {
+                        return Err(Error::CallNotCompleted {
+                            challenge_id: id,
+                            error: d.clone(),
+                        });
+                    }
+                }
                 // Nothing reached the user: the challenge cannot be answered.
                 self.store
                     .close_challenge(&id, &[challenge.status], ChallengeStatus::Canceled)

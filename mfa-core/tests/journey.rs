@@ -1000,3 +1000,44 @@ fn unsafe_policies_are_refused_at_build() {
         Err(Error::Input(InputError::InvalidSetting(_)))
     ));
 }
+
+#[tokio::test]
+async fn an_unanswered_first_call_leaves_the_challenge_pending_for_a_new_call() {
+    let w = world();
+    let office = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: None,
+    };
+    w.voice
+        .fail_next(DeliveryError::new(DeliveryErrorKind::NoAnswer, "rang out"));
+    let err = w.mfa.begin_enrollment(&kari(), office).await.unwrap_err();
+    assert!(err.is_transient());
+    let Error::CallNotCompleted {
+        challenge_id,
+        error,
+    } = err
+    else {
+        panic!("expected CallNotCompleted, got {err:?}");
+    };
+    assert_eq!(error.kind(), DeliveryErrorKind::NoAnswer);
+    assert_eq!(
+        w.mfa.challenge_status(&challenge_id).await.unwrap(),
+        ChallengeStatus::AwaitingCallConfirmation
+    );
+    // A failure to place the call at all is not a call outcome: nothing stays pending.
+    w.voice.fail_next(DeliveryError::transient("trunk down"));
+    let other = UserId::new("ola").unwrap();
+    let office = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 57").unwrap(),
+        extension: None,
+    };
+    assert!(matches!(
+        w.mfa.begin_enrollment(&other, office).await,
+        Err(Error::Delivery(_))
+    ));
+    // The first user is called again and presses #.
+    w.clock.advance(secs(30));
+    w.voice.answer_calls_with(Some(CallOutcome::Confirmed));
+    let pending = w.mfa.resend(&challenge_id).await.unwrap();
+    assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
+}

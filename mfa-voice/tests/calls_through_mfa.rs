@@ -268,7 +268,7 @@ async fn voicemail_never_hears_the_code_and_the_challenge_stays_pending() {
 }
 
 #[tokio::test]
-async fn a_preset_voicemail_gets_a_typed_error_and_no_code() {
+async fn a_preset_voicemail_gets_a_typed_error_no_code_and_a_pending_challenge() {
     let w = world(CallConfirmation::ReadCode);
     w.phone.set_callee(&mobile(), Callee::Voicemail);
     let err = w
@@ -276,14 +276,35 @@ async fn a_preset_voicemail_gets_a_typed_error_and_no_code() {
         .begin_enrollment(&kari(), mobile_call())
         .await
         .unwrap_err();
-    match &err {
-        Error::Delivery(e) => assert_eq!(e.kind(), DeliveryErrorKind::Declined),
+    let challenge_id = match &err {
+        Error::CallNotCompleted {
+            challenge_id,
+            error,
+        } => {
+            assert_eq!(error.kind(), DeliveryErrorKind::Declined);
+            challenge_id.clone()
+        }
         other => panic!("unexpected {other:?}"),
-    }
+    };
     let call = w.phone.last_call_to(&mobile()).unwrap();
     let heard = call.playback().unwrap();
     assert_eq!(heard.digits_heard(), "");
     assert!(!format!("{err}").contains(call.request.code().unwrap().expose()));
+
+    // The first call did not consume the challenge: the user asks to be called again.
+    assert_eq!(
+        w.mfa.challenge_status(&challenge_id).await.unwrap(),
+        ChallengeStatus::AwaitingCode
+    );
+    w.phone.set_callee(&mobile(), Callee::Answers);
+    w.clock.advance(Duration::from_secs(30));
+    w.mfa.resend(&challenge_id).await.unwrap();
+    let heard = w.phone.press(&challenge_id, "5").unwrap();
+    let code = heard.digits_heard()[..6].to_owned();
+    assert_eq!(
+        w.mfa.verify(&challenge_id, &code).await.unwrap(),
+        Verification::Approved
+    );
 }
 
 #[tokio::test]
