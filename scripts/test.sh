@@ -77,12 +77,14 @@ for s in "${services[@]}"; do
 done
 
 # --- tests: one build for tests, doctests, examples and benches ----------------
-step "cargo test (including ignored service tests)"
-cargo test --workspace --all-features --all-targets -- --include-ignored
+# Benches are built by the same dev build and run once each in criterion's test
+# mode; `cargo bench` (a release build) is for measuring, not for CI.
+step "cargo test (including the ignored service tests)"
+cargo test --workspace --all-features --lib --bins --tests --examples -- --include-ignored
 cargo test --workspace --all-features --doc
 
-step "cargo bench --no-run"
-cargo bench --workspace --all-features --no-run
+step "benches, once each in test mode"
+cargo test --workspace --all-features --benches
 
 step "the main journey"
 cargo run --quiet --all-features --example walkthrough >/dev/null
