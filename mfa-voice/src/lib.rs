@@ -4,6 +4,8 @@ mod console;
 mod keys;
 mod memory;
 mod script;
+#[cfg(feature = "sip")]
+pub mod sip;
 #[cfg(feature = "twilio")]
 pub mod twilio;
 

@@ -1,0 +1,787 @@
+//! One verification call from INVITE to BYE: the INVITE client transaction with its
+//! timers, digest authentication and CANCEL, then the media session that plays the
+//! script and listens for keys, then the hang-up.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use mfa_core::{Clock, Content, DeliveryError, DeliveryErrorKind, Randomness, Receipt};
+use tokio::net::UdpSocket;
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+
+use crate::keys::{KeyResult, interpret_keys};
+use crate::script::{CallEnd, CallScript, Expect};
+
+use super::audio::FRAME_SAMPLES;
+use super::dialog::{Dialog, ExtraHeader, Message, info_key, response_to};
+use super::digest::Challenge;
+use super::plan::{Action, closing, plan};
+use super::rtp::{Incoming, KeyReceiver, Sender};
+use super::{SipCall, SipConfig, backoff, error_for_status, sdp};
+
+/// RFC 3261's T2: the longest interval between retransmissions of non-INVITE requests.
+const T2: Duration = Duration::from_secs(4);
+/// The largest datagram we read.
+const MAX_DATAGRAM: usize = 65_535;
+
+fn token(rng: &dyn Randomness, bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rng.fill(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn branch(rng: &dyn Randomness) -> String {
+    // The magic cookie marks an RFC 3261 branch.
+    format!("z9hG4bK{}", token(rng, 10))
+}
+
+fn config_error(message: impl Into<String>) -> DeliveryError {
+    DeliveryError::new(DeliveryErrorKind::Configuration, message)
+}
+
+fn transient(message: impl Into<String>) -> DeliveryError {
+    DeliveryError::new(DeliveryErrorKind::Transient, message)
+}
+
+/// The sockets and fixed facts of one call.
+struct Call<'a> {
+    config: &'a SipConfig,
+    sip: UdpSocket,
+    rtp: UdpSocket,
+    dialog: Dialog,
+    rng: &'a dyn Randomness,
+    clock: &'a dyn Clock,
+    record: SipCall,
+    cseq: u32,
+    ack: Option<Vec<u8>>,
+}
+
+/// Places the call and plays `script`. Returns how it ended (or why it failed) and
+/// the record of what happened.
+pub(super) async fn place(
+    config: &SipConfig,
+    local_ip: IpAddr,
+    target: &str,
+    script: &CallScript,
+    clock: &dyn Clock,
+    rng: &dyn Randomness,
+) -> (Result<CallEnd, DeliveryError>, SipCall) {
+    let call_id = format!("{}@mfa", token(rng, 12));
+    let record = SipCall {
+        call_id,
+        request_uri: target.to_owned(),
+        started_at: clock.now(),
+        answered_at: None,
+        ended_at: clock.now(),
+        final_status: 0,
+        authenticated: false,
+        cancelled: false,
+        codec: None,
+        keys: String::new(),
+        rtp_packets_received: 0,
+        rtp_packets_sent: 0,
+        remote_hangup: false,
+        outcome: None,
+        error: None,
+    };
+    let sockets = async {
+        let sip = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        let rtp = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        Ok::<_, std::io::Error>((sip, rtp))
+    }
+    .await;
+    let (sip, rtp) = match sockets {
+        Ok(s) => s,
+        Err(e) => {
+            let mut record = record;
+            record.error = Some(DeliveryErrorKind::Transient);
+            return (
+                Err(transient(format!("cannot open a UDP socket: {e}"))),
+                record,
+            );
+        }
+    };
+    let local = sip
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::new(local_ip, 0));
+    let from = match &config.display_name {
+        Some(name) => format!(
+            "\"{}\" <sip:{}@{}>;tag={}",
+            name.replace(['"', '\\'], ""),
+            config.user,
+            config.host,
+            token(rng, 6)
+        ),
+        None => format!(
+            "<sip:{}@{}>;tag={}",
+            config.user,
+            config.host,
+            token(rng, 6)
+        ),
+    };
+    let dialog = Dialog {
+        local,
+        call_id: record.call_id.clone(),
+        from,
+        to: format!("<{target}>"),
+        request_uri: target.to_owned(),
+        remote_tag: None,
+        remote_target: None,
+        route_set: Vec::new(),
+        user: config.user.clone(),
+    };
+    let mut call = Call {
+        config,
+        sip,
+        rtp,
+        dialog,
+        rng,
+        clock,
+        record,
+        cseq: 1,
+        ack: None,
+    };
+    let result = call.run(script).await;
+    let mut record = call.record;
+    record.ended_at = clock.now();
+    match &result {
+        Ok(CallEnd::Outcome(o)) => record.outcome = Some(*o),
+        Ok(_) => {}
+        Err(e) => record.error = Some(e.kind()),
+    }
+    (result, record)
+}
+
+/// The receipt for a call that ended this way.
+pub(super) fn receipt_for(
+    end: CallEnd,
+    content: &Content,
+    id: String,
+) -> Result<Receipt, DeliveryError> {
+    match (end, content) {
+        (CallEnd::Outcome(o), Content::ConfirmByKey) => Ok(Receipt {
+            id,
+            call_outcome: Some(o),
+        }),
+        (CallEnd::CodeRead, Content::Code(_)) => Ok(Receipt::new(id)),
+        (CallEnd::Unrecognized, _) => Err(DeliveryError::new(
+            DeliveryErrorKind::Declined,
+            "the callee pressed a key that means nothing here",
+        )),
+        _ => Err(DeliveryError::new(
+            DeliveryErrorKind::Declined,
+            "the call ended before a key was pressed",
+        )),
+    }
+}
+
+/// What goes out in one 20 ms tick.
+enum Tick {
+    Audio(Vec<i16>),
+    Packets(Vec<Vec<u8>>),
+}
+
+/// Where the keys of the current prompt stand.
+struct Keys {
+    listening: Option<Expect>,
+    pressed: String,
+    satisfied: bool,
+}
+
+impl<'a> Call<'a> {
+    async fn send(&self, bytes: &[u8]) {
+        // A lost datagram is what retransmissions are for; the error itself says nothing more.
+        let _ = self.sip.send_to(bytes, self.config.server).await;
+    }
+
+    /// Receives the next SIP message of this call (others are dropped).
+    async fn recv(&self, buf: &mut [u8]) -> Option<Message> {
+        let (n, _) = self.sip.recv_from(buf).await.ok()?;
+        let message = Message::parse(&buf[..n])?;
+        (message.call_id() == Some(self.dialog.call_id.as_str())).then_some(message)
+    }
+
+    async fn run(&mut self, script: &CallScript) -> Result<CallEnd, DeliveryError> {
+        let rtp_port = self.rtp.local_addr().map_or(0, |a| a.port());
+        let mut seed = [0u8; 8];
+        self.rng.fill(&mut seed);
+        let offer = sdp::offer(
+            self.dialog.local.ip(),
+            rtp_port,
+            u64::from_be_bytes(seed) >> 1,
+        );
+        let ok = self.invite(offer.as_bytes()).await?;
+        self.record.answered_at = Some(self.clock.now());
+        self.record.final_status = ok.status.unwrap_or(200);
+        self.acknowledge(&ok).await?;
+        let body = String::from_utf8_lossy(&ok.body).into_owned();
+        let answer = match sdp::parse_answer(&body) {
+            Ok(a) => a,
+            Err(e) => {
+                self.hang_up().await;
+                return Err(DeliveryError::new(
+                    DeliveryErrorKind::Rejected,
+                    format!("the callee's media answer is unusable: {e}"),
+                ));
+            }
+        };
+        self.record.codec = Some(answer.codec);
+        let end = self.media(script, &answer).await;
+        if !self.record.remote_hangup {
+            self.hang_up().await;
+        }
+        match end {
+            CallEnd::NoKey if self.record.remote_hangup => Err(DeliveryError::new(
+                DeliveryErrorKind::Declined,
+                "the callee hung up before pressing a key",
+            )),
+            CallEnd::NoKey if self.record.rtp_packets_received == 0 => Err(DeliveryError::new(
+                DeliveryErrorKind::Timeout,
+                "no audio or keys came from the callee",
+            )),
+            end => Ok(end),
+        }
+    }
+
+    /// The INVITE client transaction, with authentication: the 2xx that answered it.
+    async fn invite(&mut self, sdp: &[u8]) -> Result<Message, DeliveryError> {
+        let t1 = self.config.t1;
+        let ring_deadline = Instant::now() + self.config.ring_timeout;
+        let mut authorization: Option<ExtraHeader> = None;
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let branch = branch(self.rng);
+            let mut extra: Vec<ExtraHeader> = vec![("Content-Type", "application/sdp".into())];
+            extra.extend(authorization.clone());
+            let invite = self
+                .dialog
+                .request(
+                    rsip::Method::Invite,
+                    &self.dialog.request_uri,
+                    &branch,
+                    self.cseq,
+                    &self.dialog.to,
+                    &[],
+                    &extra,
+                    sdp,
+                )
+                .map_err(|_| config_error("the request-URI template gives no valid SIP URI"))?;
+            self.send(&invite).await;
+            let started = Instant::now();
+            let timer_b = started + t1 * 64;
+            let mut attempt = 0;
+            let mut next_retransmit = started + t1;
+            let mut ringing = false;
+            let response = loop {
+                let wake = if ringing {
+                    ring_deadline
+                } else {
+                    next_retransmit.min(timer_b).min(ring_deadline)
+                };
+                tokio::select! {
+                    _ = sleep_until(wake) => {
+                        let now = Instant::now();
+                        if now >= ring_deadline {
+                            if ringing {
+                                return Err(self.cancel(&branch, &mut buf).await);
+                            }
+                            // A CANCEL may only follow a provisional response (RFC 3261 §9.1).
+                            return Err(DeliveryError::new(
+                                DeliveryErrorKind::NoAnswer,
+                                "the PBX did not answer the call in time",
+                            ));
+                        }
+                        if now >= timer_b {
+                            return Err(DeliveryError::new(
+                                DeliveryErrorKind::Timeout,
+                                "no response from the PBX (timer B)",
+                            ));
+                        }
+                        // Timer A: retransmit, doubling the interval each time.
+                        self.send(&invite).await;
+                        attempt += 1;
+                        next_retransmit = now + backoff(t1, attempt, None);
+                    }
+                    message = self.recv(&mut buf) => {
+                        let Some(m) = message else { continue };
+                        let Some(status) = m.status else {
+                            self.answer_request(&m).await;
+                            continue;
+                        };
+                        if m.cseq() != Some((self.cseq, "INVITE".into())) {
+                            continue;
+                        }
+                        if status < 200 {
+                            ringing = true;
+                            continue;
+                        }
+                        break m;
+                    }
+                }
+            };
+            let status = response.status.unwrap_or(0);
+            self.record.final_status = status;
+            if (200..300).contains(&status) {
+                return Ok(response);
+            }
+            self.ack_failure(&response, &branch).await;
+            if status != 401 && status != 407 {
+                return Err(error_for_status(status));
+            }
+            let Some(credentials) = &self.config.credentials else {
+                return Err(config_error(format!(
+                    "the PBX demands authentication (SIP {status}) and no credentials are set"
+                )));
+            };
+            let (challenge_header, answer_header) = if status == 401 {
+                ("www-authenticate", "Authorization")
+            } else {
+                ("proxy-authenticate", "Proxy-Authorization")
+            };
+            let challenge = Challenge::parse(response.header(challenge_header).unwrap_or(""))
+                .map_err(|e| config_error(format!("cannot answer the PBX's challenge: {e}")))?;
+            if authorization.is_some() && !challenge.stale {
+                return Err(config_error(format!(
+                    "the PBX rejected the credentials (SIP {status})"
+                )));
+            }
+            let cnonce = token(self.rng, 8);
+            authorization = Some((
+                answer_header,
+                challenge.authorization(
+                    &credentials.username,
+                    &credentials.password,
+                    "INVITE",
+                    &self.dialog.request_uri,
+                    &cnonce,
+                    1,
+                ),
+            ));
+            self.record.authenticated = true;
+            self.cseq += 1;
+        }
+    }
+
+    /// ACK for a non-2xx final response: part of the INVITE transaction (same branch).
+    async fn ack_failure(&self, response: &Message, branch: &str) {
+        let to = response.header("to").unwrap_or(&self.dialog.to).to_owned();
+        if let Ok(ack) = self.dialog.request(
+            rsip::Method::Ack,
+            &self.dialog.request_uri,
+            branch,
+            self.cseq,
+            &to,
+            &[],
+            &[],
+            b"",
+        ) {
+            self.send(&ack).await;
+        }
+    }
+
+    /// Cancels a ringing INVITE and waits for the 487 (or a late 200, which is hung up).
+    async fn cancel(&mut self, branch: &str, buf: &mut [u8]) -> DeliveryError {
+        self.record.cancelled = true;
+        let no_answer = DeliveryError::new(
+            DeliveryErrorKind::NoAnswer,
+            format!(
+                "nobody answered within {} s; the call was cancelled",
+                self.config.ring_timeout.as_secs()
+            ),
+        );
+        let Ok(cancel) = self.dialog.request(
+            rsip::Method::Cancel,
+            &self.dialog.request_uri,
+            branch,
+            self.cseq,
+            &self.dialog.to,
+            &[],
+            &[],
+            b"",
+        ) else {
+            return no_answer;
+        };
+        self.send(&cancel).await;
+        let t1 = self.config.t1;
+        let give_up = Instant::now() + t1 * 64;
+        let mut attempt = 0;
+        let mut next_retransmit = Instant::now() + t1;
+        let mut cancel_done = false;
+        loop {
+            let wake = if cancel_done {
+                give_up
+            } else {
+                next_retransmit.min(give_up)
+            };
+            tokio::select! {
+                _ = sleep_until(wake) => {
+                    if Instant::now() >= give_up {
+                        return no_answer;
+                    }
+                    self.send(&cancel).await;
+                    attempt += 1;
+                    next_retransmit = Instant::now() + backoff(t1, attempt, Some(T2));
+                }
+                message = self.recv(buf) => {
+                    let Some(m) = message else { continue };
+                    let Some(status) = m.status else {
+                        self.answer_request(&m).await;
+                        continue;
+                    };
+                    match m.cseq() {
+                        Some((n, method)) if n == self.cseq && method == "CANCEL" && status >= 200 => {
+                            cancel_done = true;
+                        }
+                        Some((n, method)) if n == self.cseq && method == "INVITE" && status >= 200 => {
+                            self.record.final_status = status;
+                            if status < 300 {
+                                // Answered just as we gave up: confirm, then hang up at once.
+                                if self.acknowledge(&m).await.is_ok() {
+                                    self.hang_up().await;
+                                }
+                            } else {
+                                self.ack_failure(&m, branch).await;
+                            }
+                            return no_answer;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the dialog state from the 2xx and sends the ACK (a new transaction).
+    async fn acknowledge(&mut self, ok: &Message) -> Result<(), DeliveryError> {
+        self.dialog.remote_tag = ok.to_tag();
+        self.dialog.remote_target = ok.contact_uri();
+        self.dialog.route_set = ok
+            .headers("record-route")
+            .into_iter()
+            .rev()
+            .map(str::to_owned)
+            .collect();
+        let target = self
+            .dialog
+            .remote_target
+            .clone()
+            .unwrap_or_else(|| self.dialog.request_uri.clone());
+        let ack = self
+            .dialog
+            .request(
+                rsip::Method::Ack,
+                &target,
+                &branch(self.rng),
+                self.cseq,
+                &self.dialog.to_value(),
+                &self.dialog.route_set,
+                &[],
+                b"",
+            )
+            .or_else(|_| {
+                // A Contact we cannot parse: address the ACK as the INVITE was.
+                self.dialog.remote_target = None;
+                self.dialog.request(
+                    rsip::Method::Ack,
+                    &self.dialog.request_uri,
+                    &branch(self.rng),
+                    self.cseq,
+                    &self.dialog.to_value(),
+                    &self.dialog.route_set,
+                    &[],
+                    b"",
+                )
+            })
+            .map_err(|_| config_error("cannot address the ACK"))?;
+        self.send(&ack).await;
+        self.ack = Some(ack);
+        Ok(())
+    }
+
+    /// Answers a request the callee (or the PBX) sent us outside the media loop.
+    async fn answer_request(&self, request: &Message) {
+        let (status, reason) = match request.method.as_str() {
+            "ACK" => return,
+            "OPTIONS" | "BYE" | "INFO" => (200, "OK"),
+            _ => (405, "Method Not Allowed"),
+        };
+        self.send(&response_to(request, status, reason)).await;
+    }
+
+    /// Sends a request inside the dialog and waits for its final response
+    /// (non-INVITE transaction timers: T1 doubling up to T2, until 64·T1).
+    async fn in_dialog(&mut self, method: rsip::Method, extra: &[ExtraHeader], body: &[u8]) {
+        self.cseq += 1;
+        let target = self
+            .dialog
+            .remote_target
+            .clone()
+            .unwrap_or_else(|| self.dialog.request_uri.clone());
+        let method_name = method.to_string().to_ascii_uppercase();
+        let Ok(request) = self.dialog.request(
+            method,
+            &target,
+            &branch(self.rng),
+            self.cseq,
+            &self.dialog.to_value(),
+            &self.dialog.route_set,
+            extra,
+            body,
+        ) else {
+            return;
+        };
+        self.send(&request).await;
+        let t1 = self.config.t1;
+        let give_up = Instant::now() + (t1 * 64).min(Duration::from_secs(32));
+        let mut attempt = 0;
+        let mut next_retransmit = Instant::now() + t1;
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            tokio::select! {
+                _ = sleep_until(next_retransmit.min(give_up)) => {
+                    if Instant::now() >= give_up {
+                        return;
+                    }
+                    self.send(&request).await;
+                    attempt += 1;
+                    next_retransmit = Instant::now() + backoff(t1, attempt, Some(T2));
+                }
+                message = self.recv(&mut buf) => {
+                    let Some(m) = message else { continue };
+                    match m.status {
+                        None => self.answer_request(&m).await,
+                        Some(status) => {
+                            if status >= 200 && m.cseq() == Some((self.cseq, method_name.clone())) {
+                                return;
+                            }
+                            if status >= 200 && m.method == "INVITE" {
+                                // The 200 OK again: our ACK was lost.
+                                if let Some(ack) = &self.ack {
+                                    self.send(ack).await;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn hang_up(&mut self) {
+        self.in_dialog(rsip::Method::Bye, &[], b"").await;
+    }
+
+    /// The media session: plays the script, listens for keys, until the script or the
+    /// keys end the call, or the callee hangs up.
+    async fn media(&mut self, script: &CallScript, answer: &sdp::Answer) -> CallEnd {
+        let mut seed = [0u8; 10];
+        self.rng.fill(&mut seed);
+        let mut sender = Sender::new(answer.codec, answer.event_pt, seed);
+        let mut receiver = KeyReceiver::new(answer.event_pt);
+        let mut actions: VecDeque<Action> = plan(script, &self.config.prompts).into();
+        let mut queue: VecDeque<Tick> = VecDeque::new();
+        let mut keys = Keys {
+            listening: None,
+            pressed: String::new(),
+            satisfied: false,
+        };
+        let mut waiting_until: Option<Instant> = None;
+        let mut code_read = false;
+        let mut end: Option<CallEnd> = None;
+        let mut ticker = interval(Duration::from_millis(20));
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut sip_buf = vec![0u8; MAX_DATAGRAM];
+        let mut rtp_buf = vec![0u8; 2048];
+        let mut closing_played = false;
+        loop {
+            while end.is_none() && queue.is_empty() && waiting_until.is_none() {
+                match actions.pop_front() {
+                    None | Some(Action::Hangup) => {
+                        end = Some(if code_read {
+                            CallEnd::CodeRead
+                        } else {
+                            CallEnd::NoKey
+                        });
+                    }
+                    Some(Action::Play { samples, secret }) => {
+                        code_read |= secret;
+                        queue.extend(
+                            samples
+                                .chunks(FRAME_SAMPLES)
+                                .map(|c| Tick::Audio(c.to_vec())),
+                        );
+                    }
+                    Some(Action::Listen(expect)) => {
+                        keys = Keys {
+                            listening: Some(expect),
+                            pressed: String::new(),
+                            satisfied: false,
+                        };
+                    }
+                    Some(Action::AwaitKeys(timeout)) => {
+                        if !keys.satisfied && keys.listening.is_some() {
+                            waiting_until = Some(Instant::now() + timeout);
+                        }
+                    }
+                    Some(Action::SendDigits(digits)) => {
+                        for c in digits.chars() {
+                            if c == 'w' {
+                                queue.extend((0..25).map(|_| Tick::Audio(Vec::new())));
+                            } else if let Some(ticks) = sender.key_event(c, 8) {
+                                queue.extend(ticks.into_iter().map(Tick::Packets));
+                                queue.extend((0..4).map(|_| Tick::Audio(Vec::new())));
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(e) = end {
+                // The closing is played once, unless the script already said goodbye or
+                // nobody is there to hear it.
+                let wants_closing = !matches!(e, CallEnd::CodeRead) && !self.record.remote_hangup;
+                if wants_closing && !closing_played {
+                    closing_played = true;
+                    queue.clear();
+                    queue.extend(
+                        closing(script.language(), &self.config.prompts)
+                            .chunks(FRAME_SAMPLES)
+                            .map(|c| Tick::Audio(c.to_vec())),
+                    );
+                }
+                if queue.is_empty() || self.record.remote_hangup {
+                    return e;
+                }
+            }
+            tokio::select! {
+                _ = ticker.tick() => {
+                    let packets = match queue.pop_front() {
+                        Some(Tick::Audio(samples)) => vec![sender.audio_frame(&samples)],
+                        Some(Tick::Packets(packets)) => packets,
+                        None => vec![sender.audio_frame(&[])],
+                    };
+                    for packet in packets {
+                        if self.rtp.send_to(&packet, answer.remote).await.is_ok() {
+                            self.record.rtp_packets_sent += 1;
+                        }
+                    }
+                    if waiting_until.is_some_and(|u| Instant::now() >= u) {
+                        waiting_until = None;
+                        end = end.or(Some(CallEnd::NoKey));
+                    }
+                }
+                received = self.rtp.recv_from(&mut rtp_buf) => {
+                    let Ok((n, _)) = received else { continue };
+                    self.record.rtp_packets_received += 1;
+                    if let Incoming::Key(k) = receiver.receive(&rtp_buf[..n]) {
+                        if end.is_none() {
+                            self.key(k, &mut keys, &mut queue, &mut waiting_until, &mut end);
+                        }
+                    }
+                }
+                message = self.recv(&mut sip_buf) => {
+                    let Some(m) = message else { continue };
+                    match (m.status, m.method.as_str()) {
+                        (None, "BYE") => {
+                            self.send(&response_to(&m, 200, "OK")).await;
+                            self.record.remote_hangup = true;
+                            end = end.or(Some(CallEnd::NoKey));
+                        }
+                        (None, "INFO") => {
+                            self.send(&response_to(&m, 200, "OK")).await;
+                            let key = info_key(m.header("content-type").unwrap_or(""), &m.body);
+                            if let (Some(k), None) = (key, end) {
+                                self.key(k, &mut keys, &mut queue, &mut waiting_until, &mut end);
+                            }
+                        }
+                        (None, _) => self.answer_request(&m).await,
+                        (Some(status), "INVITE") if (200..300).contains(&status) => {
+                            if let Some(ack) = &self.ack {
+                                self.send(ack).await;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// A key from the callee, by RTP event or INFO.
+    fn key(
+        &mut self,
+        key: char,
+        keys: &mut Keys,
+        queue: &mut VecDeque<Tick>,
+        waiting_until: &mut Option<Instant>,
+        end: &mut Option<CallEnd>,
+    ) {
+        self.record.keys.push(key);
+        let Some(expect) = keys.listening else {
+            return;
+        };
+        let mut proceed = false;
+        match expect {
+            Expect::AtExtension => {
+                if key == '#' {
+                    proceed = true;
+                } else {
+                    *end = Some(CallEnd::Unrecognized);
+                }
+            }
+            Expect::AnyKey => proceed = true,
+            Expect::Confirmation => {
+                keys.pressed.push(key);
+                match interpret_keys(&keys.pressed) {
+                    KeyResult::Outcome(o) => *end = Some(CallEnd::Outcome(o)),
+                    KeyResult::Unrecognized => *end = Some(CallEnd::Unrecognized),
+                    KeyResult::NoKey | KeyResult::Incomplete => {}
+                }
+            }
+        }
+        if proceed {
+            keys.listening = None;
+            keys.satisfied = true;
+            if waiting_until.take().is_none() {
+                // Pressed during the prompt: stop it and go on.
+                queue.clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfa_core::CallOutcome;
+
+    #[test]
+    fn receipts_only_for_what_the_call_was_for() {
+        let code = Content::Code(mfa_core::OneTimeCode::parse("123456").unwrap());
+        let confirm = Content::ConfirmByKey;
+        let ok = receipt_for(
+            CallEnd::Outcome(CallOutcome::FraudReported),
+            &confirm,
+            "c".into(),
+        )
+        .unwrap();
+        assert_eq!(ok.call_outcome, Some(CallOutcome::FraudReported));
+        assert_eq!(
+            receipt_for(CallEnd::CodeRead, &code, "c".into())
+                .unwrap()
+                .call_outcome,
+            None
+        );
+        for (end, content) in [
+            (CallEnd::NoKey, &confirm),
+            (CallEnd::Unrecognized, &confirm),
+            (CallEnd::CodeRead, &confirm),
+            (CallEnd::NoKey, &code),
+        ] {
+            assert_eq!(
+                receipt_for(end, content, "c".into()).unwrap_err().kind(),
+                DeliveryErrorKind::Declined
+            );
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! The SIP backend: places verification calls itself, through the company's PBX or a
+//! SIP proxy, over UDP, and hears the keys the callee presses.
+//!
+//! [`SipVoice`] is a SIP user agent client (RFC 3261): it sends an INVITE offering
+//! G.711 A-law and µ-law and `telephone-event/8000`, retransmits it on timer A until
+//! timer B, answers a 401/407 with digest authentication, sends CANCEL when nobody
+//! answers in time, and ends the call with BYE. Once answered it plays the call
+//! script as 20 ms G.711 frames from audio clips ([`Prompts`]), reads RFC 4733
+//! telephone events (and SIP INFO), and returns the outcome in the receipt:
+//! `#` confirms, `0#` reports fraud. Failures are typed: 486 is
+//! [`DeliveryErrorKind::Busy`], 603 [`DeliveryErrorKind::Declined`], 404
+//! [`DeliveryErrorKind::InvalidDestination`], no answer [`DeliveryErrorKind::NoAnswer`],
+//! rejected credentials [`DeliveryErrorKind::Configuration`], no media
+//! [`DeliveryErrorKind::Timeout`]. None of them approves anything.
+//!
+//! ```no_run
+//! use mfa_voice::sip::{Credentials, SipConfig, SipVoice};
+//!
+//! let config = SipConfig::new("192.0.2.10:5060".parse().unwrap(), "pbx.example.com")
+//!     .caller("mfa", Some("Contoso sign-in"))
+//!     .credentials(Credentials::new("mfa", "pbx password"))
+//!     .request_uri("sip:{digits}@{host}")
+//!     .extension_uri("sip:{extension}@{host}");
+//! let voice = SipVoice::new(config);
+//! // Mfa::builder().voice(voice) ...
+//! # drop(voice);
+//! ```
+
+mod audio;
+mod call;
+mod dialog;
+mod digest;
+mod plan;
+mod rtp;
+mod sdp;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mfa_core::{
+    CallOutcome, Clock, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
+    OsRandomness, Purpose, Randomness, Receipt, SystemClock, Timestamp,
+};
+use zeroize::Zeroizing;
+
+use crate::script::{CallScript, Language, ScriptOptions};
+
+pub use audio::{Clip, language_dir};
+pub use audio::{
+    ClipError, Codec, FRAME_SAMPLES, Prompts, SAMPLE_RATE, alaw_to_linear, linear_to_alaw,
+    linear_to_ulaw, read_wav, ulaw_to_linear, write_alaw_wav,
+};
+
+/// The account the backend authenticates with when the PBX or proxy challenges it.
+#[derive(Clone)]
+pub struct Credentials {
+    username: String,
+    password: Zeroizing<String>,
+}
+
+impl Credentials {
+    /// A digest username and password.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            username: username.into(),
+            password: Zeroizing::new(password.into()),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where and how calls are placed.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    server: SocketAddr,
+    host: String,
+    local_ip: Option<IpAddr>,
+    user: String,
+    display_name: Option<String>,
+    credentials: Option<Credentials>,
+    request_uri: String,
+    extension_uri: Option<String>,
+    ring_timeout: Duration,
+    t1: Duration,
+    script: ScriptOptions,
+    prompts: Prompts,
+}
+
+impl SipConfig {
+    /// Calls go to `server` (the PBX, or the proxy in front of it); `host` is the domain
+    /// in the URIs (`{host}` in templates).
+    pub fn new(server: SocketAddr, host: impl Into<String>) -> Self {
+        SipConfig {
+            server,
+            host: host.into(),
+            local_ip: None,
+            user: "mfa".into(),
+            display_name: None,
+            credentials: None,
+            request_uri: "sip:{number}@{host}".into(),
+            extension_uri: None,
+            ring_timeout: Duration::from_secs(30),
+            t1: Duration::from_millis(500),
+            script: ScriptOptions::default(),
+            prompts: Prompts::builtin(),
+        }
+    }
+
+    /// The caller: the user part of our From and Contact, and the name shown.
+    pub fn caller(mut self, user: impl Into<String>, display_name: Option<&str>) -> Self {
+        self.user = user.into();
+        self.display_name = display_name.map(str::to_owned);
+        self
+    }
+
+    /// The account for digest authentication.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The request-URI template for a number: `{number}` (E.164 with `+`), `{digits}`
+    /// (E.164 without `+`), `{national}` (without the country code), `{host}`.
+    /// Default `sip:{number}@{host}`.
+    pub fn request_uri(mut self, template: impl Into<String>) -> Self {
+        self.request_uri = template.into();
+        self
+    }
+
+    /// The request-URI template for a number with an extension, which may also use
+    /// `{extension}` (say `sip:{extension}@{host}` when the PBX reaches extensions
+    /// directly). Without it, the number is called and the extension sent as DTMF
+    /// after the answer.
+    pub fn extension_uri(mut self, template: impl Into<String>) -> Self {
+        self.extension_uri = Some(template.into());
+        self
+    }
+
+    /// The local address to bind and advertise (default: the loopback address when the
+    /// server is on loopback, else the address the system routes to the server from).
+    pub fn local_ip(mut self, ip: IpAddr) -> Self {
+        self.local_ip = Some(ip);
+        self
+    }
+
+    /// How long the phone may ring before the call is cancelled (default 30 s).
+    pub fn ring_timeout(mut self, timeout: Duration) -> Self {
+        self.ring_timeout = timeout;
+        self
+    }
+
+    /// RFC 3261's T1, the round-trip estimate retransmissions start from (default 500 ms).
+    pub fn t1(mut self, t1: Duration) -> Self {
+        self.t1 = t1.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How scripts are rendered (key timeouts, code repeats, extension waits).
+    pub fn script_options(mut self, options: ScriptOptions) -> Self {
+        self.script = options;
+        self
+    }
+
+    /// The clips calls are spoken from (default: the built-in English and Norwegian set).
+    pub fn prompts(mut self, prompts: Prompts) -> Self {
+        self.prompts = prompts;
+        self
+    }
+
+    /// The request-URI for a destination, from the templates.
+    pub fn target_uri(&self, request: &DeliveryRequest) -> String {
+        let number = &request.destination.number;
+        let e164 = number.e164();
+        let digits = e164.trim_start_matches('+');
+        let national = digits
+            .strip_prefix(&number.country_code().to_string())
+            .unwrap_or(digits);
+        let extension = request.destination.extension.as_ref().map(|e| e.as_str());
+        let template = match (extension, &self.extension_uri) {
+            (Some(_), Some(t)) => t,
+            _ => &self.request_uri,
+        };
+        template
+            .replace("{number}", e164)
+            .replace("{digits}", digits)
+            .replace("{national}", national)
+            .replace("{extension}", extension.unwrap_or(""))
+            .replace("{host}", &self.host)
+    }
+
+    /// The script for a request: the extension is dialled by DTMF only when no
+    /// extension template reaches it directly.
+    pub fn script_for(&self, request: &DeliveryRequest) -> CallScript {
+        let language = Language::from_locale(&request.locale);
+        let extension = match &self.extension_uri {
+            Some(_) => None,
+            None => request.destination.extension.as_ref().map(|e| e.as_str()),
+        };
+        match &request.content {
+            Content::ConfirmByKey => CallScript::confirm_by_key(
+                language,
+                &request.app_name,
+                request.purpose == Purpose::SignIn,
+                extension,
+                &self.script,
+            ),
+            Content::Code(code) => CallScript::read_code(
+                language,
+                &request.app_name,
+                code.expose(),
+                extension,
+                &self.script,
+            ),
+        }
+    }
+
+    fn local_ip_for_server(&self) -> IpAddr {
+        if let Some(ip) = self.local_ip {
+            return ip;
+        }
+        if self.server.ip().is_loopback() {
+            return self.server.ip();
+        }
+        // Ask the routing table which address reaches the server (no packet is sent).
+        std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+            .and_then(|s| {
+                s.connect(self.server)?;
+                s.local_addr()
+            })
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip())
+    }
+}
+
+/// What one placed call did, for logs and tests. Holds no code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipCall {
+    /// The SIP Call-ID.
+    pub call_id: String,
+    /// The INVITE's request-URI.
+    pub request_uri: String,
+    /// When the INVITE was first sent.
+    pub started_at: Timestamp,
+    /// When the 200 OK came, if it did.
+    pub answered_at: Option<Timestamp>,
+    /// When the call ended.
+    pub ended_at: Timestamp,
+    /// The final status of the INVITE (0 if none came).
+    pub final_status: u16,
+    /// Whether digest credentials were sent.
+    pub authenticated: bool,
+    /// Whether the call was cancelled for ringing too long.
+    pub cancelled: bool,
+    /// The codec the callee chose, once answered.
+    pub codec: Option<Codec>,
+    /// Keys heard from the callee, in order (`#`, `0#`; never a code we read out).
+    pub keys: String,
+    /// RTP packets received from the callee.
+    pub rtp_packets_received: usize,
+    /// RTP packets sent to the callee.
+    pub rtp_packets_sent: usize,
+    /// Whether the callee hung up first.
+    pub remote_hangup: bool,
+    /// The outcome the keys decided, if any.
+    pub outcome: Option<CallOutcome>,
+    /// The error the send returned, if any.
+    pub error: Option<DeliveryErrorKind>,
+}
+
+/// The SIP voice backend. Clones share the record of calls.
+#[derive(Clone)]
+pub struct SipVoice {
+    config: Arc<SipConfig>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Randomness>,
+    calls: Arc<Mutex<Vec<SipCall>>>,
+}
+
+impl fmt::Debug for SipVoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SipVoice")
+            .field("server", &self.config.server)
+            .field("host", &self.config.host)
+            .field("credentials", &self.config.credentials)
+            .finish()
+    }
+}
+
+impl SipVoice {
+    /// A backend placing calls as `config` says, timed by the system clock.
+    pub fn new(config: SipConfig) -> Self {
+        SipVoice {
+            config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(OsRandomness),
+            calls: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Uses `clock` for the times in the call records.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses `rng` for tags, branches, Call-IDs, nonces and RTP numbering.
+    pub fn with_randomness(mut self, rng: Arc<dyn Randomness>) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SipConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<SipCall>> {
+        match self.calls.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Every call placed, oldest first.
+    pub fn calls(&self) -> Vec<SipCall> {
+        self.lock().clone()
+    }
+}
+
+#[async_trait]
+impl Delivery for SipVoice {
+    async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError> {
+        let script = self.config.script_for(request);
+        let target = self.config.target_uri(request);
+        let local_ip = self.config.local_ip_for_server();
+        let (result, record) = call::place(
+            &self.config,
+            local_ip,
+            &target,
+            &script,
+            self.clock.as_ref(),
+            self.rng.as_ref(),
+        )
+        .await;
+        let id = record.call_id.clone();
+        self.lock().push(record);
+        let end = result?;
+        call::receipt_for(end, &request.content, id)
+    }
+}
+
+/// Retransmission intervals: T1 doubling up to `cap` (RFC 3261 §17.1.1.2 and §17.1.2.2).
+fn backoff(t1: Duration, attempt: u32, cap: Option<Duration>) -> Duration {
+    let d = t1.saturating_mul(1u32 << attempt.min(16));
+    cap.map_or(d, |c| d.min(c))
+}
+
+/// Maps a final INVITE failure to the delivery error it means.
+fn error_for_status(status: u16) -> DeliveryError {
+    use DeliveryErrorKind as K;
+    let (kind, text) = match status {
+        486 | 600 => (K::Busy, "the line is busy"),
+        603 => (K::Declined, "the callee declined the call"),
+        404 | 484 | 604 => (K::InvalidDestination, "the PBX does not know this number"),
+        480 => (K::NoAnswer, "the callee is temporarily unavailable"),
+        408 => (K::NoAnswer, "the call was not answered in time"),
+        487 => (K::NoAnswer, "the call was cancelled"),
+        401 | 407 | 403 => (K::Configuration, "the PBX rejected the credentials"),
+        488 | 606 => (K::Rejected, "the callee accepts none of the offered codecs"),
+        s if (500..600).contains(&s) => (K::Transient, "the PBX failed to place the call"),
+        _ => (K::Rejected, "the PBX refused the call"),
+    };
+    DeliveryError::new(kind, format!("{text} (SIP {status})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfa_core::{ChallengeId, Channel, Destination, Extension, PhoneNumber, UserId};
+
+    fn request(ext: Option<&str>) -> DeliveryRequest {
+        DeliveryRequest {
+            challenge_id: ChallengeId::parse("c1").unwrap(),
+            user: UserId::username("kari@example.no").unwrap(),
+            channel: Channel::Voice,
+            destination: Destination {
+                number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+                extension: ext.map(|e| Extension::parse(e).unwrap()),
+            },
+            content: Content::ConfirmByKey,
+            purpose: Purpose::SignIn,
+            expires_in: Duration::from_secs(300),
+            locale: "nb".into(),
+            app_name: "Contoso".into(),
+            cost_notice: None,
+        }
+    }
+
+    #[test]
+    fn request_uri_templates() {
+        let server = "127.0.0.1:5060".parse().unwrap();
+        let c = SipConfig::new(server, "pbx.example");
+        assert_eq!(c.target_uri(&request(None)), "sip:+4722123456@pbx.example");
+        // Without an extension template the number is dialled and the extension sent as DTMF.
+        assert_eq!(
+            c.target_uri(&request(Some("42"))),
+            "sip:+4722123456@pbx.example"
+        );
+        assert_eq!(
+            c.script_for(&request(Some("42"))).send_digits(),
+            Some("wwww42")
+        );
+        let c = c
+            .request_uri("sip:0{national}@{host};user=phone")
+            .extension_uri("sip:{digits}-{extension}@{host}");
+        assert_eq!(
+            c.target_uri(&request(None)),
+            "sip:022123456@pbx.example;user=phone"
+        );
+        assert_eq!(
+            c.target_uri(&request(Some("42"))),
+            "sip:4722123456-42@pbx.example"
+        );
+        assert_eq!(c.script_for(&request(Some("42"))).send_digits(), None);
+    }
+
+    #[test]
+    fn statuses_map_to_typed_errors() {
+        use DeliveryErrorKind as K;
+        for (status, kind) in [
+            (486, K::Busy),
+            (603, K::Declined),
+            (404, K::InvalidDestination),
+            (480, K::NoAnswer),
+            (403, K::Configuration),
+            (503, K::Transient),
+            (488, K::Rejected),
+            (699, K::Rejected),
+        ] {
+            assert_eq!(error_for_status(status).kind(), kind, "{status}");
+        }
+    }
+
+    #[test]
+    fn timers_double_up_to_the_cap() {
+        let t1 = Duration::from_millis(500);
+        assert_eq!(backoff(t1, 0, None), t1);
+        assert_eq!(backoff(t1, 3, None), Duration::from_secs(4));
+        assert_eq!(
+            backoff(t1, 5, Some(Duration::from_secs(4))),
+            Duration::from_secs(4)
+        );
+        assert_eq!(backoff(t1, 99, None), t1 * 65536);
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let voice = SipVoice::new(
+            SipConfig::new("127.0.0.1:5060".parse().unwrap(), "pbx")
+                .credentials(Credentials::new("alice", "s3cret-pw")),
+        );
+        let shown = format!("{voice:?} {:?}", voice.config());
+        assert!(
+            shown.contains("alice") && !shown.contains("s3cret-pw"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! RTP for calls (RFC 3550, packets via `rtp-rs`): the outgoing G.711 stream, RFC 4733
+//! telephone events in both directions, and reading keys out of the incoming stream.
+
+use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
+
+use super::audio::{Codec, FRAME_SAMPLES};
+
+/// The RFC 4733 event code of a keypad key (`0`-`9` are 0-9, `*` is 10, `#` is 11).
+pub fn event_code(key: char) -> Option<u8> {
+    match key {
+        '0'..='9' => Some(key as u8 - b'0'),
+        '*' => Some(10),
+        '#' => Some(11),
+        _ => None,
+    }
+}
+
+/// The keypad key of an RFC 4733 event code (`A`-`D` for 12-15).
+pub fn event_key(code: u8) -> Option<char> {
+    match code {
+        0..=9 => Some(char::from(b'0' + code)),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some(char::from(b'A' + code - 12)),
+        _ => None,
+    }
+}
+
+/// Our side of the RTP session: numbers and times every packet we send.
+#[derive(Debug)]
+pub struct Sender {
+    ssrc: u32,
+    seq: u16,
+    timestamp: u32,
+    codec: Codec,
+    event_pt: Option<u8>,
+    started: bool,
+}
+
+impl Sender {
+    /// A stream with a random SSRC, sequence and timestamp start (from `seed`).
+    pub fn new(codec: Codec, event_pt: Option<u8>, seed: [u8; 10]) -> Self {
+        Sender {
+            ssrc: u32::from_be_bytes([seed[0], seed[1], seed[2], seed[3]]),
+            seq: u16::from_be_bytes([seed[4], seed[5]]),
+            timestamp: u32::from_be_bytes([seed[6], seed[7], seed[8], seed[9]]),
+            codec,
+            event_pt,
+            started: false,
+        }
+    }
+
+    fn packet(&mut self, pt: u8, marked: bool, timestamp: u32, payload: &[u8]) -> Vec<u8> {
+        let packet = RtpPacketBuilder::new()
+            .payload_type(pt)
+            .ssrc(self.ssrc)
+            .sequence(Seq::from(self.seq))
+            .timestamp(timestamp)
+            .marked(marked)
+            .payload(payload)
+            .build()
+            .unwrap_or_default();
+        self.seq = self.seq.wrapping_add(1);
+        packet
+    }
+
+    /// One 20 ms audio frame (shorter input is padded with silence).
+    pub fn audio_frame(&mut self, samples: &[i16]) -> Vec<u8> {
+        let mut frame = [0i16; FRAME_SAMPLES];
+        let n = samples.len().min(FRAME_SAMPLES);
+        frame[..n].copy_from_slice(&samples[..n]);
+        let payload = self.codec.encode(&frame);
+        let marked = !self.started;
+        self.started = true;
+        let ts = self.timestamp;
+        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        self.packet(self.codec.payload_type(), marked, ts, &payload)
+    }
+
+    /// The packets of one key as an RFC 4733 event lasting `frames` × 20 ms: one packet
+    /// per frame, the last with the end bit sent three times. Each inner vector is what
+    /// to send in one 20 ms tick. `None` if the far end takes no events or the key is
+    /// not a keypad key.
+    pub fn key_event(&mut self, key: char, frames: u16) -> Option<Vec<Vec<Vec<u8>>>> {
+        let pt = self.event_pt?;
+        let code = event_code(key)?;
+        let frames = frames.max(2);
+        let start = self.timestamp;
+        let mut ticks = Vec::new();
+        for i in 1..=frames {
+            let end = i == frames;
+            let duration = i * FRAME_SAMPLES as u16;
+            let payload = [
+                code,
+                if end { 0x80 } else { 0 } | 10,
+                (duration >> 8) as u8,
+                duration as u8,
+            ];
+            let copies = if end { 3 } else { 1 };
+            let tick = (0..copies)
+                .map(|_| self.packet(pt, i == 1, start, &payload))
+                .collect();
+            ticks.push(tick);
+        }
+        self.timestamp = self
+            .timestamp
+            .wrapping_add(u32::from(frames) * FRAME_SAMPLES as u32);
+        Some(ticks)
+    }
+}
+
+/// What an incoming RTP packet means to the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A key, reported once however often its end packet is repeated.
+    Key(char),
+    /// Audio (or anything else that is not a finished key).
+    Media(Vec<u8>),
+    /// Not an RTP packet.
+    Junk,
+}
+
+/// Reads keys out of the callee's RTP stream (RFC 4733 §2.5.1.4: an event ends with
+/// its end bit, sent up to three times; the RTP timestamp names the event).
+#[derive(Debug, Default)]
+pub struct KeyReceiver {
+    event_pt: Option<u8>,
+    last_end: Option<(u32, u32, u8, u16)>,
+}
+
+impl KeyReceiver {
+    /// A receiver for events of payload type `event_pt` (from the answer's SDP).
+    pub fn new(event_pt: Option<u8>) -> Self {
+        KeyReceiver {
+            event_pt,
+            last_end: None,
+        }
+    }
+
+    /// Reads one datagram.
+    pub fn receive(&mut self, datagram: &[u8]) -> Incoming {
+        let Ok(packet) = RtpReader::new(datagram) else {
+            return Incoming::Junk;
+        };
+        if Some(packet.payload_type()) != self.event_pt {
+            return Incoming::Media(packet.payload().to_vec());
+        }
+        let payload = packet.payload();
+        if payload.len() < 4 || payload[1] & 0x80 == 0 {
+            return Incoming::Media(Vec::new());
+        }
+        let seq: u16 = packet.sequence_number().into();
+        let id = (packet.ssrc(), packet.timestamp(), payload[0]);
+        if let Some((ssrc, ts, code, last_seq)) = self.last_end {
+            // A repeat of the end packet we already counted: same event, later sequence
+            // number. A replayed stream (sequence numbers starting over) is a new press.
+            let newer = seq.wrapping_sub(last_seq) < 0x8000 && seq != last_seq;
+            if (ssrc, ts, code) == id && newer {
+                self.last_end = Some((ssrc, ts, code, seq));
+                return Incoming::Media(Vec::new());
+            }
+        }
+        self.last_end = Some((id.0, id.1, id.2, seq));
+        match event_key(payload[0]) {
+            Some(key) => Incoming::Key(key),
+            None => Incoming::Media(Vec::new()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ssrc: u32, seq: u16, ts: u32, code: u8, end: bool) -> Vec<u8> {
+        RtpPacketBuilder::new()
+            .payload_type(101)
+            .ssrc(ssrc)
+            .sequence(Seq::from(seq))
+            .timestamp(ts)
+            .payload(&[code, if end { 0x8a } else { 0x0a }, 0x03, 0x20])
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_key_counts_once_however_often_its_end_is_repeated() {
+        let mut rx = KeyReceiver::new(Some(101));
+        assert_eq!(
+            rx.receive(&event(1, 10, 800, 0, false)),
+            Incoming::Media(vec![])
+        );
+        assert_eq!(rx.receive(&event(1, 11, 800, 0, true)), Incoming::Key('0'));
+        assert_eq!(
+            rx.receive(&event(1, 12, 800, 0, true)),
+            Incoming::Media(vec![])
+        );
+        assert_eq!(
+            rx.receive(&event(1, 13, 800, 0, true)),
+            Incoming::Media(vec![])
+        );
+        assert_eq!(
+            rx.receive(&event(1, 14, 2400, 11, true)),
+            Incoming::Key('#')
+        );
+        assert_eq!(
+            rx.receive(&event(1, 15, 2400, 11, true)),
+            Incoming::Media(vec![])
+        );
+        // The same recording played again: a second press.
+        assert_eq!(
+            rx.receive(&event(1, 14, 2400, 11, true)),
+            Incoming::Key('#')
+        );
+    }
+
+    #[test]
+    fn other_payload_types_are_media_and_junk_is_junk() {
+        let mut rx = KeyReceiver::new(Some(96));
+        assert!(matches!(
+            rx.receive(&event(1, 1, 1, 11, true)),
+            Incoming::Media(_)
+        ));
+        assert_eq!(rx.receive(b"\x00"), Incoming::Junk);
+        let mut none = KeyReceiver::new(None);
+        assert!(matches!(
+            none.receive(&event(1, 1, 1, 11, true)),
+            Incoming::Media(_)
+        ));
+    }
+
+    #[test]
+    fn our_key_events_read_back_as_one_key() {
+        let mut tx = Sender::new(Codec::Pcma, Some(101), [7; 10]);
+        let mut rx = KeyReceiver::new(Some(101));
+        let mut keys = String::new();
+        for key in ['5', '#', '5'] {
+            for tick in tx.key_event(key, 5).unwrap() {
+                for packet in tick {
+                    if let Incoming::Key(k) = rx.receive(&packet) {
+                        keys.push(k);
+                    }
+                }
+            }
+        }
+        assert_eq!(keys, "5#5");
+        assert!(tx.key_event('x', 5).is_none());
+        assert!(
+            Sender::new(Codec::Pcma, None, [0; 10])
+                .key_event('1', 5)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn audio_frames_are_20_ms_apart() {
+        let mut tx = Sender::new(Codec::Pcmu, None, [0; 10]);
+        let a = tx.audio_frame(&[1000; 200]);
+        let b = tx.audio_frame(&[]);
+        let (a, b) = (RtpReader::new(&a).unwrap(), RtpReader::new(&b).unwrap());
+        assert_eq!(a.payload_type(), 0);
+        assert!(a.mark() && !b.mark());
+        assert_eq!(b.timestamp().wrapping_sub(a.timestamp()), 160);
+        assert_eq!(a.payload().len(), 160);
+        assert_eq!(b.payload(), &[0xFF; 160][..]);
+    }
+}
