@@ -4,6 +4,7 @@ use mfa_core::{AppMatch, OneTimeCode};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::error::{ConfigError, VerifyError};
+use crate::keyed::BATCH;
 use crate::{Algorithm, PreparedKey, Secret};
 
 /// The fewest digits any code has.
@@ -17,9 +18,20 @@ pub const DEFAULT_RESYNC_WINDOW: u32 = 1000;
 /// The widest look-ahead or resynchronisation window accepted.
 pub const MAX_HOTP_WINDOW: u32 = 100_000;
 
-/// `10^digits`, the modulus that turns a truncated HMAC into a code.
-pub(crate) fn modulus(digits: u8) -> u64 {
-    10u64.pow(u32::from(digits))
+/// The truncated HMAC reduced to `digits` digits (`value mod 10^digits`).
+///
+/// Constant divisors, so the compiler multiplies instead of dividing: a 64-bit
+/// division by a variable is a visible part of a candidate's cost.
+#[inline]
+pub(crate) fn reduce(truncated: u32, digits: u8) -> u64 {
+    u64::from(match digits {
+        6 => truncated % 1_000_000,
+        7 => truncated % 10_000_000,
+        8 => truncated % 100_000_000,
+        9 => truncated % 1_000_000_000,
+        // 10 digits: the 31-bit value is already below 10^10.
+        _ => truncated,
+    })
 }
 
 /// The numeric value of a presented code (its digits are already checked).
@@ -30,24 +42,42 @@ pub(crate) fn code_value(code: &OneTimeCode) -> u64 {
 }
 
 /// Constant-time scan: compares `presented` with the code of every candidate and
-/// keeps the first eligible match in the order given. Every candidate is computed
-/// and compared; nothing depends on where (or whether) a match is found.
+/// keeps the last eligible match in the order given (so callers list the preferred
+/// candidates last). Every candidate is computed and compared; nothing depends on
+/// where (or whether) a match is found.
 #[inline]
 pub(crate) fn scan(
     key: &PreparedKey,
-    modulus: u64,
+    digits: u8,
     presented: u64,
-    candidates: impl Iterator<Item = (u64, i64, bool)>,
+    mut candidates: impl Iterator<Item = (u64, i64, bool)>,
 ) -> Option<AppMatch> {
     let mut found = Choice::from(0);
     let mut step = 0u64;
     let mut drift = 0i64;
-    for (counter, offset, eligible) in candidates {
-        let value = u64::from(key.truncated(counter)) % modulus;
-        let take = value.ct_eq(&presented) & Choice::from(u8::from(eligible)) & !found;
-        step.conditional_assign(&counter, take);
-        drift.conditional_assign(&offset, take);
-        found |= take;
+    let mut batch = [(0u64, 0i64, false); BATCH];
+    let mut counters = [0u64; BATCH];
+    let mut values = [0u32; BATCH];
+    loop {
+        let mut n = 0;
+        for (slot, candidate) in batch.iter_mut().zip(candidates.by_ref()) {
+            *slot = candidate;
+            counters[n] = candidate.0;
+            n += 1;
+        }
+        key.truncated_batch(&counters[..n], &mut values[..n]);
+        for (&(counter, offset, eligible), &value) in batch[..n].iter().zip(&values[..n]) {
+            // Whether a candidate may match is public (it depends on the counter
+            // alone): an ineligible one is compared with a value no code can have.
+            let target = if eligible { presented } else { u64::MAX };
+            let matches = reduce(value, digits).ct_eq(&target);
+            step.conditional_assign(&counter, matches);
+            drift.conditional_assign(&offset, matches);
+            found |= matches;
+        }
+        if n < BATCH {
+            break;
+        }
     }
     bool::from(found).then_some(AppMatch { step, drift })
 }
@@ -153,7 +183,7 @@ impl Hotp {
 
     /// The code for `counter` with a key prepared for this algorithm.
     pub fn generate_prepared(&self, key: &PreparedKey, counter: u64) -> OneTimeCode {
-        let value = u64::from(key.truncated(counter)) % modulus(self.digits);
+        let value = reduce(key.truncated(counter), self.digits);
         OneTimeCode::from_number(value, usize::from(self.digits))
     }
 
@@ -180,16 +210,15 @@ impl Hotp {
         next: u64,
     ) -> Result<Option<AppMatch>, VerifyError> {
         self.check(key, code)?;
-        let candidates = (0..=u64::from(self.look_ahead)).map(|k| match next.checked_add(k) {
-            Some(c) => (c, k as i64, true),
-            None => (0, 0, false),
-        });
-        Ok(scan(
-            key,
-            modulus(self.digits),
-            code_value(code),
-            candidates,
-        ))
+        // Farthest first: the last match wins, so the nearest counter is taken.
+        let candidates =
+            (0..=u64::from(self.look_ahead))
+                .rev()
+                .map(|k| match next.checked_add(k) {
+                    Some(c) => (c, k as i64, true),
+                    None => (0, 0, false),
+                });
+        Ok(scan(key, self.digits, code_value(code), candidates))
     }
 
     /// Resynchronises a counter that drifted past the look-ahead: finds `c` in
@@ -206,7 +235,6 @@ impl Hotp {
         let key = PreparedKey::new(self.algorithm, secret.expose_bytes());
         self.check(&key, first)?;
         self.check(&key, second)?;
-        let modulus = modulus(self.digits);
         let (a, b) = (code_value(first), code_value(second));
         let mut previous_matches_first = Choice::from(0);
         let mut found = Choice::from(0);
@@ -215,7 +243,7 @@ impl Hotp {
             let Some(counter) = next.checked_add(k) else {
                 break;
             };
-            let value = u64::from(key.truncated(counter)) % modulus;
+            let value = reduce(key.truncated(counter), self.digits);
             let take = previous_matches_first & value.ct_eq(&b) & !found;
             step.conditional_assign(&counter, take);
             found |= take;

@@ -9,7 +9,7 @@ use mfa_core::{
 };
 
 use crate::error::{ConfigError, VerifyError};
-use crate::hotp::{MIN_DIGITS, code_value, modulus, scan};
+use crate::hotp::{MIN_DIGITS, code_value, reduce, scan};
 use crate::secret::{DEFAULT_SECRET_BITS, check_generated_bits};
 use crate::uri::{KeyUri, OtpKind};
 use crate::{Algorithm, PreparedKey, Secret};
@@ -177,10 +177,15 @@ impl Totp {
 
     /// The time step at `now`: `floor((now - T0) / period)`.
     pub fn step_at(&self, now: Timestamp) -> Result<u64, VerifyError> {
-        now.unix_secs()
+        let elapsed = now
+            .unix_secs()
             .checked_sub(self.t0)
-            .map(|elapsed| elapsed / self.period)
-            .ok_or(VerifyError::BeforeStart)
+            .ok_or(VerifyError::BeforeStart)?;
+        // The usual period as a constant divisor: the compiler multiplies instead.
+        Ok(match self.period {
+            30 => elapsed / 30,
+            period => elapsed / period,
+        })
     }
 
     /// The code shown at `now`.
@@ -191,7 +196,7 @@ impl Totp {
     /// The code of time step `step`.
     pub fn generate_at_step(&self, secret: &Secret, step: u64) -> OneTimeCode {
         let key = PreparedKey::new(self.algorithm, secret.expose_bytes());
-        let value = u64::from(key.truncated(step)) % modulus(self.digits);
+        let value = reduce(key.truncated(step), self.digits);
         OneTimeCode::from_number(value, usize::from(self.digits))
     }
 
@@ -242,24 +247,20 @@ impl Totp {
         }
         let current = self.step_at(now)?;
         let (past, future) = (u64::from(self.past), u64::from(self.future));
-        // Nearest steps first, so a (rare) code valid at two steps matches the nearer one.
-        let candidates = (0..=past.max(future)).flat_map(move |k| {
+        // Farthest steps first: the last match wins, so a (rare) code valid at two
+        // steps matches the nearer one, and behind wins over ahead at equal distance.
+        let candidates = (0..=past.max(future)).rev().flat_map(move |k| {
+            let ahead = (k <= future).then(|| current.checked_add(k)).flatten();
             let behind = (k > 0 && k <= past)
                 .then(|| current.checked_sub(k))
                 .flatten();
-            let ahead = (k <= future).then(|| current.checked_add(k)).flatten();
-            let behind = behind.map(|s| (s, -(k as i64)));
             let ahead = ahead.map(|s| (s, k as i64));
-            behind.into_iter().chain(ahead)
+            let behind = behind.map(|s| (s, -(k as i64)));
+            ahead.into_iter().chain(behind)
         });
         let candidates =
             candidates.map(|(step, drift)| (step, drift, after_step.is_none_or(|a| step > a)));
-        Ok(scan(
-            key,
-            modulus(self.digits),
-            code_value(code),
-            candidates,
-        ))
+        Ok(scan(key, self.digits, code_value(code), candidates))
     }
 
     /// The `otpauth://totp/` URI for `secret`, `issuer` and `account`.
