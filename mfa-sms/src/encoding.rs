@@ -179,6 +179,73 @@ pub fn gsm7_septets(c: char) -> Option<usize> {
     }
 }
 
+/// The GSM 03.38 default alphabet, by code.
+const GSM7_BASIC: [char; 128] = [
+    '@', '£', '$', '¥', 'è', 'é', 'ù', 'ì', 'ò', 'Ç', '\n', 'Ø', 'ø', '\r', 'Å', 'å', //
+    'Δ', '_', 'Φ', 'Γ', 'Λ', 'Ω', 'Π', 'Ψ', 'Σ', 'Θ', 'Ξ', '\u{1B}', 'Æ', 'æ', 'ß', 'É', //
+    ' ', '!', '"', '#', '¤', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/', //
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?', //
+    '¡', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', //
+    'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'Ä', 'Ö', 'Ñ', 'Ü', '§', //
+    '¿', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', //
+    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 'ä', 'ö', 'ñ', 'ü', 'à', //
+];
+
+/// The extension table: characters sent as the escape (0x1B) and this code.
+const GSM7_EXTENSION: [(char, u8); 10] = [
+    ('\u{0C}', 0x0A),
+    ('^', 0x14),
+    ('{', 0x28),
+    ('}', 0x29),
+    ('\\', 0x2F),
+    ('[', 0x3C),
+    ('~', 0x3D),
+    (']', 0x3E),
+    ('|', 0x40),
+    ('€', 0x65),
+];
+
+/// The escape to the extension table.
+pub const GSM7_ESCAPE: u8 = 0x1B;
+
+/// `text` in the GSM-7 alphabet, one septet per byte (unpacked, as SMPP's
+/// `data_coding` 0 carries it), each character's septets kept together; `None` when
+/// GSM-7 cannot carry the text.
+pub fn gsm7_encode(text: &str) -> Option<Vec<Vec<u8>>> {
+    text.chars().map(gsm7_code).collect()
+}
+
+fn gsm7_code(c: char) -> Option<Vec<u8>> {
+    if let Some((_, code)) = GSM7_EXTENSION.iter().find(|(e, _)| *e == c) {
+        return Some(vec![GSM7_ESCAPE, *code]);
+    }
+    if c == '\u{1B}' {
+        return None;
+    }
+    let code = GSM7_BASIC.iter().position(|b| *b == c)?;
+    u8::try_from(code).ok().map(|code| vec![code])
+}
+
+/// Decodes unpacked GSM-7 septets (the inverse of [`gsm7_encode`]); unknown escapes
+/// become a space, as GSM 03.38 advises.
+pub fn gsm7_decode(septets: &[u8]) -> String {
+    let mut out = String::with_capacity(septets.len());
+    let mut escaped = false;
+    for &b in septets {
+        let b = b & 0x7F;
+        if escaped {
+            escaped = false;
+            let ext = GSM7_EXTENSION.iter().find(|(_, code)| *code == b);
+            out.push(ext.map_or(' ', |(c, _)| *c));
+        } else if b == GSM7_ESCAPE {
+            escaped = true;
+        } else {
+            out.push(GSM7_BASIC[usize::from(b)]);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +308,24 @@ mod tests {
         let text = format!("{}😀{}", "ж".repeat(66), "ж".repeat(66));
         let len = SmsLength::of(&text);
         assert_eq!((len.units, len.segments), (134, 3));
+    }
+
+    #[test]
+    fn gsm7_encoding_round_trips_and_agrees_with_the_septet_count() {
+        let text =
+            "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà^{}\\[~]|€";
+        let chars = gsm7_encode(text).unwrap();
+        assert_eq!(
+            chars.iter().map(Vec::len).sum::<usize>(),
+            SmsLength::of(text).units
+        );
+        let septets: Vec<u8> = chars.concat();
+        assert_eq!(gsm7_decode(&septets), text);
+        assert_eq!(gsm7_encode("A@$").unwrap().concat(), vec![0x41, 0x00, 0x02]);
+        assert_eq!(gsm7_encode("€").unwrap().concat(), vec![0x1B, 0x65]);
+        assert!(gsm7_encode("`").is_none());
+        assert!(gsm7_encode("\u{1B}").is_none());
+        assert!(gsm7_encode("ж").is_none());
     }
 
     #[test]
