@@ -2,6 +2,7 @@
 
 pub mod delivery;
 pub mod encoding;
+pub mod failover;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "kannel")]
@@ -17,6 +18,7 @@ pub mod twilio;
 
 pub use delivery::{ConfigError, OutgoingSms, SmsBackend, SmsDelivery};
 pub use encoding::{Encoding, SmsLength, gsm7_decode, gsm7_encode, is_gsm7};
+pub use failover::FailoverSms;
 #[cfg(feature = "http")]
 pub use http::{HttpBody, HttpGateway, HttpMethod};
 #[cfg(feature = "kannel")]
