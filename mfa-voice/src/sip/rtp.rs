@@ -125,7 +125,7 @@ pub enum Incoming {
 #[derive(Debug, Default)]
 pub struct KeyReceiver {
     event_pt: Option<u8>,
-    last_end: Option<(u32, u32, u8, u16)>,
+    last_end: Option<(u32, u32, u8)>,
 }
 
 impl KeyReceiver {
@@ -149,18 +149,13 @@ impl KeyReceiver {
         if payload.len() < 4 || payload[1] & 0x80 == 0 {
             return Incoming::Media(Vec::new());
         }
-        let seq: u16 = packet.sequence_number().into();
+        // The end packet is sent three times, with the same or rising sequence numbers;
+        // the RTP timestamp (the event's start) tells one press from the next.
         let id = (packet.ssrc(), packet.timestamp(), payload[0]);
-        if let Some((ssrc, ts, code, last_seq)) = self.last_end {
-            // A repeat of the end packet we already counted: same event, later sequence
-            // number. A replayed stream (sequence numbers starting over) is a new press.
-            let newer = seq.wrapping_sub(last_seq) < 0x8000 && seq != last_seq;
-            if (ssrc, ts, code) == id && newer {
-                self.last_end = Some((ssrc, ts, code, seq));
-                return Incoming::Media(Vec::new());
-            }
+        if self.last_end == Some(id) {
+            return Incoming::Media(Vec::new());
         }
-        self.last_end = Some((id.0, id.1, id.2, seq));
+        self.last_end = Some(id);
         match event_key(payload[0]) {
             Some(key) => Incoming::Key(key),
             None => Incoming::Media(Vec::new()),

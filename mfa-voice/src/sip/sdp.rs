@@ -106,7 +106,9 @@ pub fn parse_answer(sdp: &str) -> Result<Answer, SdpError> {
     if port == 0 {
         return Err(SdpError::MissingAudio);
     }
-    let address = media_addr.or(session_addr).ok_or(SdpError::MissingAddress)?;
+    let address = media_addr
+        .or(session_addr)
+        .ok_or(SdpError::MissingAddress)?;
     let name_of = |pt: u8| {
         rtpmap
             .iter()
