@@ -202,9 +202,14 @@ mod tests {
             rx.receive(&event(1, 15, 2400, 11, true)),
             Incoming::Media(vec![])
         );
-        // The same recording played again: a second press.
+        // Repeated with the same sequence number, as SIPp's recordings do.
         assert_eq!(
-            rx.receive(&event(1, 14, 2400, 11, true)),
+            rx.receive(&event(1, 15, 2400, 11, true)),
+            Incoming::Media(vec![])
+        );
+        // The same key pressed again later: a second press.
+        assert_eq!(
+            rx.receive(&event(1, 20, 4000, 11, true)),
             Incoming::Key('#')
         );
     }
