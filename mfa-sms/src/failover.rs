@@ -106,18 +106,18 @@ impl FailoverSms {
     }
 }
 
-enum Next {
+enum Step {
     Retry,
-    NextRoute,
+    SkipRoute,
     Stop,
 }
 
-fn next_step(error: &DeliveryError) -> Next {
+fn next_step(error: &DeliveryError) -> Step {
     match error.kind() {
-        DeliveryErrorKind::Timeout => Next::Stop,
-        DeliveryErrorKind::Configuration => Next::NextRoute,
-        _ if error.is_transient() => Next::Retry,
-        _ => Next::Stop,
+        DeliveryErrorKind::Timeout => Step::Stop,
+        DeliveryErrorKind::Configuration => Step::SkipRoute,
+        _ if error.is_transient() => Step::Retry,
+        _ => Step::Stop,
     }
 }
 
@@ -145,13 +145,13 @@ impl SmsBackend for FailoverSms {
                         let step = next_step(&error);
                         last = Some(error);
                         match step {
-                            Next::Stop => break 'routes,
-                            Next::NextRoute => continue 'routes,
-                            Next::Retry if attempt < self.attempts_per_route => {
+                            Step::Stop => break 'routes,
+                            Step::SkipRoute => continue 'routes,
+                            Step::Retry if attempt < self.attempts_per_route => {
                                 tokio::time::sleep(pause).await;
                                 pause = pause.saturating_mul(2);
                             }
-                            Next::Retry => continue 'routes,
+                            Step::Retry => continue 'routes,
                         }
                     }
                 }
