@@ -4,7 +4,7 @@ use mfa_core::{AppMatch, OneTimeCode};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::error::{ConfigError, VerifyError};
-use crate::keyed::BATCH;
+use crate::keyed::HMAC_BATCH;
 use crate::{Algorithm, PreparedKey, Secret};
 
 /// The fewest digits any code has.
@@ -55,9 +55,9 @@ pub(crate) fn scan(
     let mut found = Choice::from(0);
     let mut step = 0u64;
     let mut drift = 0i64;
-    let mut batch = [(0u64, 0i64, false); BATCH];
-    let mut counters = [0u64; BATCH];
-    let mut values = [0u32; BATCH];
+    let mut batch = [(0u64, 0i64, false); HMAC_BATCH];
+    let mut counters = [0u64; HMAC_BATCH];
+    let mut values = [0u32; HMAC_BATCH];
     loop {
         let mut n = 0;
         for (slot, candidate) in batch.iter_mut().zip(candidates.by_ref()) {
@@ -75,7 +75,7 @@ pub(crate) fn scan(
             drift.conditional_assign(&offset, matches);
             found |= matches;
         }
-        if n < BATCH {
+        if n < HMAC_BATCH {
             break;
         }
     }

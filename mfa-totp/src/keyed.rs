@@ -58,7 +58,7 @@ fn sha512_compress(state: &mut [u64; 8], block: &GenericArray<u8, U128>) {
 }
 
 /// Counters computed together by [`PreparedKey::truncated_batch`].
-pub const BATCH: usize = 4;
+pub const HMAC_BATCH: usize = 4;
 
 /// Writes the state words big-endian into `out` (the digest bytes).
 macro_rules! words_to_bytes {
@@ -102,14 +102,14 @@ macro_rules! keyed_hash {
             }
 
             /// HMAC(key, counter as 8 big-endian bytes), dynamically truncated (RFC 4226 5.3),
-            /// for up to [`BATCH`] counters at once. All inner compressions run before
+            /// for up to [`HMAC_BATCH`] counters at once. All inner compressions run before
             /// any outer one: they are independent, so the CPU overlaps them (measured
             /// about 10 % faster than one counter after another).
             #[inline]
             fn truncated_batch(&self, counters: &[u64], out: &mut [u32]) {
                 const LEN_FIELD: usize = std::mem::size_of::<$len>();
-                let n = counters.len().min(out.len()).min(BATCH);
-                let mut inner = [self.inner; BATCH];
+                let n = counters.len().min(out.len()).min(HMAC_BATCH);
+                let mut inner = [self.inner; HMAC_BATCH];
                 for (state, counter) in inner.iter_mut().zip(&counters[..n]) {
                     // Inner message: ipad block + 8 counter bytes, padded into one block.
                     let mut block = GenericArray::<u8, $block_ty>::default();
@@ -119,7 +119,7 @@ macro_rules! keyed_hash {
                         .copy_from_slice(&((($block + 8) * 8) as $len).to_be_bytes());
                     $compress(state, &block);
                 }
-                let mut outer = [self.outer; BATCH];
+                let mut outer = [self.outer; HMAC_BATCH];
                 for (state, inner) in outer.iter_mut().zip(&inner[..n]) {
                     // Outer message: opad block + the inner digest, padded into one block.
                     let mut block = GenericArray::<u8, $block_ty>::default();
@@ -228,8 +228,8 @@ impl PreparedKey {
         out[0]
     }
 
-    /// [`PreparedKey::truncated`] for up to [`BATCH`] counters at once, written to
-    /// `out`; faster than one by one. Counters past `BATCH` or past `out` are ignored.
+    /// [`PreparedKey::truncated`] for up to [`HMAC_BATCH`] counters at once, written to
+    /// `out`; faster than one by one. Counters past `HMAC_BATCH` or past `out` are ignored.
     #[inline]
     pub fn truncated_batch(&self, counters: &[u64], out: &mut [u32]) {
         match &self.states {

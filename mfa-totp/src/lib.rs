@@ -15,7 +15,7 @@ pub use error::{ConfigError, SecretError, VerifyError};
 pub use hotp::{
     DEFAULT_LOOK_AHEAD, DEFAULT_RESYNC_WINDOW, Hotp, MAX_HOTP_DIGITS, MAX_HOTP_WINDOW, MIN_DIGITS,
 };
-pub use keyed::PreparedKey;
+pub use keyed::{HMAC_BATCH, PreparedKey};
 pub use mfa_core::AppMatch;
 #[cfg(feature = "qr")]
 pub use qr::{KeyQr, QrError, TerminalBackground};
