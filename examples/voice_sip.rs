@@ -1,0 +1,93 @@
+//! Enrolls an office phone by a call placed over SIP through the company's PBX, then
+//! signs in with a second call: "press pound to confirm" (or `0#` to report fraud).
+//!
+//! ```text
+//! MFA_SIP_SERVER=192.0.2.10:5060 MFA_SIP_DOMAIN=pbx.example.com \
+//! MFA_SIP_USER=mfa MFA_SIP_PASSWORD=... \
+//!   cargo run --features sip --example voice_sip -- +4722123456 [extension]
+//! ```
+//!
+//! Optional: `MFA_SIP_URI` (request-URI template, default `sip:{number}@{host}`),
+//! `MFA_SIP_EXTENSION_URI` (e.g. `sip:{extension}@{host}`; without it the extension is
+//! sent as DTMF after the answer), `MFA_PROMPTS_DIR` (your own recordings:
+//! `en/confirm.wav`, `nb/3.wav`, ...), `MFA_LOCALE` (`en` or `nb`).
+
+use std::env;
+use std::process::ExitCode;
+
+use mfa::voice::sip::{Credentials, Prompts, SipConfig, SipVoice};
+use mfa::{ChallengeStatus, Extension, Method, Mfa, PhoneNumber, Policy, UserId};
+
+fn var(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (Some(server), Some(domain), Some(number)) =
+        (var("MFA_SIP_SERVER"), var("MFA_SIP_DOMAIN"), args.first())
+    else {
+        eprintln!(
+            "usage: MFA_SIP_SERVER=host:port MFA_SIP_DOMAIN=pbx.example.com \
+             [MFA_SIP_USER=.. MFA_SIP_PASSWORD=..] voice_sip NUMBER [EXTENSION]"
+        );
+        return ExitCode::from(2);
+    };
+    match run(&server, &domain, number, args.get(1)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(
+    server: &str,
+    domain: &str,
+    number: &str,
+    extension: Option<&String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let server = std::net::ToSocketAddrs::to_socket_addrs(server)?
+        .next()
+        .ok_or("MFA_SIP_SERVER resolves to no address")?;
+    let mut config = SipConfig::new(server, domain).caller("mfa", Some("Sign-in check"));
+    if let (Some(user), Some(password)) = (var("MFA_SIP_USER"), var("MFA_SIP_PASSWORD")) {
+        config = config.credentials(Credentials::new(user, password));
+    }
+    if let Some(template) = var("MFA_SIP_URI") {
+        config = config.request_uri(template);
+    }
+    if let Some(template) = var("MFA_SIP_EXTENSION_URI") {
+        config = config.extension_uri(template);
+    }
+    if let Some(dir) = var("MFA_PROMPTS_DIR") {
+        config = config.prompts(Prompts::from_dir(dir)?);
+    }
+
+    let mut policy = Policy::default();
+    policy.app_name = "Contoso".into();
+    policy.locale = var("MFA_LOCALE").unwrap_or_else(|| "en".into());
+    let mfa = Mfa::builder()
+        .voice(SipVoice::new(config))
+        .policy(policy)
+        .build()?;
+
+    let user = UserId::username("kari.nordmann@example.no")?;
+    let method = Method::OfficePhone {
+        number: PhoneNumber::parse(number)?,
+        extension: extension.map(|e| Extension::parse(e)).transpose()?,
+    };
+    println!("Calling {number} to enroll it; answer and press # ...");
+    let pending = mfa.begin_enrollment(&user, method).await?;
+    if pending.waiting_for != ChallengeStatus::Approved {
+        println!("Not confirmed: {:?}", pending.waiting_for);
+        return Ok(());
+    }
+    mfa.complete(&pending.challenge_id).await?;
+    println!("Enrolled. Calling again for a sign-in ...");
+    let sign_in = mfa.challenge(&user).await?;
+    println!("Sign-in: {:?}", sign_in.waiting_for);
+    Ok(())
+}
