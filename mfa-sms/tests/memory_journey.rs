@@ -316,3 +316,40 @@ fn sample_request() -> mfa_core::DeliveryRequest {
         cost_notice: None,
     }
 }
+
+#[tokio::test]
+async fn numbers_typed_in_other_forms_are_typed_errors_or_the_same_number() {
+    use mfa_core::InputError;
+    let w = world(Messages::new());
+    // The guide's form: country code chosen, national number typed with a trunk zero.
+    let typed = PhoneNumber::from_parts(47, "0412 34 567").unwrap();
+    assert_eq!(typed, w.number);
+    assert_eq!(PhoneNumber::parse("0047 412 34 567").unwrap(), w.number);
+    assert_eq!(
+        PhoneNumber::parse("412 34 567"),
+        Err(InputError::MissingCountryCode)
+    );
+    for bad in [
+        "+999 1234 5678",
+        "+47 123",
+        "+47 412 34 567 ext 9",
+        "+٤٧٤١٢٣٤٥٦٧",
+        "",
+    ] {
+        assert!(PhoneNumber::parse(bad).is_err(), "{bad:?}");
+    }
+    let pending = w
+        .mfa
+        .begin_enrollment(&w.user, sms_method(&typed))
+        .await
+        .unwrap();
+    assert_eq!(w.phone.sent()[0].to.e164(), "+4741234567");
+    let code = w.phone.last_code_to(&w.number).unwrap();
+    assert!(
+        w.mfa
+            .verify(&pending.challenge_id, code.expose())
+            .await
+            .unwrap()
+            .is_approved()
+    );
+}
