@@ -4,6 +4,8 @@
 #![cfg(feature = "kannel")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod recording_server;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +38,9 @@ struct Received {
     kind: String,
     message: Vec<u8>,
 }
+
+/// The fake SMSC serves one client at a time: tests that read from it take turns.
+static FAKE_SMSC: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl FakeSmscClient {
     async fn connect() -> Self {
@@ -112,6 +117,7 @@ fn kannel(method: KannelMethod) -> KannelSms {
 #[tokio::test]
 #[ignore = "needs Kannel: run scripts/test.sh"]
 async fn enrollment_and_sign_in_through_real_kannel() {
+    let _turn = FAKE_SMSC.lock().await;
     let mut phone = FakeSmscClient::connect().await;
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
     let mut policy = Policy::default();
@@ -217,6 +223,52 @@ async fn enrollment_and_sign_in_through_real_kannel() {
         .map(|b| u16::from_be_bytes([b[0], b[1]]))
         .collect();
     assert_eq!(String::from_utf16(&units).unwrap(), "Код Почта: 864209");
+}
+
+#[tokio::test]
+#[ignore = "needs Kannel: run scripts/test.sh"]
+async fn delivery_reports_come_back_to_the_dlr_url_with_the_challenge_id() {
+    let _turn = FAKE_SMSC.lock().await;
+    let mut phone = FakeSmscClient::connect().await;
+    let receiver = recording_server::RecordingServer::start().await;
+    let channel = SmsDelivery::new(
+        kannel(KannelMethod::Post)
+            .delivery_reports(
+                31,
+                &format!("{}/dlr?challenge={{challenge}}&status=%d", receiver.url),
+            )
+            .unwrap(),
+    );
+    let mut request = sample_request();
+    request.destination.number = PhoneNumber::parse("+4741234569").unwrap();
+    let receipt = channel.send(&request).await.unwrap();
+    assert!(
+        receipt.id.starts_with("c0ffee00c0ffee00:"),
+        "{}",
+        receipt.id
+    );
+    let sms = phone.next().await;
+    assert_eq!(sms.receiver, "+4741234569");
+    // The fake SMSC reports the message delivered; smsbox calls the dlr-url.
+    for _ in 0..200 {
+        if !receiver.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reports = receiver.requests();
+    assert!(
+        !reports.is_empty(),
+        "no delivery report reached the dlr-url"
+    );
+    let report = &reports[0];
+    assert_eq!(report.path, "/dlr");
+    assert_eq!(
+        report.query_value("challenge").as_deref(),
+        Some("c0ffee00c0ffee00")
+    );
+    let status: u32 = report.query_value("status").unwrap().parse().unwrap();
+    assert!(status & 31 != 0, "a dlr-mask status: {status}");
 }
 
 #[tokio::test]
