@@ -223,6 +223,19 @@ async fn enrollment_and_sign_in_through_real_kannel() {
         .map(|b| u16::from_be_bytes([b[0], b[1]]))
         .collect();
     assert_eq!(String::from_utf16(&units).unwrap(), "Код Почта: 864209");
+
+    // The same over POST, with a sender name.
+    let channel = SmsDelivery::new(kannel(KannelMethod::Post).from("Contoso"))
+        .with_messages(Messages::new().template("ru", "Код {app}: {code}").unwrap());
+    channel.send(&request).await.unwrap();
+    let sms = phone.next().await;
+    assert_eq!(sms.kind, "ucs-2");
+    let units: Vec<u16> = sms
+        .message
+        .chunks(2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        .collect();
+    assert_eq!(String::from_utf16(&units).unwrap(), "Код Почта: 864209");
 }
 
 #[tokio::test]

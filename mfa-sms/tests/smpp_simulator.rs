@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 const PASSWORD: &str = "s3cret";
 const UNKNOWN_NUMBER: &str = "4741234599";
 const BUSY_NUMBER: &str = "4741234598";
+const SILENT_NUMBER: &str = "4741234597";
 
 #[derive(Default)]
 struct Smsc {
@@ -68,6 +69,8 @@ impl SmppServerListener for Smsc {
         match req.destination_addr.as_str() {
             UNKNOWN_NUMBER => return req.reject(SmppError::ESME_RINVDSTADR),
             BUSY_NUMBER => return req.reject(SmppError::ESME_RTHROTTLED),
+            // An SMSC that hangs: the answer comes long after the client gave up.
+            SILENT_NUMBER => tokio::time::sleep(Duration::from_secs(2)).await,
             _ => {}
         }
         if req.registered_delivery == 1 {
@@ -394,6 +397,20 @@ async fn submit_sm_resp_statuses_become_typed_errors() {
         .await
         .unwrap();
     assert_eq!(w.smsc.binds.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_smsc_that_does_not_answer_submit_sm_is_a_timeout() {
+    let w = world().await;
+    let channel = SmsDelivery::new(SmppSms::new(
+        settings(&w).submit_timeout(Duration::from_millis(300)),
+    ));
+    let err = channel
+        .send(&request("123456", "+4741234597"))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(!err.to_string().contains("123456"));
 }
 
 #[tokio::test]
