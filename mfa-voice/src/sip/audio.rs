@@ -393,6 +393,63 @@ impl Prompts {
             .insert((language_dir(language), clip), Arc::from(samples));
     }
 
+    /// The clips heard in a recording of a call, in order: each clip whose opening
+    /// (its first 100 ms of sound) appears in `samples`, up to G.711 quantisation and a
+    /// little noise. Clips that open alike ("Press pound", "Press any key") are told
+    /// apart by how long they go on matching. A clip cut short still counts.
+    pub fn transcribe(&self, language: Language, samples: &[i16]) -> Vec<Clip> {
+        const PROBE: usize = 800;
+        const BLOCK: usize = 160;
+        // Relative squared error under 1%.
+        fn matches(expected: &[i16], heard: &[i16]) -> bool {
+            let limit: f64 = expected.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() * 0.01;
+            let mut error = 0.0;
+            for (&e, &h) in expected.iter().zip(heard) {
+                error += (f64::from(e) - f64::from(h)).powi(2);
+                if error > limit {
+                    return false;
+                }
+            }
+            expected.len() <= heard.len()
+        }
+        // Each clip from where it becomes audible: near-silence matches anything quiet.
+        let sounds: Vec<(Clip, &[i16])> = Clip::ALL
+            .iter()
+            .filter_map(|&clip| {
+                let audio = self.get(language, clip);
+                let start = audio.iter().position(|s| s.unsigned_abs() > 500)?;
+                (audio.len() >= start + PROBE).then(|| (clip, &audio[start..]))
+            })
+            .collect();
+        let mut heard = Vec::new();
+        let mut at = 0;
+        while at + PROBE <= samples.len() {
+            let best = sounds
+                .iter()
+                .filter(|(_, sound)| matches(&sound[..PROBE], &samples[at..]))
+                .map(|(clip, sound)| {
+                    // How far the clip goes on matching, block by block.
+                    let mut len = PROBE;
+                    while len + BLOCK <= sound.len()
+                        && at + len + BLOCK <= samples.len()
+                        && matches(&sound[len..len + BLOCK], &samples[at + len..])
+                    {
+                        len += BLOCK;
+                    }
+                    (len, *clip)
+                })
+                .max_by_key(|(len, _)| *len);
+            match best {
+                Some((len, clip)) => {
+                    heard.push(clip);
+                    at += len;
+                }
+                None => at += 1,
+            }
+        }
+        heard
+    }
+
     /// The samples of a clip (empty if it has none).
     pub fn get(&self, language: Language, clip: Clip) -> &[i16] {
         self.clips
@@ -470,6 +527,52 @@ mod tests {
                 assert!(n > 1_000 && n < 7 * 8_000, "{lang:?} {clip:?}: {n} samples");
             }
         }
+    }
+
+    #[test]
+    fn every_clip_transcribes_to_itself() {
+        let prompts = Prompts::builtin();
+        for lang in [Language::English, Language::NorwegianBokmal] {
+            for clip in Clip::ALL {
+                assert_eq!(
+                    prompts.transcribe(lang, prompts.get(lang, clip)),
+                    [clip],
+                    "{lang:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_recording_transcribes_to_its_clips_in_order() {
+        let prompts = Prompts::builtin();
+        let lang = Language::English;
+        let mut call = silence(std::time::Duration::from_millis(300));
+        let said = [
+            Clip::CodeIs,
+            Clip::Digit(4),
+            Clip::Digit(0),
+            Clip::Digit(4),
+            Clip::Goodbye,
+        ];
+        for clip in said {
+            call.extend_from_slice(prompts.get(lang, clip));
+            call.extend(silence(std::time::Duration::from_millis(250)));
+        }
+        // Through the line: A-law there, decoded on the phone, with a little noise.
+        let mut heard = Codec::Pcma.decode(&Codec::Pcma.encode(&call));
+        for (i, s) in heard.iter_mut().enumerate() {
+            *s = s.saturating_add((i % 5) as i16 - 2);
+        }
+        assert_eq!(prompts.transcribe(lang, &heard), said);
+        // A prompt cut short after half a second still counts; silence is nothing.
+        let cut = &prompts.get(lang, Clip::Confirm)[..4000];
+        assert_eq!(prompts.transcribe(lang, cut), [Clip::Confirm]);
+        assert!(
+            prompts
+                .transcribe(lang, &silence(std::time::Duration::from_secs(1)))
+                .is_empty()
+        );
     }
 
     #[test]

@@ -120,12 +120,12 @@ pub enum Incoming {
     Junk,
 }
 
-/// Reads keys out of the callee's RTP stream (RFC 4733 §2.5.1.4: an event ends with
-/// its end bit, sent up to three times; the RTP timestamp names the event).
+/// Reads keys out of the callee's RTP stream (RFC 4733 §2.5: the RTP timestamp names
+/// the event; its end is marked by the end bit, sent up to three times).
 #[derive(Debug, Default)]
 pub struct KeyReceiver {
     event_pt: Option<u8>,
-    last_end: Option<(u32, u32, u8)>,
+    last_event: Option<(u32, u32, u8)>,
 }
 
 impl KeyReceiver {
@@ -133,7 +133,7 @@ impl KeyReceiver {
     pub fn new(event_pt: Option<u8>) -> Self {
         KeyReceiver {
             event_pt,
-            last_end: None,
+            last_event: None,
         }
     }
 
@@ -146,16 +146,18 @@ impl KeyReceiver {
             return Incoming::Media(packet.payload().to_vec());
         }
         let payload = packet.payload();
-        if payload.len() < 4 || payload[1] & 0x80 == 0 {
+        if payload.len() < 4 {
             return Incoming::Media(Vec::new());
         }
-        // The end packet is sent three times, with the same or rising sequence numbers;
-        // the RTP timestamp (the event's start) tells one press from the next.
+        // Every packet of one event carries the event's start as its RTP timestamp: the
+        // updates while the key is held, and the end packet sent three times (with the
+        // same or rising sequence numbers). The key counts at the first packet seen, so
+        // a lost end packet, or a phone that never ends the tone, still counts once.
         let id = (packet.ssrc(), packet.timestamp(), payload[0]);
-        if self.last_end == Some(id) {
+        if self.last_event == Some(id) {
             return Incoming::Media(Vec::new());
         }
-        self.last_end = Some(id);
+        self.last_event = Some(id);
         match event_key(payload[0]) {
             Some(key) => Incoming::Key(key),
             None => Incoming::Media(Vec::new()),
@@ -179,39 +181,28 @@ mod tests {
     }
 
     #[test]
-    fn a_key_counts_once_however_often_its_end_is_repeated() {
+    fn a_key_counts_once_however_often_its_packets_are_repeated() {
         let mut rx = KeyReceiver::new(Some(101));
-        assert_eq!(
-            rx.receive(&event(1, 10, 800, 0, false)),
-            Incoming::Media(vec![])
-        );
-        assert_eq!(rx.receive(&event(1, 11, 800, 0, true)), Incoming::Key('0'));
-        assert_eq!(
-            rx.receive(&event(1, 12, 800, 0, true)),
-            Incoming::Media(vec![])
-        );
-        assert_eq!(
-            rx.receive(&event(1, 13, 800, 0, true)),
-            Incoming::Media(vec![])
-        );
+        let none = Incoming::Media(vec![]);
+        assert_eq!(rx.receive(&event(1, 10, 800, 0, false)), Incoming::Key('0'));
+        assert_eq!(rx.receive(&event(1, 11, 800, 0, false)), none);
+        assert_eq!(rx.receive(&event(1, 12, 800, 0, true)), none);
+        assert_eq!(rx.receive(&event(1, 13, 800, 0, true)), none);
+        // A lost start: the end packet alone counts, once, however often repeated
+        // (with the same sequence number, as SIPp's recordings do).
         assert_eq!(
             rx.receive(&event(1, 14, 2400, 11, true)),
             Incoming::Key('#')
         );
-        assert_eq!(
-            rx.receive(&event(1, 15, 2400, 11, true)),
-            Incoming::Media(vec![])
-        );
-        // Repeated with the same sequence number, as SIPp's recordings do.
-        assert_eq!(
-            rx.receive(&event(1, 15, 2400, 11, true)),
-            Incoming::Media(vec![])
-        );
+        assert_eq!(rx.receive(&event(1, 14, 2400, 11, true)), none);
+        assert_eq!(rx.receive(&event(1, 15, 2400, 11, true)), none);
         // The same key pressed again later: a second press.
         assert_eq!(
-            rx.receive(&event(1, 20, 4000, 11, true)),
+            rx.receive(&event(1, 20, 4000, 11, false)),
             Incoming::Key('#')
         );
+        // A tone that never ends still counts once.
+        assert_eq!(rx.receive(&event(1, 21, 4000, 11, false)), none);
     }
 
     #[test]
