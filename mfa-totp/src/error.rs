@@ -97,6 +97,8 @@ impl From<ConfigError> for InputError {
             ConfigError::Period => "TOTP period out of range",
             ConfigError::Window { .. } => "TOTP window too wide",
             ConfigError::Parameters => "malformed TOTP parameters",
+            ConfigError::Secret(SecretError::InvalidBase32) => "TOTP secret is not base32",
+            ConfigError::Secret(SecretError::Empty) => "TOTP secret is empty",
             ConfigError::Secret(_) => "TOTP secret size out of range",
         })
     }

@@ -296,6 +296,24 @@ mod tests {
     }
 
     #[test]
+    fn look_ahead_and_resync_compute_every_counter() {
+        let hotp = Hotp::default();
+        let s = rfc_secret();
+        let key = PreparedKey::new(Algorithm::Sha1, s.expose_bytes());
+        let count = |f: &dyn Fn()| {
+            let before = crate::keyed::HMACS_COMPUTED.with(|n| n.get());
+            f();
+            crate::keyed::HMACS_COMPUTED.with(|n| n.get()) - before
+        };
+        for ahead in [0u64, 5, 10, 20] {
+            let code = hotp.generate_prepared(&key, 100 + ahead);
+            assert_eq!(count(&|| drop(hotp.verify_prepared(&key, &code, 100))), 11);
+        }
+        let (a, b) = (hotp.generate(&s, 103), hotp.generate(&s, 104));
+        assert_eq!(count(&|| drop(hotp.resync(&s, &a, &b, 100))), 1002);
+    }
+
+    #[test]
     fn resync_needs_two_consecutive_codes() {
         let hotp = Hotp::default();
         let s = rfc_secret();

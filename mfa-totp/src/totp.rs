@@ -420,6 +420,40 @@ mod tests {
         assert!(Totp::default().with_window(101, 1).is_err());
     }
 
+    /// HMACs computed by `f` on this thread.
+    pub(crate) fn hmacs<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = crate::keyed::HMACS_COMPUTED.with(|n| n.get());
+        let out = f();
+        (out, crate::keyed::HMACS_COMPUTED.with(|n| n.get()) - before)
+    }
+
+    #[test]
+    fn every_candidate_is_computed_wherever_the_match_is() {
+        let s = secret();
+        let totp = Totp::default().with_window(2, 3).unwrap();
+        let key = PreparedKey::new(Algorithm::Sha1, s.expose_bytes());
+        let now = at(1_900_000_000);
+        let step = totp.step_at(now).unwrap();
+        let wrong = OneTimeCode::parse("000000").unwrap();
+        for offset in -3i64..=4 {
+            let code = totp.generate_at_step(&s, step.wrapping_add_signed(offset));
+            let code = if (-2..=3).contains(&offset) {
+                code
+            } else {
+                wrong.clone()
+            };
+            let (result, computed) =
+                hmacs(|| totp.verify_prepared(&key, &code, now, None).unwrap());
+            assert_eq!(computed, 6, "offset {offset}: {result:?}");
+            // Steps already used are computed too, just never matched.
+            let (_, computed) = hmacs(|| {
+                totp.verify_prepared(&key, &code, now, Some(step + 10))
+                    .unwrap()
+            });
+            assert_eq!(computed, 6);
+        }
+    }
+
     #[test]
     fn the_first_steps_do_not_underflow() {
         let s = secret();
