@@ -1,0 +1,303 @@
+//! The SIP backend calling baresip, an auto-answering softphone that records what it
+//! hears: the audio it received decodes to the expected prompt clips in order, and a
+//! key pressed on it (through its UDP console) confirms the call or asks for the code.
+//!
+//! Each test starts its own baresip on free loopback ports. Run through
+//! `scripts/test.sh`, which exports `MFA_BARESIP` and `MFA_BARESIP_MODULES`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mfa_core::{
+    CallConfirmation, ChallengeStatus, CodeKey, ManualClock, MemoryStore, Method, Mfa, PhoneNumber,
+    Policy, Timestamp, UserId, Verification,
+};
+use mfa_voice::sip::{Clip, Codec, Prompts, SipConfig, SipVoice, read_wav};
+use mfa_voice::{Language, ScriptOptions};
+
+/// One baresip softphone: answers every call, records what it hears, presses keys
+/// when told.
+struct Softphone {
+    child: Child,
+    sip_port: u16,
+    console: SocketAddr,
+    recordings: PathBuf,
+    log: PathBuf,
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minute of silence as 16-bit PCM WAV: what the softphone's microphone plays
+/// (baresip ends the call when its source runs out).
+fn silence_wav(path: &Path) {
+    let data_len: u32 = 60 * 16_000;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&16000u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    wav.resize(wav.len() + data_len as usize, 0);
+    std::fs::write(path, wav).unwrap();
+}
+
+impl Softphone {
+    fn start() -> Softphone {
+        for _ in 0..5 {
+            if let Some(phone) = Self::try_start() {
+                return phone;
+            }
+        }
+        panic!("baresip did not start");
+    }
+
+    fn try_start() -> Option<Softphone> {
+        let baresip = std::env::var("MFA_BARESIP")
+            .expect("MFA_BARESIP is not set: run the SIP tests through scripts/test.sh");
+        let modules = std::env::var("MFA_BARESIP_MODULES")
+            .expect("MFA_BARESIP_MODULES is not set: run the SIP tests through scripts/test.sh");
+        let sip_port = free_udp_port();
+        let console_port = free_udp_port();
+        let control_port = free_udp_port();
+        let tmp = std::env::var("MFA_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        let dir = tmp.join(format!("baresip-{sip_port}"));
+        let recordings = dir.join("recordings");
+        std::fs::create_dir_all(&recordings).unwrap();
+        silence_wav(&dir.join("silence.wav"));
+        let silence = dir.join("silence.wav");
+        let silence = silence.display();
+        // baresip also binds TCP on the SIP port and TLS on the next one.
+        let config = format!(
+            "poll_method epoll\n\
+             sip_listen 127.0.0.1:{sip_port}\n\
+             sip_trans_def udp\n\
+             net_interface 127.0.0.1\n\
+             audio_player alsa,null\n\
+             audio_source aufile,{silence}\n\
+             audio_alert aufile,{silence}\n\
+             ausrc_srate 8000\nauplay_srate 8000\nausrc_channels 1\nauplay_channels 1\n\
+             jitter_buffer_delay 0-0\n\
+             module_path {modules}\n\
+             module g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n\
+             module cons.so\n\
+             module_app account.so\nmodule_app menu.so\n\
+             cons_listen 127.0.0.1:{console_port}\n\
+             ctrl_tcp_listen 127.0.0.1:{control_port}\n\
+             snd_path {}\n",
+            recordings.display()
+        );
+        std::fs::write(dir.join("config"), config).unwrap();
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:office@127.0.0.1:{sip_port}>;regint=0;answermode=auto;audio_codecs=PCMA\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("contacts"), "").unwrap();
+        let log = dir.join("baresip.log");
+        let child = Command::new(baresip)
+            .arg("-f")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("baresip starts");
+        let mut phone = Softphone {
+            child,
+            sip_port,
+            console: SocketAddr::from(([127, 0, 0, 1], console_port)),
+            recordings,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let text = std::fs::read_to_string(&phone.log).unwrap_or_default();
+            if text.contains("baresip is ready") && !text.contains("in use") {
+                return Some(phone);
+            }
+            if text.contains("in use") || phone.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = phone.child.kill();
+        let _ = phone.child.wait();
+        None
+    }
+
+    /// Presses `key` after `delay`, from another thread (the call is running meanwhile).
+    fn press_after(&self, key: char, delay: Duration) {
+        let console = self.console;
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.send_to(key.to_string().as_bytes(), console).unwrap();
+        });
+    }
+
+    /// What the phone heard on its latest call, decoded.
+    fn last_recording(&self) -> Vec<i16> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&self.recordings)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
+                .collect();
+            files.sort();
+            if let Some(file) = files.last() {
+                if let Ok(samples) = read_wav(&std::fs::read(file).unwrap()) {
+                    if !samples.is_empty() {
+                        return samples;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "baresip recorded nothing");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn voice(&self) -> SipVoice {
+        let mut options = ScriptOptions::default();
+        options.key_timeout = Duration::from_secs(6);
+        SipVoice::new(
+            SipConfig::new(
+                SocketAddr::from(([127, 0, 0, 1], self.sip_port)),
+                format!("127.0.0.1:{}", self.sip_port),
+            )
+            .request_uri("sip:office@{host}")
+            .t1(Duration::from_millis(200))
+            .script_options(options),
+        )
+    }
+}
+
+impl Drop for Softphone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mfa(voice: SipVoice, confirmation: CallConfirmation, locale: &str, store: &MemoryStore) -> Mfa {
+    let mut policy = Policy::default();
+    policy.call_confirmation = confirmation;
+    policy.app_name = "Contoso".into();
+    policy.locale = locale.into();
+    Mfa::builder()
+        .voice(voice)
+        .store(store.clone())
+        .clock(ManualClock::new(Timestamp::from_unix_secs(1_700_000_000)))
+        .code_key(CodeKey::from_bytes([9; 32]))
+        .policy(policy)
+        .build()
+        .unwrap()
+}
+
+fn kari() -> UserId {
+    UserId::username("kari.nordmann@example.no").unwrap()
+}
+
+fn office_phone() -> Method {
+    Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: None,
+    }
+}
+
+/// Norwegian "press pound" calls: the softphone hears the confirmation prompt and the
+/// goodbye, in that order; its `#` approves the enrollment, then a sign-in.
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn the_softphone_hears_the_prompts_and_its_pound_confirms() {
+    let phone = Softphone::start();
+    let voice = phone.voice();
+    let store = MemoryStore::default();
+    let mfa = mfa(voice.clone(), CallConfirmation::PressKey, "nb", &store);
+    let prompts = Prompts::builtin();
+
+    phone.press_after('#', Duration::from_secs(2));
+    let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
+    assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
+    mfa.complete(&pending.challenge_id).await.unwrap();
+    let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
+    assert_eq!(heard, [Clip::Confirm, Clip::Goodbye]);
+
+    // One second later (recordings are named by the second), a sign-in call.
+    std::thread::sleep(Duration::from_millis(1100));
+    phone.press_after('#', Duration::from_secs(2));
+    let sign_in = mfa.challenge(&kari()).await.unwrap();
+    assert_eq!(sign_in.waiting_for, ChallengeStatus::Approved);
+    let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
+    assert_eq!(heard, [Clip::Confirm, Clip::Goodbye]);
+
+    let calls = voice.calls();
+    assert_eq!(calls.len(), 2);
+    for call in &calls {
+        assert_eq!(call.codec, Some(Codec::Pcma));
+        assert_eq!(call.keys, "#");
+    }
+}
+
+/// A read-out call: the code is read only after the softphone presses a key, three
+/// times, digit by digit; the digits decoded from what it heard are the code that
+/// verifies.
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn the_code_the_softphone_hears_is_the_code_that_verifies() {
+    let phone = Softphone::start();
+    let store = MemoryStore::default();
+    let mfa = mfa(phone.voice(), CallConfirmation::ReadCode, "en", &store);
+
+    phone.press_after('5', Duration::from_secs(2));
+    let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
+    assert_eq!(pending.waiting_for, ChallengeStatus::AwaitingCode);
+
+    let heard = Prompts::builtin().transcribe(Language::English, &phone.last_recording());
+    assert_eq!(heard.first(), Some(&Clip::PressAnyKey), "{heard:?}");
+    assert_eq!(heard.last(), Some(&Clip::Goodbye), "{heard:?}");
+    let readings: Vec<String> = heard[1..heard.len() - 1]
+        .split(|c| *c == Clip::CodeIs)
+        .skip(1)
+        .map(|digits| {
+            digits
+                .iter()
+                .map(|c| match c {
+                    Clip::Digit(d) => char::from(b'0' + d),
+                    other => panic!("{other:?} inside a reading of the code"),
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(readings.len(), 3, "{heard:?}");
+    assert!(readings.iter().all(|r| r == &readings[0]));
+    assert_eq!(readings[0].len(), 6);
+
+    let verdict = mfa
+        .verify(&pending.challenge_id, &readings[0])
+        .await
+        .unwrap();
+    assert_eq!(verdict, Verification::Approved);
+    mfa.complete(&pending.challenge_id).await.unwrap();
+}
