@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,7 +29,8 @@ use mfa_core::{
     Challenge, ChallengeId, ChallengeStatus, CodeHash, MethodId, MethodRecord, StoreError,
     StoreErrorKind, Timestamp, UserId,
 };
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
 use redis::{Script, Value};
 
 use crate::codec::{self, MethodRow, Slot, StoredMethod};
@@ -211,10 +212,95 @@ impl Scripts {
     }
 }
 
-/// A [`Store`] on a Redis server; clones share one multiplexed, self-reconnecting connection.
+/// The shared connection, with a deadline on every command. A connection that fails
+/// is dropped and the next command opens a new one, so while the server is away each
+/// call fails in bounded time, and once it is back calls succeed again.
+#[derive(Clone)]
+struct Conn {
+    client: redis::Client,
+    current: Arc<Mutex<Option<MultiplexedConnection>>>,
+    timeout: Duration,
+}
+
+fn timed_out() -> redis::RedisError {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer from Redis in time").into()
+}
+
+impl Conn {
+    fn slot(&self) -> MutexGuard<'_, Option<MultiplexedConnection>> {
+        match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+        if let Some(c) = self.slot().clone() {
+            return Ok(c);
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout);
+        let c = tokio::time::timeout(
+            self.timeout,
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))?;
+        *self.slot() = Some(c.clone());
+        Ok(c)
+    }
+
+    fn check<T>(&self, r: redis::RedisResult<T>) -> redis::RedisResult<T> {
+        if let Err(e) = &r {
+            if e.is_io_error()
+                || e.is_timeout()
+                || e.is_connection_dropped()
+                || e.is_unrecoverable_error()
+            {
+                *self.slot() = None;
+            }
+        }
+        r
+    }
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let mut c = self.connection().await?;
+            let r = tokio::time::timeout(self.timeout, c.req_packed_command(cmd))
+                .await
+                .unwrap_or_else(|_| Err(timed_out()));
+            self.check(r)
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let mut c = self.connection().await?;
+            let r = tokio::time::timeout(self.timeout, c.req_packed_commands(cmd, offset, count))
+                .await
+                .unwrap_or_else(|_| Err(timed_out()));
+            self.check(r)
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.slot().as_ref().map_or(0, |c| c.get_db())
+    }
+}
+
+/// A [`Store`] on a Redis server; clones share one multiplexed connection, reopened after failures.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Arc<Keyring>,
     options: Arc<RedisOptions>,
     scripts: Arc<Scripts>,
@@ -415,11 +501,14 @@ impl RedisStore {
     ) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|_| StoreError::new(StoreErrorKind::Other, "malformed Redis URL"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(options.timeout)
-            .set_response_timeout(options.timeout)
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = Conn {
+            client,
+            current: Arc::new(Mutex::new(None)),
+            timeout: options.timeout,
+        };
+        // Fail now, not at the first sign-in, when the server cannot be reached.
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn.clone())
             .await
             .map_err(redis_error)?;
         Ok(RedisStore {
