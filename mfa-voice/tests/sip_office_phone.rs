@@ -397,3 +397,36 @@ async fn an_extension_is_dialled_through_the_uri_template() {
     assert!(phone.finished_as_scripted(), "SIPp saw another request-URI");
     assert_eq!(voice.calls()[0].request_uri, "sip:2042@office.example");
 }
+
+/// A phone that sends its key as SIP INFO (`application/dtmf-relay`) instead of RTP.
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn a_key_sent_by_sip_info_confirms() {
+    let phone = Sipp::start("office_info");
+    let voice =
+        SipVoice::new(SipConfig::new(phone.addr, "office.example").t1(Duration::from_millis(200)));
+    let receipt = voice.send(&request(None)).await.unwrap();
+    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    assert!(
+        phone.finished_as_scripted(),
+        "SIPp got no 200 for INFO or no BYE"
+    );
+    let call = &voice.calls()[0];
+    assert_eq!(call.keys, "#");
+    assert_eq!(call.rtp_packets_received, 0);
+}
+
+/// The callee hangs up before any key: declined, and we send no BYE of our own.
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn a_hang_up_before_the_key_is_declined() {
+    let phone = Sipp::start("office_hangs_up");
+    let voice =
+        SipVoice::new(SipConfig::new(phone.addr, "office.example").t1(Duration::from_millis(200)));
+    let error = voice.send(&request(None)).await.unwrap_err();
+    assert_eq!(error.kind(), DeliveryErrorKind::Declined);
+    assert!(phone.finished_as_scripted(), "SIPp got no 200 for its BYE");
+    let call = &voice.calls()[0];
+    assert!(call.remote_hangup);
+    assert!(call.keys.is_empty());
+}
