@@ -5,6 +5,7 @@ use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::error::{ConfigError, VerifyError};
 use crate::keyed::HMAC_BATCH;
+use crate::uri::{KeyUri, OtpKind};
 use crate::{Algorithm, PreparedKey, Secret};
 
 /// The fewest digits any code has.
@@ -253,6 +254,19 @@ impl Hotp {
             step,
             drift: step.wrapping_sub(next) as i64,
         }))
+    }
+
+    /// The `otpauth://hotp/` URI for `secret`, `issuer` and `account`, starting at `counter`.
+    pub fn key_uri(&self, secret: Secret, issuer: &str, account: &str, counter: u64) -> KeyUri {
+        KeyUri {
+            kind: OtpKind::Hotp { counter },
+            issuer: (!issuer.is_empty()).then(|| issuer.to_owned()),
+            account: account.to_owned(),
+            secret,
+            algorithm: self.algorithm,
+            digits: self.digits,
+            image: None,
+        }
     }
 
     fn check(&self, key: &PreparedKey, code: &OneTimeCode) -> Result<(), VerifyError> {

@@ -454,6 +454,39 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn codes_inside_the_window_match_with_their_drift(
+            time in 1_000u64..100_000_000_000,
+            offset in -4i64..=4,
+            past in 0u32..4,
+            future in 0u32..4,
+            which in 0usize..3,
+            digits in 6u8..=8,
+            period in 1u64..=120,
+        ) {
+            let totp = Totp::new(Algorithm::ALL[which], digits, period)
+                .unwrap()
+                .with_window(past, future)
+                .unwrap();
+            let s = secret();
+            let now = at(time);
+            let step = totp.step_at(now).unwrap();
+            let code = totp.generate_at_step(&s, step.wrapping_add_signed(offset));
+            let got = totp.verify(&s, &code, now, None).unwrap();
+            let inside = -(past as i64) <= offset && offset <= future as i64;
+            if inside {
+                let m = got.unwrap();
+                // A different step may share the code (one in 10^digits): then it is nearer.
+                proptest::prop_assert!(m.drift == offset || m.drift.abs() <= offset.abs());
+            } else if let Some(m) = got {
+                // Only a chance collision with a step inside the window.
+                proptest::prop_assert!(-(past as i64) <= m.drift && m.drift <= future as i64);
+                proptest::prop_assert_eq!(totp.generate_at_step(&s, m.step), code);
+            }
+        }
+    }
+
     #[test]
     fn the_first_steps_do_not_underflow() {
         let s = secret();

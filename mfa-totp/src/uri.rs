@@ -11,7 +11,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 
 use crate::hotp::{MAX_HOTP_DIGITS, MIN_DIGITS};
 use crate::totp::{MAX_PERIOD_SECS, MAX_TOTP_DIGITS};
-use crate::{Algorithm, Secret};
+use crate::{Algorithm, Hotp, Secret, Totp};
 
 /// Characters left as they are: RFC 3986 unreserved.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -201,6 +201,25 @@ impl KeyUri {
         s
     }
 
+    /// The TOTP settings of a `totp` URI (default window), to verify an imported
+    /// credential; `None` for HOTP.
+    pub fn totp(&self) -> Option<Totp> {
+        match self.kind {
+            OtpKind::Totp { period } => Totp::new(self.algorithm, self.digits, period).ok(),
+            OtpKind::Hotp { .. } => None,
+        }
+    }
+
+    /// The HOTP settings and next counter of an `hotp` URI; `None` for TOTP.
+    pub fn hotp(&self) -> Option<(Hotp, u64)> {
+        match self.kind {
+            OtpKind::Hotp { counter } => {
+                Some((Hotp::new(self.algorithm, self.digits).ok()?, counter))
+            }
+            OtpKind::Totp { .. } => None,
+        }
+    }
+
     /// Sets the logo URL; it must be `https://`.
     pub fn with_image(mut self, url: &str) -> Result<Self, UriError> {
         if !is_https(url) {
@@ -364,7 +383,6 @@ impl<'a> Params<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Hotp, Totp};
     use proptest::prelude::*;
 
     const SECRET: &str = "JBSWY3DPEHPK3PXP";
@@ -523,6 +541,31 @@ mod tests {
     }
 
     #[test]
+    fn parsed_uris_give_their_verifier() {
+        let t = parse(&format!(
+            "otpauth://totp/a?secret={SECRET}&algorithm=SHA512&digits=8&period=60"
+        ))
+        .unwrap();
+        let totp = t.totp().unwrap();
+        assert_eq!(
+            (totp.algorithm(), totp.digits(), totp.period()),
+            (Algorithm::Sha512, 8, 60)
+        );
+        assert!(t.hotp().is_none());
+        let h = parse(&format!(
+            "otpauth://hotp/a?secret={SECRET}&counter=7&digits=10"
+        ))
+        .unwrap();
+        let (hotp, next) = h.hotp().unwrap();
+        assert_eq!((hotp.digits(), next), (10, 7));
+        assert!(h.totp().is_none());
+        // An imported 80-bit secret works, and is flagged.
+        assert!(h.secret.is_short());
+        let code = hotp.generate(&h.secret, next);
+        assert!(hotp.verify(&h.secret, &code, next).unwrap().is_some());
+    }
+
+    #[test]
     fn image_must_be_https() {
         let s = Secret::from_base32(SECRET).unwrap();
         let u = Totp::default().key_uri(s.clone(), "A", "b");
@@ -537,7 +580,6 @@ mod tests {
             "{text}"
         );
         assert_eq!(parse(&text).unwrap(), with);
-        let _ = Hotp::default();
     }
 
     fn arb_text() -> impl Strategy<Value = String> {
