@@ -33,10 +33,26 @@ const BASE32: base32::Alphabet = base32::Alphabet::Rfc4648 { padding: false };
 /// assert!(s.is_short()); // 80 bits: accepted, but flagged
 /// assert_eq!(format!("{s:?}"), "Secret(80 bits, short)");
 /// ```
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Secret {
     bytes: Vec<u8>,
 }
+
+impl subtle::ConstantTimeEq for Secret {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        // Slices of different lengths compare unequal at once; the length is not secret.
+        self.bytes.as_slice().ct_eq(other.bytes.as_slice())
+    }
+}
+
+/// Compared in constant time.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self, other).into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// A fresh 160-bit secret from `rng` (use the OS CSPRNG, `mfa_core::OsRandomness`).
