@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mfa_core::{
-    CallConfirmation, ChallengeStatus, CodeKey, ManualClock, MemoryStore, Method, Mfa, PhoneNumber,
-    Policy, Timestamp, UserId, Verification,
+    CallConfirmation, ChallengeStatus, CodeKey, Extension, ManualClock, MemoryStore, Method, Mfa,
+    PhoneNumber, Policy, Timestamp, UserId, Verification,
 };
 use mfa_voice::sip::{Clip, Codec, Prompts, SipConfig, SipVoice, read_wav};
 use mfa_voice::{Language, ScriptOptions};
@@ -115,7 +115,9 @@ impl Softphone {
         .unwrap();
         std::fs::write(dir.join("contacts"), "").unwrap();
         let log = dir.join("baresip.log");
+        // Verbose: the log then shows the telephone events it receives.
         let child = Command::new(baresip)
+            .arg("-v")
             .arg("-f")
             .arg(&dir)
             .stdin(Stdio::null())
@@ -176,6 +178,19 @@ impl Softphone {
             assert!(Instant::now() < deadline, "baresip recorded nothing");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The keys the phone received as RFC 4733 events, in order (from its log).
+    fn keys_received(&self) -> String {
+        let log = std::fs::read(&self.log).unwrap_or_default();
+        let log = String::from_utf8_lossy(&log);
+        log.match_indices("received event: '")
+            .filter_map(|(i, m)| {
+                let rest = &log[i + m.len()..];
+                let key = rest.chars().next()?;
+                rest.get(1..12)?.starts_with("' (end=1)").then_some(key)
+            })
+            .collect()
     }
 
     fn voice(&self) -> SipVoice {
@@ -300,4 +315,41 @@ async fn the_code_the_softphone_hears_is_the_code_that_verifies() {
         .unwrap();
     assert_eq!(verdict, Verification::Approved);
     mfa.complete(&pending.challenge_id).await.unwrap();
+}
+
+/// An office extension reached by DTMF after the answer: the softphone (the
+/// switchboard) receives 4 and 2 as RFC 4733 events, hears "transfer this call to
+/// extension four two", and its `#` (now the person at the extension) and a second `#`
+/// confirm.
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn an_extension_is_dialled_by_dtmf_after_the_answer() {
+    let phone = Softphone::start();
+    let voice = phone.voice();
+    let store = MemoryStore::default();
+    let mfa = mfa(voice.clone(), CallConfirmation::PressKey, "en", &store);
+
+    // The digits go out after 2 s; the transfer request with the extension lasts about
+    // 5 s more; the person at the extension presses # after it, then # to confirm.
+    phone.press_after('#', Duration::from_millis(9_000));
+    phone.press_after('#', Duration::from_millis(11_500));
+    let method = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: Some(Extension::parse("42").unwrap()),
+    };
+    let pending = mfa.begin_enrollment(&kari(), method).await.unwrap();
+    assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
+    assert_eq!(phone.keys_received(), "42");
+    let heard = Prompts::builtin().transcribe(Language::English, &phone.last_recording());
+    assert_eq!(
+        heard,
+        [
+            Clip::Transfer,
+            Clip::Digit(4),
+            Clip::Digit(2),
+            Clip::Confirm,
+            Clip::Goodbye
+        ]
+    );
+    assert_eq!(voice.calls()[0].keys, "##");
 }
