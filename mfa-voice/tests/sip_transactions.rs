@@ -1,0 +1,174 @@
+//! The INVITE client transaction over UDP against a scripted peer in the test: timer A
+//! retransmits the same INVITE until a response comes, timer B gives up, a provisional
+//! response stops the retransmissions, and garbage from the network changes nothing.
+//! No SIP software needed: these run with plain `cargo test`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
+
+use std::time::Duration;
+
+use mfa_core::{
+    ChallengeId, Channel, Content, Delivery, DeliveryErrorKind, DeliveryRequest, Destination,
+    PhoneNumber, Purpose, UserId,
+};
+use mfa_voice::sip::{SipConfig, SipVoice};
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+fn request() -> DeliveryRequest {
+    DeliveryRequest {
+        challenge_id: ChallengeId::parse("tx-test").unwrap(),
+        user: UserId::username("kari@example.no").unwrap(),
+        channel: Channel::Voice,
+        destination: Destination {
+            number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+            extension: None,
+        },
+        content: Content::ConfirmByKey,
+        purpose: Purpose::SignIn,
+        expires_in: Duration::from_secs(300),
+        locale: "en".into(),
+        app_name: "Contoso".into(),
+        cost_notice: None,
+    }
+}
+
+/// Receives datagrams until `quiet` passes without one.
+async fn receive_all(peer: &UdpSocket, quiet: Duration) -> Vec<(Vec<u8>, std::net::SocketAddr)> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65_535];
+    while let Ok(Ok((n, from))) = timeout(quiet, peer.recv_from(&mut buf)).await {
+        got.push((buf[..n].to_vec(), from));
+    }
+    got
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// A response to `request` (its Via, From, To, Call-ID and CSeq), with `to_tag`.
+fn respond(request: &str, status: &str, to_tag: &str) -> Vec<u8> {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for name in ["Via", "From", "Call-ID", "CSeq"] {
+        out.push_str(&format!("{name}: {}\r\n", header(request, name).unwrap()));
+    }
+    out.push_str(&format!(
+        "To: {};tag={to_tag}\r\nContent-Length: 0\r\n\r\n",
+        header(request, "To").unwrap()
+    ));
+    out.into_bytes()
+}
+
+#[tokio::test]
+async fn timer_a_retransmits_the_same_invite_until_timer_b_gives_up() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let voice = SipVoice::new(
+        SipConfig::new(peer.local_addr().unwrap(), "pbx.example").t1(Duration::from_millis(20)),
+    );
+    let call = tokio::spawn(async move { voice.send(&request()).await });
+    let got = receive_all(&peer, Duration::from_secs(2)).await;
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), DeliveryErrorKind::Timeout);
+    assert!(error.is_transient());
+    // Sent at 0, T1, 3·T1, 7·T1, 15·T1, 31·T1 and 63·T1: seven copies before 64·T1.
+    assert!(got.len() >= 5 && got.len() <= 8, "{} INVITEs", got.len());
+    assert!(got.iter().all(|(bytes, _)| bytes == &got[0].0));
+    assert!(
+        got[0]
+            .0
+            .starts_with(b"INVITE sip:+4722123456@pbx.example SIP/2.0\r\n")
+    );
+}
+
+#[tokio::test]
+async fn a_provisional_response_stops_retransmission_and_the_ring_timeout_cancels() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let voice = SipVoice::new(
+        SipConfig::new(peer.local_addr().unwrap(), "pbx.example")
+            .t1(Duration::from_millis(20))
+            .ring_timeout(Duration::from_millis(600)),
+    );
+    let call = tokio::spawn(async move { voice.send(&request()).await });
+    let mut buf = vec![0u8; 65_535];
+    let (n, from) = peer.recv_from(&mut buf).await.unwrap();
+    let invite = String::from_utf8(buf[..n].to_vec()).unwrap();
+    // Noise first: none of it may disturb the transaction.
+    for junk in [
+        &b"\x00\x01garbage"[..],
+        b"SIP/2.0 200 OK\r\n\r\n",
+        &[0xff; 300],
+    ] {
+        peer.send_to(junk, from).await.unwrap();
+    }
+    peer.send_to(&respond(&invite, "180 Ringing", "r1"), from)
+        .await
+        .unwrap();
+    // Everything up to the CANCEL.
+    let mut texts: Vec<String> = Vec::new();
+    while !texts.iter().any(|t| t.starts_with("CANCEL ")) {
+        let (n, _) = timeout(Duration::from_secs(3), peer.recv_from(&mut buf))
+            .await
+            .expect("a CANCEL after the ring timeout")
+            .unwrap();
+        texts.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    // Perhaps one copy already on its way; then nothing until the CANCEL.
+    let invites = texts.iter().filter(|t| t.starts_with("INVITE ")).count();
+    assert!(invites <= 1, "{texts:?}");
+    let cancel = texts
+        .iter()
+        .find(|t| t.starts_with("CANCEL "))
+        .expect("a CANCEL after the ring timeout");
+    // The CANCEL matches the INVITE: same branch, same CSeq number.
+    assert_eq!(header(cancel, "Via"), header(&invite, "Via"));
+    assert_eq!(header(cancel, "CSeq"), Some("1 CANCEL"));
+    peer.send_to(&respond(cancel, "200 OK", "r1"), from)
+        .await
+        .unwrap();
+    peer.send_to(&respond(&invite, "487 Request Terminated", "r1"), from)
+        .await
+        .unwrap();
+    let after = receive_all(&peer, Duration::from_millis(300)).await;
+    let ack = after
+        .iter()
+        .map(|(b, _)| String::from_utf8_lossy(b).into_owned())
+        .find(|t| t.starts_with("ACK "))
+        .expect("an ACK for the 487");
+    assert!(ack.starts_with("ACK sip:+4722123456@pbx.example SIP/2.0"));
+    assert_eq!(header(&ack, "Via"), header(&invite, "Via"));
+    assert!(header(&ack, "To").unwrap().ends_with(";tag=r1"));
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), DeliveryErrorKind::NoAnswer);
+}
+
+#[tokio::test]
+async fn a_challenge_without_credentials_is_a_configuration_error() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let voice = SipVoice::new(
+        SipConfig::new(peer.local_addr().unwrap(), "pbx.example").t1(Duration::from_millis(20)),
+    );
+    let call = tokio::spawn({
+        let voice = voice.clone();
+        async move { voice.send(&request()).await }
+    });
+    let mut buf = vec![0u8; 65_535];
+    let (n, from) = peer.recv_from(&mut buf).await.unwrap();
+    let invite = String::from_utf8(buf[..n].to_vec()).unwrap();
+    let mut challenge = respond(&invite, "407 Proxy Authentication Required", "p1");
+    let at = challenge.len() - 2;
+    challenge.splice(
+        at..at,
+        b"Proxy-Authenticate: Digest realm=\"pbx\", nonce=\"abc\"\r\n"
+            .iter()
+            .copied(),
+    );
+    peer.send_to(&challenge, from).await.unwrap();
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), DeliveryErrorKind::Configuration);
+    assert!(!error.is_transient());
+    assert_eq!(voice.calls()[0].final_status, 407);
+}
