@@ -430,3 +430,18 @@ async fn a_hang_up_before_the_key_is_declined() {
     assert!(call.remote_hangup);
     assert!(call.keys.is_empty());
 }
+
+/// The company proxy in front of the phone challenges with 407: Proxy-Authorization.
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn a_proxy_challenge_is_answered() {
+    let phone = Sipp::start("office_proxy_auth");
+    let voice = SipVoice::new(config(&phone, "secret"));
+    let receipt = voice.send(&request(None)).await.unwrap();
+    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    assert!(
+        phone.finished_as_scripted(),
+        "SIPp found no Proxy-Authorization"
+    );
+    assert!(voice.calls()[0].authenticated);
+}
