@@ -79,8 +79,11 @@ done
 # --- tests: one build for tests, doctests, examples and benches ----------------
 # Benches are built by the same dev build and run once each in criterion's test
 # mode; `cargo bench` (a release build) is for measuring, not for CI.
+step "cargo build --examples"
+cargo build --workspace --all-features --examples
+
 step "cargo test (including the ignored service tests)"
-cargo test --workspace --all-features --lib --bins --tests --examples -- --include-ignored
+cargo test --workspace --all-features --no-fail-fast --lib --bins --tests -- --include-ignored
 cargo test --workspace --all-features --doc
 
 step "benches, once each in test mode"
