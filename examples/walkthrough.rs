@@ -11,9 +11,12 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mfa::sms::{MemorySms, SmsDelivery};
+use mfa::totp::{KeyUri, TerminalBackground, Totp};
+use mfa::voice::{Callee, MemoryVoice};
 use mfa::{
-    CallOutcome, Error, Extension, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa,
-    PhoneMode, PhoneNumber, Policy, Status, Timestamp, UserId, Verification,
+    Clock, Error, Extension, ManualClock, MemoryStore, Method, MethodKind, Mfa, PhoneMode,
+    PhoneNumber, Policy, Status, Timestamp, UserId, Verification,
 };
 
 struct Narrator {
@@ -44,13 +47,14 @@ impl Narrator {
         print!("   > type the code and press Enter (Check): ");
         let _ = std::io::stdout().flush();
         let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
-        line.trim().to_owned()
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                println!("(no input: the simulated user types {simulated})");
+                simulated.to_owned()
+            }
+            Ok(_) => line.trim().to_owned(),
+        }
     }
-}
-
-fn sms_text(app: &str, code: &str) -> String {
-    format!("Use verification code {code} for {app}. Do not share it.")
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -60,16 +64,17 @@ async fn main() -> Result<(), Error> {
         step: 0,
     };
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
-    let phone = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let desk_phone = MemoryDelivery::with_clock(Arc::new(clock.clone()));
+    let phone = MemorySms::with_clock(Arc::new(clock.clone()));
+    let desk_phone = MemoryVoice::with_clock(Arc::new(clock.clone()));
     let mut policy = Policy::default();
     policy.app_name = "Contoso".to_owned();
     policy.countries.home = Some(47);
     let mfa = Mfa::builder()
         .store(MemoryStore::new())
         .clock(clock.clone())
-        .sms(phone.clone())
+        .sms(SmsDelivery::new(phone.clone()))
         .voice(desk_phone.clone())
+        .app(Totp::default())
         .policy(policy)
         .build()?;
 
@@ -117,15 +122,15 @@ async fn main() -> Result<(), Error> {
     let new_code = phone
         .last_code_to(&number)
         .ok_or(Error::NotFound("new SMS"))?;
-    n.phone("phone", &sms_text("Contoso", new_code.expose()));
+    n.phone("phone", &phone.last_text_to(&number).unwrap_or_default());
     clock.advance(Duration::from_secs(40));
-    let late = phone
+    let late_sms = phone
         .inbox(&number)
         .into_iter()
-        .filter_map(|m| m.request.code().cloned())
-        .find(|c| *c != new_code)
+        .find(|m| m.code.as_ref() != Some(&new_code))
         .ok_or(Error::NotFound("late SMS"))?;
-    n.phone("phone, late", &sms_text("Contoso", late.expose()));
+    let late = late_sms.code.clone().ok_or(Error::NotFound("late code"))?;
+    n.phone("phone, late", &late_sms.text);
     n.say("The user types the code from the late message first:");
     let typed = n.types(late.expose());
     match mfa.verify(&pending.challenge_id, &typed).await? {
@@ -161,31 +166,69 @@ async fn main() -> Result<(), Error> {
     clock.advance(Duration::from_secs(24 * 3600));
     let signin = mfa.challenge(&user).await?;
     let code = phone.last_code_to(&number).ok_or(Error::NotFound("SMS"))?;
-    n.phone("phone", &sms_text("Contoso", code.expose()));
+    n.phone("phone", &phone.last_text_to(&number).unwrap_or_default());
     let typed = n.types(code.expose());
     let result = mfa.verify(&signin.challenge_id, &typed).await?;
     n.say(&format!("Sign-in: {result:?}"));
     let proof = signin.challenge_id;
 
-    n.step("Changing the settings later: the office phone, extension 1234");
-    desk_phone.answer_calls_with(Some(CallOutcome::Confirmed));
+    n.step("Changing the settings later: add the authenticator app");
+    let pending = mfa
+        .add_method(&user, Method::AuthenticatorApp, &proof)
+        .await?;
+    let provisioning = pending.app.clone().ok_or(Error::NotFound("provisioning"))?;
+    let uri = KeyUri::parse(&provisioning.uri).map_err(|_| Error::NotFound("key URI"))?;
+    n.say("Scan this QR code with the authenticator app:");
+    if let Ok(qr) = uri.qr() {
+        for line in qr.to_terminal(TerminalBackground::Dark).lines() {
+            println!("      {line}");
+        }
+    }
+    n.say("(or type the key by hand; it is shown to the user only)");
+    // The simulated app: the same secret, the same clock.
+    let app = Totp::default();
+    let app_code = app
+        .generate(&uri.secret, clock.now())
+        .map_err(|_| Error::NotFound("app code"))?;
+    n.phone("app", &format!("Contoso: {}", app_code.expose()));
+    let typed = n.types(app_code.expose());
+    n.say(&format!(
+        "Check: {:?}",
+        mfa.verify(&pending.challenge_id, &typed).await?
+    ));
+    let app_method = mfa.complete(&pending.challenge_id).await?;
+    n.say(&format!("Added: {}", app_method.method));
+
+    n.step("Add the office phone, extension 1234");
+    desk_phone.set_default_callee(Callee::Presses("##".to_owned()));
     let office = Method::OfficePhone {
         number: PhoneNumber::from_parts(47, "22 12 34 56")?,
         extension: Some(Extension::parse("1234")?),
     };
     let pending = mfa.add_method(&user, office, &proof).await?;
-    n.phone(
-        "desk phone",
-        "rings: 'Press the pound key to finish your verification.' The user presses #.",
-    );
+    if let Some(call) = desk_phone.calls().last() {
+        n.phone(
+            "desk phone",
+            &format!("rings and says: \"{}\"", call.script.spoken_text()),
+        );
+        n.phone(
+            "desk phone",
+            "the user presses # (at the extension), then # (to verify)",
+        );
+    }
     n.say(&format!(
         "Call: {:?}",
-        mfa.challenge_status(&pending.challenge_id).await?
+        mfa.enrollment_state(&pending.challenge_id).await?
     ));
     let office_method = mfa.complete(&pending.challenge_id).await?;
     n.say(&format!("Added: {}", office_method.method));
-    mfa.set_default(&user, &office_method.id, &proof).await?;
-    n.say(&format!("Default method now: {}", office_method.method));
+
+    n.step("Make the app the default");
+    mfa.set_default(&user, &app_method.id, &proof).await?;
+    if let Status::Enrolled { default, .. } = mfa.status(&user).await? {
+        n.say(&format!("Default method now: {}", default.method));
+        debug_assert_eq!(default.method.kind(), MethodKind::AuthenticatorApp);
+    }
 
     n.step("A number outside Norway: the operator may charge, the app avoids that");
     let abroad = PhoneNumber::parse("+46 70 123 45 67")?;
