@@ -33,7 +33,9 @@ start_postgres() {
         cat "$dir/initdb.log" >&2
         return 1
     fi
-    export MFA_TEST_POSTGRES_START="$as $_postgres_bin/pg_ctl -D $dir/data -l $dir/server.log -w -t 30 -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200' start"
+    # setsid: the server gets a session of its own, so it outlives the shell or test
+    # that (re)started it until stop_postgres.
+    export MFA_TEST_POSTGRES_START="setsid -w $as $_postgres_bin/pg_ctl -D $dir/data -l $dir/server.log -w -t 30 -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200' start"
     export MFA_TEST_POSTGRES_STOP="$as $_postgres_bin/pg_ctl -D $dir/data -w -t 30 -m immediate stop"
     if ! sh -c "$MFA_TEST_POSTGRES_START" >/dev/null 2>&1; then
         echo "postgres: the server did not start:" >&2
