@@ -89,23 +89,25 @@ macro_rules! keyed_hash {
         impl $name {
             fn new(key: &[u8]) -> Self {
                 use sha2::Digest as _;
-                // One buffer, turned from the inner pad into the outer pad in place and
-                // wiped once (volatile byte writes are a large part of keying's cost).
-                let mut pad = GenericArray::<u8, $block_ty>::default();
-                if key.len() > $block {
-                    let mut digest = <$digest>::digest(key);
-                    pad[..$out].copy_from_slice(&digest);
-                    digest.as_mut_slice().zeroize();
-                } else {
-                    pad[..key.len()].copy_from_slice(key);
+                // Both pads are written before either is compressed, so the two
+                // compressions can overlap (see `truncated_batch`).
+                let mut pads = [GenericArray::<u8, $block_ty>::default(); 2];
+                for pad in pads.iter_mut() {
+                    if key.len() > $block {
+                        let mut digest = <$digest>::digest(key);
+                        pad[..$out].copy_from_slice(&digest);
+                        digest.as_mut_slice().zeroize();
+                    } else {
+                        pad[..key.len()].copy_from_slice(key);
+                    }
                 }
-                pad.iter_mut().for_each(|b| *b ^= 0x36);
+                pads[0].iter_mut().for_each(|b| *b ^= 0x36);
+                pads[1].iter_mut().for_each(|b| *b ^= 0x5c);
                 let mut inner = $iv;
-                $compress(&mut inner, &pad);
-                pad.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
                 let mut outer = $iv;
-                $compress(&mut outer, &pad);
-                pad.as_mut_slice().zeroize();
+                $compress(&mut inner, &pads[0]);
+                $compress(&mut outer, &pads[1]);
+                pads.iter_mut().for_each(|pad| pad.as_mut_slice().zeroize());
                 $name { inner, outer }
             }
 
@@ -117,25 +119,34 @@ macro_rules! keyed_hash {
             fn truncated_batch(&self, counters: &[u64], out: &mut [u32]) {
                 const LEN_FIELD: usize = std::mem::size_of::<$len>();
                 let n = counters.len().min(out.len()).min(HMAC_BATCH);
-                let mut inner = [self.inner; HMAC_BATCH];
-                for (state, counter) in inner.iter_mut().zip(&counters[..n]) {
+                // Each phase writes all its blocks before the first compression reads
+                // one. A compression loads its block 16 bytes at a time; a load that
+                // spans several recent smaller stores cannot be forwarded and waits
+                // until they reach the cache, after everything before them retires:
+                // blocks built between compressions would keep them from overlapping.
+                let mut blocks = [GenericArray::<u8, $block_ty>::default(); HMAC_BATCH];
+                for (block, counter) in blocks.iter_mut().zip(&counters[..n]) {
                     // Inner message: ipad block + 8 counter bytes, padded into one block.
-                    let mut block = GenericArray::<u8, $block_ty>::default();
                     block[..8].copy_from_slice(&counter.to_be_bytes());
                     block[8] = 0x80;
                     block[$block - LEN_FIELD..]
                         .copy_from_slice(&((($block + 8) * 8) as $len).to_be_bytes());
-                    $compress(state, &block);
                 }
-                let mut outer = [self.outer; HMAC_BATCH];
-                for (state, inner) in outer.iter_mut().zip(&inner[..n]) {
+                let mut inner = [self.inner; HMAC_BATCH];
+                for (state, block) in inner.iter_mut().zip(&blocks[..n]) {
+                    $compress(state, block);
+                }
+                let mut blocks = [GenericArray::<u8, $block_ty>::default(); HMAC_BATCH];
+                for (block, inner) in blocks.iter_mut().zip(&inner[..n]) {
                     // Outer message: opad block + the inner digest, padded into one block.
-                    let mut block = GenericArray::<u8, $block_ty>::default();
                     words_to_bytes!(inner, block[..$out], $word);
                     block[$out] = 0x80;
                     block[$block - LEN_FIELD..]
                         .copy_from_slice(&((($block + $out) * 8) as $len).to_be_bytes());
-                    $compress(state, &block);
+                }
+                let mut outer = [self.outer; HMAC_BATCH];
+                for (state, block) in outer.iter_mut().zip(&blocks[..n]) {
+                    $compress(state, block);
                 }
                 for (value, state) in out.iter_mut().zip(&outer[..n]) {
                     let mut digest = [0u8; $out];
