@@ -445,3 +445,144 @@ async fn a_proxy_challenge_is_answered() {
     );
     assert!(voice.calls()[0].authenticated);
 }
+
+/// Kamailio as the company's SIP proxy, record-routing the dialog.
+struct Proxy {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Proxy {
+    /// A stateful proxy on a free port that sends every new call to `phone` and keeps
+    /// itself on the path of the dialog (Record-Route), as a company proxy does.
+    fn start(phone: SocketAddr) -> Proxy {
+        let kamailio = std::env::var("MFA_KAMAILIO")
+            .expect("MFA_KAMAILIO is not set: run the SIP tests through scripts/test.sh");
+        let modules = std::env::var("MFA_KAMAILIO_MODULES")
+            .expect("MFA_KAMAILIO_MODULES is not set: run the SIP tests through scripts/test.sh");
+        let port = free_udp_port();
+        let tmp = std::env::var("MFA_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        let dir = tmp.join(format!("kamailio-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = format!(
+            r#"#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+disable_tcp=yes
+disable_sctp=yes
+auto_aliases=no
+listen=udp:127.0.0.1:{port}
+mpath="{modules}/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "siputils.so"
+loadmodule "textops.so"
+loadmodule "pv.so"
+
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }}
+    if (has_totag()) {{
+        # In-dialog requests follow the Route set; without it they are dropped.
+        if (loose_route()) {{
+            t_relay();
+        }} else if (is_method("ACK") && t_check_trans()) {{
+            t_relay();
+        }}
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        if (t_check_trans()) {{
+            t_relay();
+        }}
+        exit;
+    }}
+    record_route();
+    $du = "sip:{phone}";
+    t_relay();
+}}
+"#
+        );
+        let config_path = dir.join("proxy.cfg");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
+        let child = Command::new(kamailio)
+            .arg("-f")
+            .arg(&config_path)
+            .args(["-DD", "-E", "-Y"])
+            .arg(&dir)
+            .arg("-P")
+            .arg(dir.join("kamailio.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("kamailio starts");
+        let proxy = Proxy {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        // It writes its pid file once its workers run.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !dir.join("kamailio.pid").exists() {
+            assert!(Instant::now() < deadline, "kamailio did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        proxy
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // SIGTERM lets the main process stop its children too.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Ok(None) = self.child.try_wait() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Enrollment and sign-in through Kamailio as the company proxy: the PBX's digest
+/// challenge passes through it, and the ACK and BYE find the phone only by following
+/// the Route set the proxy recorded.
+#[tokio::test]
+#[ignore = "needs SIPp and Kamailio: run scripts/test.sh"]
+async fn enrollment_and_sign_in_through_the_company_proxy() {
+    let phone = Sipp::start_for("office_pound", 2);
+    let proxy = Proxy::start(phone.addr);
+    let app = App::new();
+    let voice = SipVoice::new(
+        SipConfig::new(proxy.addr, "office.example")
+            .credentials(Credentials::new("alice", "secret"))
+            .t1(Duration::from_millis(200))
+            .script_options(options()),
+    );
+    let mfa = app.mfa(voice.clone());
+    let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
+    assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
+    mfa.complete(&pending.challenge_id).await.unwrap();
+    let sign_in = mfa.challenge(&kari()).await.unwrap();
+    assert_eq!(sign_in.waiting_for, ChallengeStatus::Approved);
+    assert!(phone.finished_as_scripted(), "SIPp saw a different call");
+    drop(proxy);
+    for call in voice.calls() {
+        assert_eq!(call.keys, "#");
+        assert!(call.authenticated);
+    }
+}
