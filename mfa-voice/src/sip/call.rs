@@ -685,7 +685,13 @@ impl<'a> Call<'a> {
                         (None, "BYE") => {
                             self.send(&response_to(&m, 200, "OK")).await;
                             self.record.remote_hangup = true;
-                            end = end.or(Some(CallEnd::NoKey));
+                            // Hanging up after hearing the code is the normal end of a
+                            // read-out call; before any key, it decides nothing.
+                            end = end.or(Some(if code_read {
+                                CallEnd::CodeRead
+                            } else {
+                                CallEnd::NoKey
+                            }));
                         }
                         (None, "INFO") => {
                             self.send(&response_to(&m, 200, "OK")).await;

@@ -463,6 +463,41 @@ mod tests {
         assert_eq!(backoff(t1, 99, None), t1 * 65536);
     }
 
+    proptest::proptest! {
+        /// Whatever arrives from the network or a file, parsing gives a value or a
+        /// typed error, never a panic.
+        #[test]
+        fn junk_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1500)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = dialog::Message::parse(&bytes);
+            let _ = sdp::parse_answer(&text);
+            let _ = digest::Challenge::parse(&text);
+            let _ = dialog::info_key("application/dtmf-relay", &bytes);
+            let _ = rtp::KeyReceiver::new(Some(101)).receive(&bytes);
+            let _ = audio::read_wav(&bytes);
+        }
+
+        /// SIP-shaped junk: a valid start line and headers with arbitrary values.
+        #[test]
+        fn sip_shaped_junk_never_panics(
+            status in 0u16..1000,
+            values in proptest::collection::vec(".{0,60}", 0..8),
+            body in ".{0,200}",
+        ) {
+            let names = ["Via", "To", "From", "Call-ID", "CSeq", "Contact", "Record-Route", "WWW-Authenticate"];
+            let mut raw = format!("SIP/2.0 {status} X\r\n");
+            for (name, value) in names.iter().zip(&values) {
+                raw.push_str(&format!("{name}: {value}\r\n"));
+            }
+            raw.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+            if let Some(m) = dialog::Message::parse(raw.as_bytes()) {
+                let _ = (m.cseq(), m.to_tag(), m.contact_uri(), m.headers("record-route"));
+                let _ = digest::Challenge::parse(m.header("www-authenticate").unwrap_or(""));
+                let _ = dialog::response_to(&m, 200, "OK");
+            }
+        }
+    }
+
     #[test]
     fn debug_hides_the_password() {
         let voice = SipVoice::new(

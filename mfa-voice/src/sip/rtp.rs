@@ -89,7 +89,7 @@ impl Sender {
         let mut ticks = Vec::new();
         for i in 1..=frames {
             let end = i == frames;
-            let duration = i * FRAME_SAMPLES as u16;
+            let duration = i.saturating_mul(FRAME_SAMPLES as u16);
             let payload = [
                 code,
                 if end { 0x80 } else { 0 } | 10,
