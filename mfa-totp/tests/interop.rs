@@ -253,6 +253,7 @@ fn json_string(s: &str) -> String {
     out
 }
 
+#[cfg(feature = "qr")]
 #[test]
 #[ignore = "needs zbarimg: run scripts/test.sh"]
 fn qr_png_decodes_with_zbarimg_to_the_same_uri() {
