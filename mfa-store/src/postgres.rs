@@ -18,6 +18,7 @@ use mfa_core::{
     StoreErrorKind, Timestamp, UserId,
 };
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::codec::{self, Slot, StoredMethod};
@@ -102,6 +103,34 @@ fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
 }
 
 type Client = deadpool_postgres::Object;
+
+// Every statement is prepared once per connection and kept: one round trip per call.
+async fn cached_execute(
+    c: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(sql).await?;
+    c.execute(&stmt, params).await
+}
+
+async fn cached_query_opt(
+    c: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(sql).await?;
+    c.query_opt(&stmt, params).await
+}
+
+async fn cached_query_one(
+    c: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row, tokio_postgres::Error> {
+    let stmt = c.prepare_cached(sql).await?;
+    c.query_one(&stmt, params).await
+}
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`, without TLS: use it on a
@@ -189,13 +218,13 @@ impl PostgresStore {
     /// The schema version in force (the last migration applied).
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM mfa_schema_migrations",
-                &[],
-            )
-            .await
-            .map_err(pg_error)?;
+        let row = cached_query_one(
+            &client,
+            "SELECT COALESCE(MAX(version), 0) FROM mfa_schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
         Ok(row.get(0))
     }
 
@@ -233,13 +262,13 @@ impl PostgresStore {
     pub async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let t = codec::millis(before);
-        let a = client
-            .execute(
-                "DELETE FROM mfa_challenges WHERE expires_at < $1 AND status <> 'approved'",
-                &[&t],
-            )
-            .await
-            .map_err(pg_error)?;
+        let a = cached_execute(
+            &client,
+            "DELETE FROM mfa_challenges WHERE expires_at < $1 AND status <> 'approved'",
+            &[&t],
+        )
+        .await
+        .map_err(pg_error)?;
         let b = client
             .execute("DELETE FROM mfa_windows WHERE resets_at < $1", &[&t])
             .await
@@ -355,20 +384,17 @@ fn challenge_of(r: &Row) -> Result<Challenge, StoreError> {
     })
 }
 
-async fn load_challenge(
-    client: &tokio_postgres::Client,
-    id: &str,
-) -> Result<Option<Challenge>, StoreError> {
-    client
-        .query_opt(
-            &format!("SELECT {CHALLENGE_COLUMNS} FROM mfa_challenges WHERE id = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(pg_error)?
-        .as_ref()
-        .map(challenge_of)
-        .transpose()
+async fn load_challenge(client: &Client, id: &str) -> Result<Option<Challenge>, StoreError> {
+    cached_query_opt(
+        client,
+        &format!("SELECT {CHALLENGE_COLUMNS} FROM mfa_challenges WHERE id = $1"),
+        &[&id],
+    )
+    .await
+    .map_err(pg_error)?
+    .as_ref()
+    .map(challenge_of)
+    .transpose()
 }
 
 fn count_of(v: i64) -> u32 {
@@ -397,30 +423,30 @@ impl Store for PostgresStore {
     async fn insert_method(&self, user: &UserId, record: MethodRecord) -> Result<(), StoreError> {
         let row = codec::method_row(&self.keys, user, &record)?;
         let client = self.client().await?;
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO mfa_methods (user_id, {METHOD_COLUMNS}) \
+        cached_execute(
+            &client,
+            &format!(
+                "INSERT INTO mfa_methods (user_id, {METHOD_COLUMNS}) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-                ),
-                &[
-                    &user.as_str(),
-                    &row.id,
-                    &row.kind,
-                    &row.number,
-                    &row.mode,
-                    &row.extension,
-                    &row.status,
-                    &row.is_default,
-                    &row.created_at,
-                    &row.app_secret,
-                    &row.app_key_id,
-                    &row.app_parameters,
-                    &row.replaces,
-                ],
-            )
-            .await
-            .map_err(pg_error)?;
+            ),
+            &[
+                &user.as_str(),
+                &row.id,
+                &row.kind,
+                &row.number,
+                &row.mode,
+                &row.extension,
+                &row.status,
+                &row.is_default,
+                &row.created_at,
+                &row.app_secret,
+                &row.app_key_id,
+                &row.app_parameters,
+                &row.replaces,
+            ],
+        )
+        .await
+        .map_err(pg_error)?;
         Ok(())
     }
 
@@ -476,13 +502,13 @@ impl Store for PostgresStore {
 
     async fn app_step(&self, user: &UserId, id: &MethodId) -> Result<Option<u64>, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT step FROM mfa_app_steps WHERE user_id = $1 AND method_id = $2",
-                &[&user.as_str(), &id.as_str()],
-            )
-            .await
-            .map_err(pg_error)?;
+        let row = cached_query_opt(
+            &client,
+            "SELECT step FROM mfa_app_steps WHERE user_id = $1 AND method_id = $2",
+            &[&user.as_str(), &id.as_str()],
+        )
+        .await
+        .map_err(pg_error)?;
         Ok(row.map(|r| codec::step_from_i64(r.get(0))))
     }
 
@@ -514,8 +540,8 @@ impl Store for PostgresStore {
     async fn insert_challenge(&self, c: Challenge) -> Result<(), StoreError> {
         let client = self.client().await?;
         let (answer, hash) = codec::answer_parts(&c.answer);
-        client
-            .execute(
+        cached_execute(
+            &client,
                 &format!(
                     "INSERT INTO mfa_challenges ({CHALLENGE_COLUMNS}) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
@@ -614,8 +640,8 @@ impl Store for PostgresStore {
     ) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let hash = hash.map(|h| h.0.to_vec());
-        let n = client
-            .execute(
+        let n = cached_execute(
+            &client,
                 "UPDATE mfa_challenges SET generation = generation + 1, sends = sends + 1, \
                  expires_at = $3, last_sent_at = $4, \
                  code_hash = COALESCE($5, code_hash), \
@@ -646,13 +672,13 @@ impl Store for PostgresStore {
             .map(|s| codec::challenge_status_str(*s))
             .collect();
         let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE mfa_challenges SET status = $2 WHERE id = $1 AND status = ANY($3)",
-                &[&id.as_str(), &codec::challenge_status_str(to), &from],
-            )
-            .await
-            .map_err(pg_error)?;
+        let n = cached_execute(
+            &client,
+            "UPDATE mfa_challenges SET status = $2 WHERE id = $1 AND status = ANY($3)",
+            &[&id.as_str(), &codec::challenge_status_str(to), &from],
+        )
+        .await
+        .map_err(pg_error)?;
         Ok(n == 1)
     }
 
@@ -692,8 +718,8 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> Result<Failures, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_one(
+        let row = cached_query_one(
+            &client,
                 "INSERT INTO mfa_user_failures (user_id, count, last_at) VALUES ($1, 1, $2) \
                  ON CONFLICT (user_id) DO UPDATE SET count = mfa_user_failures.count + 1, last_at = $2 \
                  RETURNING count, last_at",
@@ -712,13 +738,13 @@ impl Store for PostgresStore {
 
     async fn user_failures(&self, user: &UserId) -> Result<Failures, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT count, last_at FROM mfa_user_failures WHERE user_id = $1",
-                &[&user.as_str()],
-            )
-            .await
-            .map_err(pg_error)?;
+        let row = cached_query_opt(
+            &client,
+            "SELECT count, last_at FROM mfa_user_failures WHERE user_id = $1",
+            &[&user.as_str()],
+        )
+        .await
+        .map_err(pg_error)?;
         match row {
             None => Ok(Failures::default()),
             Some(row) => Ok(Failures {
@@ -733,13 +759,13 @@ impl Store for PostgresStore {
 
     async fn clear_user_failures(&self, user: &UserId) -> Result<(), StoreError> {
         let client = self.client().await?;
-        client
-            .execute(
-                "DELETE FROM mfa_user_failures WHERE user_id = $1",
-                &[&user.as_str()],
-            )
-            .await
-            .map_err(pg_error)?;
+        cached_execute(
+            &client,
+            "DELETE FROM mfa_user_failures WHERE user_id = $1",
+            &[&user.as_str()],
+        )
+        .await
+        .map_err(pg_error)?;
         Ok(())
     }
 

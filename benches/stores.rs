@@ -1,0 +1,205 @@
+//! Sign-in verifications through each store: the in-memory store, SQLite (in memory
+//! and in a file), and, when `MFA_TEST_POSTGRES_URL` / `MFA_TEST_REDIS_URL` are set,
+//! PostgreSQL and Redis on loopback.
+//!
+//! `cargo bench --features sqlite,postgres,redis --bench stores`
+//!
+//! - `store_verify/<store>`: one verification at a time (the challenge and its code are
+//!   made outside the timing): its latency; verifications per second = 1 / time.
+//! - `store_verify_32_in_flight/<store>`: 32 verifications in flight on a two-thread
+//!   runtime; the time reported is per verification (1 / throughput).
+
+#![allow(missing_docs)] // criterion's macros generate undocumented functions
+#![allow(clippy::expect_used)] // a bench that cannot set up should stop loudly
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use mfa::{
+    ChallengeId, Clock, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa, OneTimeCode,
+    PhoneMode, PhoneNumber, Policy, Randomness, Store, SystemClock, UserId, Verification,
+};
+use mfa_store::{Keyring, SecretKey};
+use tokio::runtime::Runtime;
+
+const IN_FLIGHT: usize = 32;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn bench_policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.send_limits.per_destination.max = u32::MAX;
+    policy.send_limits.per_user.max = u32::MAX;
+    policy.send_limits.per_country.max = u32::MAX;
+    policy
+}
+
+fn keys() -> Keyring {
+    Keyring::new(SecretKey::new("bench", [5; 32]).expect("a valid key id"))
+}
+
+struct Fixture {
+    mfa: Arc<Mfa>,
+    phone: MemoryDelivery,
+    number: PhoneNumber,
+    user: UserId,
+}
+
+fn fixture(rt: &Runtime, store: Arc<dyn Store>) -> Fixture {
+    let clock = ManualClock::new(SystemClock.now());
+    let phone = MemoryDelivery::with_clock(Arc::new(clock.clone()));
+    let mfa = Arc::new(
+        Mfa::builder()
+            .shared_store(store)
+            .clock(clock)
+            .sms(phone.clone())
+            .policy(bench_policy())
+            .build()
+            .expect("a valid policy"),
+    );
+    let mut b = [0u8; 8];
+    mfa::OsRandomness.fill(&mut b);
+    let suffix: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let user = UserId::new(format!("bench-{suffix}@example.no")).expect("a valid id");
+    let number = PhoneNumber::from_parts(47, "412 34 567").expect("a valid number");
+    rt.block_on(async {
+        let method = Method::AuthenticationPhone {
+            number: number.clone(),
+            mode: PhoneMode::Sms,
+        };
+        let pending = mfa
+            .begin_enrollment(&user, method)
+            .await
+            .expect("enrollment");
+        let code = phone.last_code_to(&number).expect("a code");
+        mfa.verify(&pending.challenge_id, code.expose())
+            .await
+            .expect("verify");
+        mfa.complete(&pending.challenge_id).await.expect("complete");
+    });
+    Fixture {
+        mfa,
+        phone,
+        number,
+        user,
+    }
+}
+
+fn start(rt: &Runtime, f: &Fixture) -> (ChallengeId, OneTimeCode) {
+    f.phone.clear();
+    rt.block_on(async {
+        let pending = f.mfa.challenge(&f.user).await.expect("challenge");
+        let code = f.phone.last_code_to(&f.number).expect("a code");
+        (pending.challenge_id, code)
+    })
+}
+
+/// The stores this build and environment can reach.
+fn stores(rt: &Runtime) -> Vec<(&'static str, Arc<dyn Store>)> {
+    let mut stores: Vec<(&'static str, Arc<dyn Store>)> =
+        vec![("memory", Arc::new(MemoryStore::new()))];
+    stores.push((
+        "sqlite_in_memory",
+        Arc::new(mfa_store::SqliteStore::in_memory(keys()).expect("sqlite")),
+    ));
+    let dir = std::env::temp_dir().join(format!("mfa-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    stores.push((
+        "sqlite_file_wal",
+        Arc::new(mfa_store::SqliteStore::open(dir.join("bench.db"), keys()).expect("sqlite")),
+    ));
+    #[cfg(feature = "postgres")]
+    match std::env::var("MFA_TEST_POSTGRES_URL") {
+        Ok(url) => stores.push((
+            "postgres_loopback",
+            Arc::new(
+                rt.block_on(mfa_store::PostgresStore::connect(&url, keys()))
+                    .expect("postgres"),
+            ),
+        )),
+        Err(_) => eprintln!("MFA_TEST_POSTGRES_URL is not set: no PostgreSQL figures"),
+    }
+    #[cfg(feature = "redis")]
+    match std::env::var("MFA_TEST_REDIS_URL") {
+        Ok(url) => stores.push((
+            "redis_loopback",
+            Arc::new(
+                rt.block_on(mfa_store::RedisStore::connect(&url, keys()))
+                    .expect("redis"),
+            ),
+        )),
+        Err(_) => eprintln!("MFA_TEST_REDIS_URL is not set: no Redis figures"),
+    }
+    let _ = rt;
+    stores
+}
+
+fn store_verify(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("store_verify");
+    group.measurement_time(Duration::from_secs(4));
+    for (name, store) in stores(&rt) {
+        let f = fixture(&rt, store);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || start(&rt, &f),
+                |(id, code)| {
+                    let v = rt
+                        .block_on(f.mfa.verify(&id, code.expose()))
+                        .expect("verify");
+                    assert_eq!(v, Verification::Approved);
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn store_verify_in_flight(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("store_verify_32_in_flight");
+    group.measurement_time(Duration::from_secs(4));
+    for (name, store) in stores(&rt) {
+        let f = fixture(&rt, store);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let n = usize::try_from(iters).unwrap_or(usize::MAX).max(1);
+                let work: Vec<(ChallengeId, OneTimeCode)> =
+                    (0..n).map(|_| start(&rt, &f)).collect();
+                let began = Instant::now();
+                rt.block_on(async {
+                    let work = Arc::new(std::sync::Mutex::new(work));
+                    let tasks: Vec<_> = (0..IN_FLIGHT)
+                        .map(|_| {
+                            let (work, mfa) = (Arc::clone(&work), Arc::clone(&f.mfa));
+                            tokio::spawn(async move {
+                                loop {
+                                    let next = work.lock().expect("not poisoned").pop();
+                                    let Some((id, code)) = next else { break };
+                                    let v = mfa.verify(&id, code.expose()).await.expect("verify");
+                                    assert_eq!(v, Verification::Approved);
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.expect("a task");
+                    }
+                });
+                began.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, store_verify, store_verify_in_flight);
+criterion_main!(benches);
