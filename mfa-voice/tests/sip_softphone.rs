@@ -158,6 +158,25 @@ impl Softphone {
         });
     }
 
+    /// Presses `key` once the log shows `text`, `delay` later.
+    fn press_after_log(&self, text: &'static str, delay: Duration, key: char) {
+        let log = self.log.clone();
+        let console = self.console;
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).contains(text)
+            {
+                if Instant::now() > deadline {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(delay);
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.send_to(key.to_string().as_bytes(), console).unwrap();
+        });
+    }
+
     /// What the phone heard on its latest call, decoded.
     fn last_recording(&self) -> Vec<i16> {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -329,10 +348,21 @@ async fn an_extension_is_dialled_by_dtmf_after_the_answer() {
     let store = MemoryStore::default();
     let mfa = mfa(voice.clone(), CallConfirmation::PressKey, "en", &store);
 
-    // The digits go out after 2 s; the transfer request with the extension lasts about
-    // 5 s more; the person at the extension presses # after it, then # to confirm.
-    phone.press_after('#', Duration::from_millis(9_000));
-    phone.press_after('#', Duration::from_millis(11_500));
+    // The switchboard hears the extension's last digit; the transfer request with the
+    // extension takes as long as its clips; the person at the extension then presses
+    // #, and # again during the confirmation prompt.
+    let prompts = Prompts::builtin();
+    let request_length: usize = [Clip::Transfer, Clip::Digit(4), Clip::Digit(2)]
+        .iter()
+        .map(|c| prompts.get(Language::English, *c).len() + 2_000)
+        .sum();
+    let at_extension = Duration::from_millis(request_length as u64 / 8 + 1_000);
+    phone.press_after_log("received event: '2' (end=1)", at_extension, '#');
+    phone.press_after_log(
+        "received event: '2' (end=1)",
+        at_extension + Duration::from_millis(2_500),
+        '#',
+    );
     let method = Method::OfficePhone {
         number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
         extension: Some(Extension::parse("42").unwrap()),
