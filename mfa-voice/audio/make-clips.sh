@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the built-in prompt clips: 8 kHz mono A-law WAV, spoken by espeak-ng,
-# with leading and trailing silence trimmed by sox. Needs the packages espeak-ng and sox.
+# with leading and trailing silence trimmed by sox, without dither (so a rerun gives the
+# same files). Needs the packages espeak-ng and sox.
 #
 #   bash mfa-voice/audio/make-clips.sh
 #
@@ -10,7 +11,7 @@ cd "$(dirname "$0")"
 
 speak() { # voice, file, text
     espeak-ng -v "$1" -s 165 --stdout "$3" |
-        sox -t wav - -r 8000 -c 1 -e a-law -b 8 "$2" \
+        sox -D -t wav - -r 8000 -c 1 -e a-law -b 8 "$2" \
             silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse pad 0 0.15
 }
 
