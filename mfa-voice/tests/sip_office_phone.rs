@@ -586,3 +586,34 @@ async fn enrollment_and_sign_in_through_the_company_proxy() {
         assert!(call.authenticated);
     }
 }
+
+/// A re-INVITE once answered is accepted with our session (SIPp checks the SDP in our
+/// 200 OK), and the call goes on to the key.
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn a_re_invite_keeps_the_call_going() {
+    let phone = Sipp::start("office_reinvite");
+    let voice =
+        SipVoice::new(SipConfig::new(phone.addr, "office.example").t1(Duration::from_millis(200)));
+    let receipt = voice.send(&request(None)).await.unwrap();
+    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    assert!(phone.finished_as_scripted(), "SIPp got no 200 with SDP");
+}
+
+/// A line nobody presses a key on ends at the call-length limit, cleanly with BYE.
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn a_call_ends_at_the_length_limit() {
+    let phone = Sipp::start("office_silent");
+    let mut options = ScriptOptions::default();
+    options.key_timeout = Duration::from_secs(60);
+    let voice = SipVoice::new(
+        SipConfig::new(phone.addr, "office.example")
+            .t1(Duration::from_millis(200))
+            .script_options(options)
+            .max_call_length(Duration::from_secs(3)),
+    );
+    let error = voice.send(&request(None)).await.unwrap_err();
+    assert_eq!(error.kind(), DeliveryErrorKind::Timeout);
+    assert!(phone.finished_as_scripted(), "SIPp got no BYE");
+}

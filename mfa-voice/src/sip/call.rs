@@ -14,7 +14,7 @@ use crate::keys::{KeyResult, interpret_keys};
 use crate::script::{CallEnd, CallScript, Expect};
 
 use super::audio::FRAME_SAMPLES;
-use super::dialog::{Dialog, ExtraHeader, Message, info_key, response_to};
+use super::dialog::{Dialog, ExtraHeader, Message, info_key, response_to, response_with};
 use super::digest::Challenge;
 use super::plan::{Action, closing, plan};
 use super::rtp::{Incoming, KeyReceiver, Sender};
@@ -55,6 +55,8 @@ struct Call<'a> {
     record: SipCall,
     cseq: u32,
     ack: Option<Vec<u8>>,
+    offer: String,
+    limit: Duration,
 }
 
 /// Places the call and plays `script`. Returns how it ended (or why it failed) and
@@ -64,6 +66,7 @@ pub(super) async fn place(
     local_ip: IpAddr,
     target: &str,
     script: &CallScript,
+    limit: Duration,
     clock: &dyn Clock,
     rng: &dyn Randomness,
 ) -> (Result<CallEnd, DeliveryError>, SipCall) {
@@ -141,6 +144,8 @@ pub(super) async fn place(
         record,
         cseq: 1,
         ack: None,
+        offer: String::new(),
+        limit,
     };
     let result = call.run(script).await;
     let mut record = call.record;
@@ -211,6 +216,7 @@ impl<'a> Call<'a> {
             rtp_port,
             u64::from_be_bytes(seed) >> 1,
         );
+        self.offer = offer.clone();
         let ok = self.invite(offer.as_bytes()).await?;
         self.record.answered_at = Some(self.clock.now());
         self.record.final_status = ok.status.unwrap_or(200);
@@ -594,6 +600,8 @@ impl<'a> Call<'a> {
         let mut sip_buf = vec![0u8; MAX_DATAGRAM];
         let mut rtp_buf = vec![0u8; 2048];
         let mut closing_played = false;
+        let mut remote = answer.remote;
+        let hard_stop = Instant::now() + self.limit;
         loop {
             while end.is_none() && queue.is_empty() && waiting_until.is_none() {
                 match actions.pop_front() {
@@ -661,7 +669,7 @@ impl<'a> Call<'a> {
                         None => vec![sender.audio_frame(&[])],
                     };
                     for packet in packets {
-                        if self.rtp.send_to(&packet, answer.remote).await.is_ok() {
+                        if self.rtp.send_to(&packet, remote).await.is_ok() {
                             self.record.rtp_packets_sent += 1;
                         }
                     }
@@ -669,6 +677,10 @@ impl<'a> Call<'a> {
                         waiting_until = None;
                         end = end.or(Some(CallEnd::NoKey));
                     }
+                }
+                _ = sleep_until(hard_stop), if end.is_none() => {
+                    // The call has lasted as long as it may: say goodbye and hang up.
+                    end = Some(if code_read { CallEnd::CodeRead } else { CallEnd::NoKey });
                 }
                 received = self.rtp.recv_from(&mut rtp_buf) => {
                     let Ok((n, _)) = received else { continue };
@@ -699,6 +711,22 @@ impl<'a> Call<'a> {
                             if let (Some(k), None) = (key, end) {
                                 self.key(k, &mut keys, &mut queue, &mut waiting_until, &mut end);
                             }
+                        }
+                        (None, "INVITE") => {
+                            // A re-INVITE (session refresh, media moved): keep our
+                            // session, follow the far end's new address if it gave one.
+                            if let Ok(again) = sdp::parse_answer(&String::from_utf8_lossy(&m.body)) {
+                                remote = again.remote;
+                            }
+                            let contact = format!("<sip:{}@{}>", self.config.user, self.dialog.local);
+                            let reply = response_with(
+                                &m,
+                                200,
+                                "OK",
+                                &[("Contact", contact), ("Content-Type", "application/sdp".into())],
+                                self.offer.as_bytes(),
+                            );
+                            self.send(&reply).await;
                         }
                         (None, _) => self.answer_request(&m).await,
                         (Some(status), "INVITE") if (200..300).contains(&status) => {

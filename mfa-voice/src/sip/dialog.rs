@@ -289,21 +289,39 @@ impl Dialog {
 
 /// A response to a request the callee sent us (BYE, INFO, OPTIONS).
 pub fn response_to(request: &Message, status: u16, reason: &str) -> Vec<u8> {
+    response_with(request, status, reason, &[], b"")
+}
+
+/// A response with extra headers and a body (the 200 OK to a re-INVITE).
+pub fn response_with(
+    request: &Message,
+    status: u16,
+    reason: &str,
+    extra: &[ExtraHeader],
+    body: &[u8],
+) -> Vec<u8> {
     let mut out = format!("SIP/2.0 {status} {reason}\r\n");
-    for name in ["via", "from", "to", "call-id", "cseq"] {
-        let display = match name {
-            "via" => "Via",
-            "from" => "From",
-            "to" => "To",
-            "call-id" => "Call-ID",
-            _ => "CSeq",
-        };
+    for (name, display) in [
+        ("via", "Via"),
+        ("from", "From"),
+        ("to", "To"),
+        ("call-id", "Call-ID"),
+        ("cseq", "CSeq"),
+    ] {
         for value in request.headers(name) {
             out.push_str(&format!("{display}: {value}\r\n"));
         }
     }
-    out.push_str("User-Agent: mfa-voice\r\nContent-Length: 0\r\n\r\n");
-    out.into_bytes()
+    for (name, value) in extra {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str(&format!(
+        "User-Agent: mfa-voice\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ pub struct SipConfig {
     request_uri: String,
     extension_uri: Option<String>,
     ring_timeout: Duration,
+    max_call_length: Duration,
     t1: Duration,
     script: ScriptOptions,
     prompts: Prompts,
@@ -111,6 +112,7 @@ impl SipConfig {
             request_uri: "sip:{number}@{host}".into(),
             extension_uri: None,
             ring_timeout: Duration::from_secs(30),
+            max_call_length: Duration::from_secs(180),
             t1: Duration::from_millis(500),
             script: ScriptOptions::default(),
             prompts: Prompts::builtin(),
@@ -157,6 +159,13 @@ impl SipConfig {
     /// How long the phone may ring before the call is cancelled (default 30 s).
     pub fn ring_timeout(mut self, timeout: Duration) -> Self {
         self.ring_timeout = timeout;
+        self
+    }
+
+    /// The longest an answered call may last (default 3 minutes; never longer than the
+    /// challenge lives): a line left open ends cleanly with BYE.
+    pub fn max_call_length(mut self, limit: Duration) -> Self {
+        self.max_call_length = limit;
         self
     }
 
@@ -343,11 +352,13 @@ impl Delivery for SipVoice {
         let script = self.config.script_for(request);
         let target = self.config.target_uri(request);
         let local_ip = self.config.local_ip_for_server();
+        let limit = self.config.max_call_length.min(request.expires_in);
         let (result, record) = call::place(
             &self.config,
             local_ip,
             &target,
             &script,
+            limit,
             self.clock.as_ref(),
             self.rng.as_ref(),
         )
