@@ -172,3 +172,97 @@ async fn a_challenge_without_credentials_is_a_configuration_error() {
     assert!(!error.is_transient());
     assert_eq!(voice.calls()[0].final_status, 407);
 }
+
+/// Sends `status` with `extra` headers in answer to `invite`, and returns the next
+/// INVITE (skipping the ACK of that response).
+async fn challenge_and_next(
+    peer: &UdpSocket,
+    invite: &str,
+    from: std::net::SocketAddr,
+    status: &str,
+    extra: &str,
+) -> String {
+    let mut response = respond(invite, status, "c1");
+    let at = response.len() - 2;
+    response.splice(at..at, extra.bytes());
+    peer.send_to(&response, from).await.unwrap();
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let (n, _) = timeout(Duration::from_secs(3), peer.recv_from(&mut buf))
+            .await
+            .expect("the next request")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.starts_with("INVITE ") && header(&text, "CSeq") != header(invite, "CSeq") {
+            return text;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_proxy_and_a_pbx_challenge_in_turn_and_a_stale_nonce_is_answered_again() {
+    use mfa_voice::sip::Credentials;
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let voice = SipVoice::new(
+        SipConfig::new(peer.local_addr().unwrap(), "pbx.example")
+            .credentials(Credentials::new("alice", "secret"))
+            .t1(Duration::from_millis(50)),
+    );
+    let call = tokio::spawn({
+        let voice = voice.clone();
+        async move { voice.send(&request()).await }
+    });
+    let mut buf = vec![0u8; 65_535];
+    let (n, from) = peer.recv_from(&mut buf).await.unwrap();
+    let first = String::from_utf8(buf[..n].to_vec()).unwrap();
+    assert!(header(&first, "Authorization").is_none());
+
+    let proxy = "Proxy-Authenticate: Digest realm=\"proxy\", nonce=\"p1\"\r\n";
+    let second = challenge_and_next(
+        &peer,
+        &first,
+        from,
+        "407 Proxy Authentication Required",
+        proxy,
+    )
+    .await;
+    assert!(
+        header(&second, "Proxy-Authorization")
+            .unwrap()
+            .contains("realm=\"proxy\"")
+    );
+    assert!(header(&second, "Authorization").is_none());
+    assert_eq!(header(&second, "CSeq"), Some("2 INVITE"));
+
+    let pbx = "WWW-Authenticate: Digest realm=\"pbx\", nonce=\"w1\", qop=\"auth\"\r\n";
+    let third = challenge_and_next(&peer, &second, from, "401 Unauthorized", pbx).await;
+    // Both answers travel together now.
+    assert!(
+        header(&third, "Proxy-Authorization")
+            .unwrap()
+            .contains("nonce=\"p1\"")
+    );
+    let auth = header(&third, "Authorization").unwrap();
+    assert!(auth.contains("realm=\"pbx\"") && auth.contains("qop=auth"));
+    assert!(!third.contains("secret"));
+
+    let stale =
+        "WWW-Authenticate: Digest realm=\"pbx\", nonce=\"w2\", qop=\"auth\", stale=true\r\n";
+    let fourth = challenge_and_next(&peer, &third, from, "401 Unauthorized", stale).await;
+    assert!(
+        header(&fourth, "Authorization")
+            .unwrap()
+            .contains("nonce=\"w2\"")
+    );
+    let answers = fourth
+        .lines()
+        .filter(|l| l.starts_with("Authorization:"))
+        .count();
+    assert_eq!(answers, 1, "the stale answer replaces the old one");
+
+    peer.send_to(&respond(&fourth, "486 Busy Here", "c1"), from)
+        .await
+        .unwrap();
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), DeliveryErrorKind::Busy);
+}

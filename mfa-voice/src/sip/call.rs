@@ -254,12 +254,13 @@ impl<'a> Call<'a> {
     async fn invite(&mut self, sdp: &[u8]) -> Result<Message, DeliveryError> {
         let t1 = self.config.t1;
         let ring_deadline = Instant::now() + self.config.ring_timeout;
-        let mut authorization: Option<ExtraHeader> = None;
+        // One answer per challenger: the proxy (407) and the PBX (401) may both ask.
+        let mut authorizations: Vec<ExtraHeader> = Vec::new();
         let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
             let branch = branch(self.rng);
             let mut extra: Vec<ExtraHeader> = vec![("Content-Type", "application/sdp".into())];
-            extra.extend(authorization.clone());
+            extra.extend(authorizations.iter().cloned());
             let invite = self
                 .dialog
                 .request(
@@ -347,13 +348,20 @@ impl<'a> Call<'a> {
             };
             let challenge = Challenge::parse(response.header(challenge_header).unwrap_or(""))
                 .map_err(|e| config_error(format!("cannot answer the PBX's challenge: {e}")))?;
-            if authorization.is_some() && !challenge.stale {
+            let answered_before = authorizations.iter().any(|(h, _)| *h == answer_header);
+            if answered_before && !challenge.stale {
                 return Err(config_error(format!(
                     "the PBX rejected the credentials (SIP {status})"
                 )));
             }
+            // A stale nonce (or a first challenge) gets a fresh answer; at most two rounds
+            // per challenger, so a server that keeps saying "stale" cannot loop us.
+            if self.cseq > 4 {
+                return Err(config_error("the PBX keeps challenging the credentials"));
+            }
+            authorizations.retain(|(h, _)| *h != answer_header);
             let cnonce = token(self.rng, 8);
-            authorization = Some((
+            authorizations.push((
                 answer_header,
                 challenge.authorization(
                     &credentials.username,
