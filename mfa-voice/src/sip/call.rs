@@ -44,6 +44,23 @@ fn transient(message: impl Into<String>) -> DeliveryError {
     DeliveryError::new(DeliveryErrorKind::Transient, message)
 }
 
+/// A socket on an even port, as RFC 3550 asks of RTP (some PBXs insist).
+async fn bind_even(ip: IpAddr) -> std::io::Result<UdpSocket> {
+    for _ in 0..16 {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let port = socket.local_addr()?.port();
+        if port % 2 == 0 {
+            return Ok(socket);
+        }
+        if let Some(next) = port.checked_add(1) {
+            if let Ok(even) = UdpSocket::bind(SocketAddr::new(ip, next)).await {
+                return Ok(even);
+            }
+        }
+    }
+    UdpSocket::bind(SocketAddr::new(ip, 0)).await
+}
+
 /// The sockets and fixed facts of one call.
 struct Call<'a> {
     config: &'a SipConfig,
@@ -90,7 +107,7 @@ pub(super) async fn place(
     };
     let sockets = async {
         let sip = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
-        let rtp = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        let rtp = bind_even(local_ip).await?;
         Ok::<_, std::io::Error>((sip, rtp))
     }
     .await;
