@@ -82,6 +82,13 @@ async fn timer_a_retransmits_the_same_invite_until_timer_b_gives_up() {
             .0
             .starts_with(b"INVITE sip:+4722123456@pbx.example SIP/2.0\r\n")
     );
+    // The offer: PCMA, PCMU and telephone events, on an even RTP port.
+    let invite = String::from_utf8_lossy(&got[0].0).into_owned();
+    let media = invite.lines().find(|l| l.starts_with("m=audio ")).unwrap();
+    let port: u16 = media.split(' ').nth(1).unwrap().parse().unwrap();
+    assert_eq!(port % 2, 0, "{media}");
+    assert!(media.ends_with("RTP/AVP 8 0 101"), "{media}");
+    assert!(invite.contains("a=rtpmap:101 telephone-event/8000"));
 }
 
 #[tokio::test]
