@@ -25,3 +25,32 @@ mod file {
 
     mfa_core::store_conformance!(fresh_file);
 }
+
+/// A store's `Debug` names its key id and nothing of the key.
+#[test]
+fn debug_output_shows_the_key_id_only() {
+    let store = SqliteStore::in_memory(keys()).unwrap();
+    let shown = format!("{store:?}");
+    assert!(shown.contains("test-1"), "{shown}");
+    assert!(!shown.contains("42"), "{shown}");
+    let ring = format!("{:?}", keys());
+    assert!(!ring.contains("42"), "{ring}");
+}
+
+/// A database written by a newer build is refused with a typed error, not misread.
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = std::env::temp_dir().join(format!("mfa-store-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("newer.db");
+    drop(SqliteStore::open(&path, keys()).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO mfa_schema_migrations (version, name) VALUES (99, 'future')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path, keys()).unwrap_err();
+    assert_eq!(err.kind(), mfa_core::StoreErrorKind::Corrupt);
+}
