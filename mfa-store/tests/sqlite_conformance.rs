@@ -54,3 +54,45 @@ fn a_newer_schema_is_refused() {
     let err = SqliteStore::open(&path, keys()).unwrap_err();
     assert_eq!(err.kind(), mfa_core::StoreErrorKind::Corrupt);
 }
+
+/// Purging drops dead challenges and closed windows, and keeps approved proofs.
+#[tokio::test]
+async fn purge_drops_expired_challenges_and_closed_windows() {
+    use mfa_core::Store;
+    use mfa_core::store::conformance::{T0, awaiting_challenge, fresh_user};
+    use std::time::Duration;
+
+    let store = fresh().await;
+    let user = fresh_user();
+    let dead = awaiting_challenge(&user);
+    let mut proof = awaiting_challenge(&user);
+    proof.status = mfa_core::ChallengeStatus::Approved;
+    let live = mfa_core::Challenge {
+        expires_at: T0 + Duration::from_secs(3600),
+        ..awaiting_challenge(&user)
+    };
+    for c in [&dead, &proof, &live] {
+        store.insert_challenge(c.clone()).await.unwrap();
+    }
+    store
+        .hit("closed", Duration::from_secs(60), T0)
+        .await
+        .unwrap();
+    store
+        .hit("open", Duration::from_secs(7200), T0)
+        .await
+        .unwrap();
+    let later = T0 + Duration::from_secs(301);
+    assert_eq!(store.purge_expired(later).await.unwrap(), 2);
+    assert!(store.challenge(&dead.id).await.unwrap().is_none());
+    assert!(store.challenge(&proof.id).await.unwrap().is_some());
+    assert!(store.challenge(&live.id).await.unwrap().is_some());
+    assert_eq!(
+        store
+            .hit("open", Duration::from_secs(7200), later)
+            .await
+            .unwrap()
+            .count,
+        2
+    );
+}
