@@ -21,7 +21,7 @@ use mfa_core::{
     Purpose, Status, Timestamp, UserId,
 };
 use mfa_voice::ScriptOptions;
-use mfa_voice::sip::{Codec, Credentials, SipConfig, SipVoice};
+use mfa_voice::sip::{Codec, Credentials, SipConfig, SipVoice, Transport};
 
 /// One SIPp office phone, running one scenario for one call.
 struct Sipp {
@@ -45,6 +45,11 @@ impl Sipp {
 
     /// SIPp answering `calls` calls in turn with the same scenario.
     fn start_for(scenario: &str, calls: u32) -> Sipp {
+        Self::start_with(scenario, calls, "u1")
+    }
+
+    /// SIPp on a transport: `u1` (UDP) or `t1` (TCP, one connection).
+    fn start_with(scenario: &str, calls: u32, transport: &str) -> Sipp {
         let sipp = std::env::var("MFA_SIPP")
             .expect("MFA_SIPP is not set: run the SIP tests through scripts/test.sh");
         let scenario_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -62,6 +67,7 @@ impl Sipp {
             .arg(&scenario_path)
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+            .args(["-t", transport])
             .args([
                 "-m",
                 &calls.to_string(),
@@ -77,6 +83,14 @@ impl Sipp {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = command.spawn().expect("sipp starts");
+        if transport == "t1" {
+            // Over TCP nothing retransmits: wait until SIPp listens.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "sipp does not listen on TCP");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         Sipp {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -616,4 +630,19 @@ async fn a_call_ends_at_the_length_limit() {
     let error = voice.send(&request(None)).await.unwrap_err();
     assert_eq!(error.kind(), DeliveryErrorKind::Timeout);
     assert!(phone.finished_as_scripted(), "SIPp got no BYE");
+}
+
+/// The same office phone over TCP: one connection carries the challenge, the answer,
+/// the ACK and the BYE, with no retransmissions.
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn over_tcp_the_office_phone_confirms() {
+    let phone = Sipp::start_with("office_pound", 1, "t1");
+    let voice = SipVoice::new(config(&phone, "secret").transport(Transport::Tcp));
+    let receipt = voice.send(&request(None)).await.unwrap();
+    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    assert!(phone.finished_as_scripted(), "SIPp saw a different call");
+    let call = &voice.calls()[0];
+    assert!(call.authenticated);
+    assert_eq!(call.keys, "#");
 }

@@ -18,6 +18,7 @@ use super::dialog::{Dialog, ExtraHeader, Message, info_key, response_to, respons
 use super::digest::Challenge;
 use super::plan::{Action, closing, plan};
 use super::rtp::{Incoming, KeyReceiver, Sender};
+use super::transport::Signalling;
 use super::{SipCall, SipConfig, backoff, error_for_status, sdp};
 
 /// RFC 3261's T2: the longest interval between retransmissions of non-INVITE requests.
@@ -64,7 +65,7 @@ async fn bind_even(ip: IpAddr) -> std::io::Result<UdpSocket> {
 /// The sockets and fixed facts of one call.
 struct Call<'a> {
     config: &'a SipConfig,
-    sip: UdpSocket,
+    sip: Signalling,
     rtp: UdpSocket,
     dialog: Dialog,
     rng: &'a dyn Randomness,
@@ -106,7 +107,7 @@ pub(super) async fn place(
         error: None,
     };
     let sockets = async {
-        let sip = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
+        let sip = Signalling::open(config.transport, local_ip, config.server).await?;
         let rtp = bind_even(local_ip).await?;
         Ok::<_, std::io::Error>((sip, rtp))
     }
@@ -116,10 +117,7 @@ pub(super) async fn place(
         Err(e) => {
             let mut record = record;
             record.error = Some(DeliveryErrorKind::Transient);
-            return (
-                Err(transient(format!("cannot open a UDP socket: {e}"))),
-                record,
-            );
+            return (Err(transient(format!("cannot reach the PBX: {e}"))), record);
         }
     };
     let local = sip
@@ -141,6 +139,7 @@ pub(super) async fn place(
         ),
     };
     let dialog = Dialog {
+        transport: sip.via_name(),
         local,
         call_id: record.call_id.clone(),
         from,
@@ -213,14 +212,22 @@ struct Keys {
 
 impl<'a> Call<'a> {
     async fn send(&self, bytes: &[u8]) {
-        // A lost datagram is what retransmissions are for; the error itself says nothing more.
-        let _ = self.sip.send_to(bytes, self.config.server).await;
+        self.sip.send(bytes).await;
+    }
+
+    /// When to retransmit next: never over a reliable transport.
+    fn retransmit_at(&self, interval: Duration, give_up: Instant) -> Instant {
+        if self.sip.reliable() {
+            give_up
+        } else {
+            Instant::now() + interval
+        }
     }
 
     /// Receives the next SIP message of this call (others are dropped).
     async fn recv(&self, buf: &mut [u8]) -> Option<Message> {
-        let (n, _) = self.sip.recv_from(buf).await.ok()?;
-        let message = Message::parse(&buf[..n])?;
+        let bytes = self.sip.recv(buf).await?;
+        let message = Message::parse(&bytes)?;
         (message.call_id() == Some(self.dialog.call_id.as_str())).then_some(message)
     }
 
@@ -295,7 +302,7 @@ impl<'a> Call<'a> {
             let started = Instant::now();
             let timer_b = started + t1 * 64;
             let mut attempt = 0;
-            let mut next_retransmit = started + t1;
+            let mut next_retransmit = self.retransmit_at(t1, timer_b);
             let mut ringing = false;
             let response = loop {
                 let wake = if ringing {
@@ -325,7 +332,7 @@ impl<'a> Call<'a> {
                         // Timer A: retransmit, doubling the interval each time.
                         self.send(&invite).await;
                         attempt += 1;
-                        next_retransmit = now + backoff(t1, attempt, None);
+                        next_retransmit = self.retransmit_at(backoff(t1, attempt, None), timer_b);
                     }
                     message = self.recv(&mut buf) => {
                         let Some(m) = message else { continue };
@@ -437,7 +444,7 @@ impl<'a> Call<'a> {
         let t1 = self.config.t1;
         let give_up = Instant::now() + t1 * 64;
         let mut attempt = 0;
-        let mut next_retransmit = Instant::now() + t1;
+        let mut next_retransmit = self.retransmit_at(t1, give_up);
         let mut cancel_done = false;
         loop {
             let wake = if cancel_done {
@@ -452,7 +459,7 @@ impl<'a> Call<'a> {
                     }
                     self.send(&cancel).await;
                     attempt += 1;
-                    next_retransmit = Instant::now() + backoff(t1, attempt, Some(T2));
+                    next_retransmit = self.retransmit_at(backoff(t1, attempt, Some(T2)), give_up);
                 }
                 message = self.recv(buf) => {
                     let Some(m) = message else { continue };
@@ -566,7 +573,7 @@ impl<'a> Call<'a> {
         let t1 = self.config.t1;
         let give_up = Instant::now() + (t1 * 64).min(Duration::from_secs(32));
         let mut attempt = 0;
-        let mut next_retransmit = Instant::now() + t1;
+        let mut next_retransmit = self.retransmit_at(t1, give_up);
         let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
             tokio::select! {
@@ -576,7 +583,7 @@ impl<'a> Call<'a> {
                     }
                     self.send(&request).await;
                     attempt += 1;
-                    next_retransmit = Instant::now() + backoff(t1, attempt, Some(T2));
+                    next_retransmit = self.retransmit_at(backoff(t1, attempt, Some(T2)), give_up);
                 }
                 message = self.recv(&mut buf) => {
                     let Some(m) = message else { continue };
@@ -743,7 +750,7 @@ impl<'a> Call<'a> {
                             if let Ok(again) = sdp::parse_answer(&String::from_utf8_lossy(&m.body)) {
                                 remote = again.remote;
                             }
-                            let contact = format!("<sip:{}@{}>", self.config.user, self.dialog.local);
+                            let contact = self.dialog.contact();
                             let reply = response_with(
                                 &m,
                                 200,

@@ -185,6 +185,8 @@ pub fn info_key(content_type: &str, body: &[u8]) -> Option<char> {
 /// The fixed parts of one call's dialog, and what the answer added.
 #[derive(Debug, Clone)]
 pub struct Dialog {
+    /// The transport's name in Via (`UDP`, `TCP`).
+    pub transport: &'static str,
     /// Our SIP socket's address (Via and Contact).
     pub local: SocketAddr,
     /// The Call-ID.
@@ -213,6 +215,15 @@ pub struct InvalidUri;
 pub type ExtraHeader = (&'static str, String);
 
 impl Dialog {
+    /// Our Contact value: where the callee reaches us within the dialog.
+    pub fn contact(&self) -> String {
+        let transport = match self.transport {
+            "UDP" => String::new(),
+            other => format!(";transport={}", other.to_ascii_lowercase()),
+        };
+        format!("<sip:{}@{}{transport}>", self.user, self.local)
+    }
+
     /// The To value, with the callee's tag once known.
     pub fn to_value(&self) -> String {
         match &self.remote_tag {
@@ -243,8 +254,8 @@ impl Dialog {
         }
         let mut headers = rsip::Headers::default();
         headers.push(Header::Via(rsip::headers::Via::new(format!(
-            "SIP/2.0/UDP {};branch={branch};rport",
-            self.local
+            "SIP/2.0/{} {};branch={branch};rport",
+            self.transport, self.local
         ))));
         headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
         for route in routes {
@@ -259,10 +270,7 @@ impl Dialog {
             "{cseq} {method}"
         ))));
         if matches!(method, rsip::Method::Invite) {
-            headers.push(Header::Contact(rsip::headers::Contact::new(format!(
-                "<sip:{}@{}>",
-                self.user, self.local
-            ))));
+            headers.push(Header::Contact(rsip::headers::Contact::new(self.contact())));
             headers.push(Header::Allow(rsip::headers::Allow::new(
                 "INVITE, ACK, CANCEL, BYE, INFO, OPTIONS",
             )));
@@ -330,6 +338,7 @@ mod tests {
 
     fn dialog() -> Dialog {
         Dialog {
+            transport: "UDP",
             local: "127.0.0.1:40000".parse().unwrap(),
             call_id: "abc@127.0.0.1".into(),
             from: "\"Contoso\" <sip:mfa@pbx.example>;tag=t1".into(),

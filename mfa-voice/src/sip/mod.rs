@@ -1,7 +1,8 @@
 //! The SIP backend: places verification calls itself, through the company's PBX or a
-//! SIP proxy, over UDP, and hears the keys the callee presses.
+//! SIP proxy, and hears the keys the callee presses.
 //!
-//! [`SipVoice`] is a SIP user agent client (RFC 3261): it sends an INVITE offering
+//! [`SipVoice`] is a SIP user agent client (RFC 3261) over UDP or TCP ([`Transport`]),
+//! following the proxy's Record-Route. It sends an INVITE offering
 //! G.711 A-law and µ-law and `telephone-event/8000`, retransmits it on timer A until
 //! timer B, answers a 401/407 with digest authentication, sends CANCEL when nobody
 //! answers in time, and ends the call with BYE. Once answered it plays the call
@@ -33,6 +34,7 @@ mod digest;
 mod plan;
 mod rtp;
 mod sdp;
+mod transport;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -53,6 +55,7 @@ pub use audio::{
     ClipError, Codec, FRAME_SAMPLES, Prompts, SAMPLE_RATE, alaw_to_linear, linear_to_alaw,
     linear_to_ulaw, read_wav, ulaw_to_linear, write_alaw_wav,
 };
+pub use transport::Transport;
 
 /// The account the backend authenticates with when the PBX or proxy challenges it.
 #[derive(Clone)]
@@ -84,6 +87,7 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone)]
 pub struct SipConfig {
     server: SocketAddr,
+    transport: Transport,
     host: String,
     local_ip: Option<IpAddr>,
     user: String,
@@ -104,6 +108,7 @@ impl SipConfig {
     pub fn new(server: SocketAddr, host: impl Into<String>) -> Self {
         SipConfig {
             server,
+            transport: Transport::Udp,
             host: host.into(),
             local_ip: None,
             user: "mfa".into(),
@@ -117,6 +122,12 @@ impl SipConfig {
             script: ScriptOptions::default(),
             prompts: Prompts::builtin(),
         }
+    }
+
+    /// UDP (the default) or TCP for SIP messages.
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// The caller: the user part of our From and Contact, and the name shown.
