@@ -1,7 +1,7 @@
 //! The embedded store: SQLite in a file or in memory.
 //!
-//! Every operation is one `BEGIN IMMEDIATE` transaction, so it is atomic against other
-//! connections and other processes sharing the file. The blocking SQLite calls run on
+//! Every change is one `BEGIN IMMEDIATE` transaction, so it is atomic against other
+//! connections and other processes sharing the file; reads are deferred transactions. The blocking SQLite calls run on
 //! Tokio's blocking pool.
 
 use std::path::Path;
@@ -85,7 +85,7 @@ impl SqliteStore {
 
     /// The schema version in force (the last migration applied).
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        self.run(|tx, _| {
+        self.read(|tx, _| {
             tx.query_row(
                 "SELECT COALESCE(MAX(version), 0) FROM mfa_schema_migrations",
                 [],
@@ -151,8 +151,26 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` in one immediate transaction on the blocking pool.
+    /// Runs `f` in one immediate transaction (the write lock taken at the start) on the
+    /// blocking pool.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &Keyring) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.transaction(TransactionBehavior::Immediate, f).await
+    }
+
+    /// Runs a read-only `f` in a deferred transaction: other processes keep writing.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &Keyring) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.transaction(TransactionBehavior::Deferred, f).await
+    }
+
+    async fn transaction<T, F>(&self, behavior: TransactionBehavior, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>, &Keyring) -> Result<T, StoreError> + Send + 'static,
@@ -162,7 +180,7 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut conn = Self::lock(&conn);
             let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .transaction_with_behavior(behavior)
                 .map_err(sql_error)?;
             let out = f(&tx, &keys)?;
             tx.commit().map_err(sql_error)?;
@@ -338,7 +356,7 @@ fn load_challenge(tx: &Transaction<'_>, id: &str) -> Result<Option<Challenge>, S
 impl Store for SqliteStore {
     async fn methods(&self, user: &UserId) -> Result<Vec<MethodRecord>, StoreError> {
         let user = user.clone();
-        self.run(move |tx, keys| {
+        self.read(move |tx, keys| {
             load_methods(tx, user.as_str())?
                 .iter()
                 .map(|m| codec::method_record(keys, &user, m))
@@ -428,7 +446,7 @@ impl Store for SqliteStore {
 
     async fn app_step(&self, user: &UserId, id: &MethodId) -> Result<Option<u64>, StoreError> {
         let (user, id) = (user.as_str().to_owned(), id.as_str().to_owned());
-        self.run(move |tx, _| {
+        self.read(move |tx, _| {
             let step: Option<i64> = tx
                 .query_row(
                     "SELECT step FROM mfa_app_steps WHERE user_id = ?1 AND method_id = ?2",
@@ -499,7 +517,7 @@ impl Store for SqliteStore {
 
     async fn challenge(&self, id: &ChallengeId) -> Result<Option<Challenge>, StoreError> {
         let id = id.as_str().to_owned();
-        self.run(move |tx, _| load_challenge(tx, &id)).await
+        self.read(move |tx, _| load_challenge(tx, &id)).await
     }
 
     async fn record_failure(
@@ -658,7 +676,7 @@ impl Store for SqliteStore {
 
     async fn user_failures(&self, user: &UserId) -> Result<Failures, StoreError> {
         let user = user.as_str().to_owned();
-        self.run(move |tx, _| {
+        self.read(move |tx, _| {
             let row: Option<(i64, Option<i64>)> = tx
                 .query_row(
                     "SELECT count, last_at FROM mfa_user_failures WHERE user_id = ?1",
