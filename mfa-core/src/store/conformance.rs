@@ -71,6 +71,7 @@ pub const PROPERTIES: &[&str] = &[
     "concurrent_approvals_approve_once",
     "concurrent_failures_count_to_the_cap",
     "concurrent_app_steps_accept_once",
+    "odd_ids_are_stored_exactly_and_kept_apart",
 ];
 
 /// Runs every property, each against a fresh store from `fresh`.
@@ -104,6 +105,7 @@ where
     concurrent_approvals_approve_once(fresh().await).await;
     concurrent_failures_count_to_the_cap(fresh().await).await;
     concurrent_app_steps_accept_once(fresh().await).await;
+    odd_ids_are_stored_exactly_and_kept_apart(fresh().await).await;
 }
 
 /// Generates one `#[tokio::test]` per property, each calling `$fresh().await` for its
@@ -135,7 +137,8 @@ macro_rules! store_conformance {
             recovery_codes_are_consumed_once,
             concurrent_approvals_approve_once,
             concurrent_failures_count_to_the_cap,
-            concurrent_app_steps_accept_once
+            concurrent_app_steps_accept_once,
+            odd_ids_are_stored_exactly_and_kept_apart
         );
     };
     (@each $attrs:tt $fresh:path; $($name:ident),* $(,)?) => {
@@ -1531,4 +1534,93 @@ pub async fn concurrent_app_steps_accept_once(store: impl Store) {
         "one acceptance of step 101"
     );
     assert_eq!(store.app_step(user, id).await.expect("app_step"), Some(101));
+}
+
+// --- input the store must not trip over -----------------------------------------------
+
+/// User ids with quotes, separators, non-ASCII text or the full length, and method ids
+/// with separators, are stored exactly and never mixed up with each other.
+pub async fn odd_ids_are_stored_exactly_and_kept_apart(store: impl Store) {
+    let tag = suffix();
+    let users: Vec<UserId> = [
+        format!("o'brien\"; DROP TABLE x; --{tag}@example.no"),
+        format!("a:b|c{tag}@example.no"),
+        format!("a:b{tag}|c@example.no"),
+        format!("æøå ÆØÅ 名前 🙂 {tag}"),
+        format!(
+            "{tag}{}",
+            "x".repeat(crate::user::MAX_USER_ID_LEN - tag.len())
+        ),
+    ]
+    .into_iter()
+    .map(|u| UserId::new(u).expect("a valid user id"))
+    .collect();
+    for (i, user) in users.iter().enumerate() {
+        let record = MethodRecord {
+            id: MethodId::parse(&format!("m|{i}:'\"%_{tag}")).expect("a valid method id"),
+            replaces: Some(MethodId::parse("x|y:z").expect("a valid method id")),
+            ..app_record(i as u64)
+        };
+        store
+            .insert_method(user, record.clone())
+            .await
+            .expect("insert_method");
+        assert_eq!(
+            store.methods(user).await.expect("methods"),
+            vec![record.clone()]
+        );
+        for _ in 0..=i {
+            store
+                .record_user_failure(user, T0)
+                .await
+                .expect("record_user_failure");
+        }
+        assert!(
+            store
+                .advance_app_step(user, &record.id, i as u64 + 1)
+                .await
+                .expect("advance")
+        );
+        store
+            .replace_recovery_codes(user, vec![hash(i as u8)])
+            .await
+            .expect("replace");
+    }
+    for (i, user) in users.iter().enumerate() {
+        let methods = store.methods(user).await.expect("methods");
+        assert_eq!(methods.len(), 1, "{user:?} sees only its own method");
+        assert_eq!(
+            store
+                .user_failures(user)
+                .await
+                .expect("user_failures")
+                .count,
+            i as u32 + 1
+        );
+        assert_eq!(
+            store
+                .app_step(user, &methods[0].id)
+                .await
+                .expect("app_step"),
+            Some(i as u64 + 1)
+        );
+        let challenge = Challenge {
+            id: ChallengeId::parse(&format!("c|{i}:'\"{tag}")).expect("a valid challenge id"),
+            ..awaiting_challenge(user)
+        };
+        store
+            .insert_challenge(challenge.clone())
+            .await
+            .expect("insert_challenge");
+        assert_eq!(load(&store, &challenge.id).await, challenge);
+        let key = format!("user:{}", user.as_str());
+        assert_eq!(
+            store
+                .hit(&key, Duration::from_secs(60), T0)
+                .await
+                .expect("hit")
+                .count,
+            1
+        );
+    }
 }
