@@ -59,8 +59,20 @@ fn sql_error(e: rusqlite::Error) -> StoreError {
 
 impl SqliteStore {
     /// Opens (or creates) the database file at `path` and applies the migrations.
+    /// An operation waits up to 5 s for another process's lock before failing as
+    /// unavailable.
     pub fn open(path: impl AsRef<Path>, keys: Keyring) -> Result<Self, StoreError> {
+        Self::open_with(path, keys, Duration::from_secs(5))
+    }
+
+    /// [`SqliteStore::open`] waiting at most `busy_timeout` for another process's lock.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        keys: Keyring,
+        busy_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(sql_error)?;
+        conn.busy_timeout(busy_timeout).map_err(sql_error)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql_error)?;
         Self::with_connection(conn, keys)
@@ -68,12 +80,13 @@ impl SqliteStore {
 
     /// A private database in memory, gone when the last clone is dropped.
     pub fn in_memory(keys: Keyring) -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open_in_memory().map_err(sql_error)?, keys)
+        let conn = Connection::open_in_memory().map_err(sql_error)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(sql_error)?;
+        Self::with_connection(conn, keys)
     }
 
     fn with_connection(mut conn: Connection, keys: Keyring) -> Result<Self, StoreError> {
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(sql_error)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql_error)?;
         migrate(&mut conn)?;

@@ -1,11 +1,14 @@
-//! Faults: the server stops in the middle of a sign-in (the code is sent, not yet
+//! Faults: the store fails in the middle of a sign-in (the code is sent, not yet
 //! typed). Every call then fails with a typed, transient store error and nothing is
-//! approved; after a restart the same challenge is answered and no enrollment is lost.
+//! approved; once the store is back the same challenge is answered and no enrollment
+//! is lost.
 //!
-//! The servers are stopped and started with the commands `scripts/services/*.sh`
-//! export (`MFA_TEST_POSTGRES_STOP` / `_START`, `MFA_TEST_REDIS_STOP` / `_START`).
-#![cfg(any(feature = "postgres", feature = "redis"))]
+//! PostgreSQL and Redis are stopped and started with the commands
+//! `scripts/services/*.sh` export (`MFA_TEST_POSTGRES_STOP` / `_START`,
+//! `MFA_TEST_REDIS_STOP` / `_START`); SQLite is locked by another connection.
+#![cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+#![cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
 
 mod support;
 
@@ -142,4 +145,50 @@ async fn redis_stopped_mid_sign_in_fails_closed_then_continues() {
         &env("MFA_TEST_REDIS_START"),
     )
     .await;
+}
+
+/// SQLite: another process holds the database's write lock in the middle of a sign-in.
+/// The verification fails as unavailable after the busy timeout and approves nothing;
+/// once the lock is released the same code is accepted.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_mid_sign_in_fails_closed_then_continues() {
+    let dir = std::env::temp_dir().join(format!("mfa-store-fault-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("locked.db");
+    let store =
+        mfa_store::SqliteStore::open_with(&path, keys(), std::time::Duration::from_millis(200))
+            .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let phone = MemoryDelivery::new();
+    let mfa: Mfa = mfa(Arc::clone(&store), &phone, 6);
+    let user = fresh_user("fault-sqlite");
+    enroll_sms(&mfa, &phone, &user).await;
+    let pending = mfa.challenge(&user).await.unwrap();
+    let code = phone
+        .last_code_to(&number(&user))
+        .unwrap()
+        .expose()
+        .to_owned();
+
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    assert_unavailable(mfa.verify(&pending.challenge_id, &code).await, &code);
+    other.execute_batch("ROLLBACK").unwrap();
+    drop(other);
+
+    let challenge = store
+        .challenge(&pending.challenge_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        challenge.status,
+        ChallengeStatus::AwaitingCode,
+        "nothing was approved while locked"
+    );
+    assert_eq!(
+        mfa.verify(&pending.challenge_id, &code).await.unwrap(),
+        Verification::Approved
+    );
 }
