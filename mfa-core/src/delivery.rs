@@ -212,12 +212,15 @@ impl DeliveryError {
         !self.is_transient()
     }
 
-    /// Whether this is how a call ended (no answer, busy, declined or hung up) rather
-    /// than a failure to place it.
+    /// Whether this is how a placed call ended (no answer, busy, declined, hung up, or
+    /// answered without media in time) rather than a failure to place it.
     pub fn is_call_outcome(&self) -> bool {
         matches!(
             self.kind,
-            DeliveryErrorKind::NoAnswer | DeliveryErrorKind::Busy | DeliveryErrorKind::Declined
+            DeliveryErrorKind::NoAnswer
+                | DeliveryErrorKind::Busy
+                | DeliveryErrorKind::Declined
+                | DeliveryErrorKind::Timeout
         )
     }
 

@@ -20,8 +20,8 @@ pub enum Error {
     /// Sending a code or placing a call failed; nothing is left to answer.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
-    /// The first call of a challenge was not answered, was busy or was hung up before
-    /// a key. The challenge stays pending: [`crate::Mfa::resend`] calls again.
+    /// The first call of a challenge was not answered, was busy, was hung up before a
+    /// key or went silent. The challenge stays pending: [`crate::Mfa::resend`] calls again.
     #[error("the call was not completed ({error}); call again or choose another method")]
     CallNotCompleted {
         /// The challenge, still pending.

@@ -1024,6 +1024,29 @@ async fn an_unanswered_first_call_leaves_the_challenge_pending_for_a_new_call() 
         w.mfa.challenge_status(&challenge_id).await.unwrap(),
         ChallengeStatus::AwaitingCallConfirmation
     );
+    // Busy, hung up and silent calls leave their challenges pending too.
+    for (i, kind) in [
+        DeliveryErrorKind::Busy,
+        DeliveryErrorKind::Declined,
+        DeliveryErrorKind::Timeout,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let user = UserId::new(format!("caller{i}")).unwrap();
+        let desk = Method::OfficePhone {
+            number: PhoneNumber::parse(&format!("+47 22 12 34 6{i}")).unwrap(),
+            extension: None,
+        };
+        w.voice.fail_next(DeliveryError::new(kind, "call ended"));
+        match w.mfa.begin_enrollment(&user, desk).await {
+            Err(Error::CallNotCompleted { challenge_id, .. }) => assert_eq!(
+                w.mfa.challenge_status(&challenge_id).await.unwrap(),
+                ChallengeStatus::AwaitingCallConfirmation
+            ),
+            other => panic!("{kind:?}: {other:?}"),
+        }
+    }
     // A failure to place the call at all is not a call outcome: nothing stays pending.
     w.voice.fail_next(DeliveryError::transient("trunk down"));
     let other = UserId::new("ola").unwrap();
