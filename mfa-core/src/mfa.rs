@@ -755,10 +755,12 @@ impl Mfa {
                         .advance_app_step(user, &challenge.method_id, step)
                         .await?;
                     if !advanced {
-                        // A replayed app code counts as a wrong one.
-                        return self.record_failure(challenge, now).await;
+                        // Another request took this step between our read and our
+                        // write: the same code twice at once. A replay, not a guess.
+                        return self.refuse_replay(challenge, now).await;
                     }
                 }
+                Effect::RefuseReplay => return self.refuse_replay(challenge, now).await,
                 Effect::Approve { generation } => {
                     if self.store.approve(&challenge.id, generation, now).await? {
                         self.store.clear_user_failures(user).await?;
@@ -794,16 +796,31 @@ impl Mfa {
         Err(Error::NotFound("verification outcome"))
     }
 
+    /// A spent app code: refused, no attempt counted.
+    async fn refuse_replay(
+        &self,
+        challenge: &Challenge,
+        now: Timestamp,
+    ) -> Result<Verification, Error> {
+        let current = self.load(&challenge.id).await?;
+        match current.status_at(now) {
+            s if s.is_awaiting() => Ok(Verification::Rejected {
+                attempts_left: current.attempts_left(),
+            }),
+            s => settled(s),
+        }
+    }
+
     async fn record_failure(
         &self,
         challenge: &Challenge,
         now: Timestamp,
     ) -> Result<Verification, Error> {
         let user = &challenge.user;
-        let Some(after) = self.store.record_failure(&challenge.id, now).await? else {
+        let Some(recorded) = self.store.record_failure(&challenge.id, now).await? else {
             return Err(Error::NotFound("challenge"));
         };
-        let counted = after.attempts > challenge.attempts || after.status != challenge.status;
+        let (after, counted) = (recorded.challenge, recorded.counted);
         if !counted {
             return settled(after.status_at(now));
         }

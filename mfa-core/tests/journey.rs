@@ -14,6 +14,7 @@ use mfa_core::{
 
 struct World {
     mfa: Arc<Mfa>,
+    store: MemoryStore,
     clock: ManualClock,
     sms: MemoryDelivery,
     voice: MemoryDelivery,
@@ -25,8 +26,9 @@ fn world_with(policy: Policy) -> World {
     let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
     let voice = MemoryDelivery::with_clock(Arc::new(clock.clone()));
     let events = MemoryEvents::new();
+    let store = MemoryStore::new();
     let mfa = Mfa::builder()
-        .store(MemoryStore::new())
+        .store(store.clone())
         .clock(clock.clone())
         .sms(sms.clone())
         .voice(voice.clone())
@@ -36,6 +38,7 @@ fn world_with(policy: Policy) -> World {
         .unwrap();
     World {
         mfa: Arc::new(mfa),
+        store,
         clock,
         sms,
         voice,
@@ -382,6 +385,14 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_the_cap() {
         .filter(|e| matches!(e, Event::CheckFailed { .. }))
         .count();
     assert_eq!(failed, 5, "exactly the cap was counted");
+    assert_eq!(
+        mfa_core::Store::user_failures(&w.store, &user)
+            .await
+            .unwrap()
+            .count,
+        5,
+        "the user's consecutive failures count each counted attempt once"
+    );
     assert_eq!(
         w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
         ChallengeStatus::Locked

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use mfa_core::store::{Failures, Removal, Store, WindowCount};
+use mfa_core::store::{Failures, RecordedFailure, Removal, Store, WindowCount};
 use mfa_core::{
     Challenge, ChallengeId, ChallengeStatus, CodeHash, MethodId, MethodRecord, StoreError,
     StoreErrorKind, Timestamp, UserId,
@@ -584,7 +584,7 @@ impl Store for PostgresStore {
         &self,
         id: &ChallengeId,
         now: Timestamp,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<RecordedFailure>, StoreError> {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&format!(
@@ -600,8 +600,18 @@ impl Store for PostgresStore {
             .await
             .map_err(pg_error)?;
         match counted {
-            Some(row) => challenge_of(&row).map(Some),
-            None => load_challenge(&client, id.as_str()).await,
+            Some(row) => challenge_of(&row).map(|challenge| {
+                Some(RecordedFailure {
+                    challenge,
+                    counted: true,
+                })
+            }),
+            None => Ok(load_challenge(&client, id.as_str())
+                .await?
+                .map(|challenge| RecordedFailure {
+                    challenge,
+                    counted: false,
+                })),
         }
     }
 

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::store::{Failures, Removal, Store, WindowCount};
+use mfa_core::store::{Failures, RecordedFailure, Removal, Store, WindowCount};
 use mfa_core::{
     Challenge, ChallengeId, ChallengeStatus, CodeHash, MethodId, MethodRecord, StoreError,
     StoreErrorKind, Timestamp, UserId,
@@ -122,12 +122,17 @@ impl Scripts {
                 r"
                 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
                 local h = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'attempts', 'max_attempts')
+                local counted = '0'
                 if h[1] == 'awaiting_code' and tonumber(ARGV[1]) < tonumber(h[2])
                     and tonumber(h[3]) < tonumber(h[4]) then
                     local a = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
                     if a >= tonumber(h[4]) then redis.call('HSET', KEYS[1], 'status', 'locked') end
+                    counted = '1'
                 end
-                return redis.call('HGETALL', KEYS[1])",
+                local all = redis.call('HGETALL', KEYS[1])
+                table.insert(all, '__counted')
+                table.insert(all, counted)
+                return all",
             ),
             approve: Script::new(
                 r"
@@ -918,7 +923,7 @@ impl Store for RedisStore {
         &self,
         id: &ChallengeId,
         now: Timestamp,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<RecordedFailure>, StoreError> {
         let mut conn = self.conn.clone();
         let v: Value = self
             .scripts
@@ -928,7 +933,14 @@ impl Store for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(redis_error)?;
-        to_map(v)?.map(|m| challenge_of(&m)).transpose()
+        let Some(mut fields) = to_map(v)? else {
+            return Ok(None);
+        };
+        let counted = fields.remove("__counted").as_deref() == Some("1");
+        Ok(Some(RecordedFailure {
+            challenge: challenge_of(&fields)?,
+            counted,
+        }))
     }
 
     async fn approve(

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::store::{Failures, Removal, Store, WindowCount};
+use mfa_core::store::{Failures, RecordedFailure, Removal, Store, WindowCount};
 use mfa_core::{
     Challenge, ChallengeId, ChallengeStatus, CodeHash, MethodId, MethodRecord, StoreError,
     Timestamp, UserId,
@@ -537,18 +537,22 @@ impl Store for SqliteStore {
         &self,
         id: &ChallengeId,
         now: Timestamp,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<RecordedFailure>, StoreError> {
         let id = id.as_str().to_owned();
         let now = codec::millis(now);
         self.run(move |tx, _| {
-            tx.execute(
-                "UPDATE mfa_challenges SET attempts = attempts + 1, \
-                 status = CASE WHEN attempts + 1 >= max_attempts THEN 'locked' ELSE status END \
-                 WHERE id = ?1 AND status = 'awaiting_code' AND ?2 < expires_at AND attempts < max_attempts",
-                params![id, now],
-            )
-            .map_err(sql_error)?;
-            load_challenge(tx, &id)
+            let n = tx
+                .execute(
+                    "UPDATE mfa_challenges SET attempts = attempts + 1, \
+                     status = CASE WHEN attempts + 1 >= max_attempts THEN 'locked' ELSE status END \
+                     WHERE id = ?1 AND status = 'awaiting_code' AND ?2 < expires_at AND attempts < max_attempts",
+                    params![id, now],
+                )
+                .map_err(sql_error)?;
+            Ok(load_challenge(tx, &id)?.map(|challenge| RecordedFailure {
+                challenge,
+                counted: n == 1,
+            }))
         })
         .await
     }

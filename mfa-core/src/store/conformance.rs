@@ -28,7 +28,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::{Failures, Removal, Store};
+use super::{Failures, RecordedFailure, Removal, Store};
 use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, OsRandomness, Randomness, SecretBytes};
@@ -861,7 +861,8 @@ pub async fn record_failure_counts_and_locks_at_the_cap(store: impl Store) {
             .record_failure(&c.id, T0)
             .await
             .expect("record_failure")
-            .expect("exists");
+            .expect("exists")
+            .challenge;
         assert_eq!(after.attempts, n);
         assert_eq!(after.status, ChallengeStatus::AwaitingCode);
     }
@@ -869,14 +870,16 @@ pub async fn record_failure_counts_and_locks_at_the_cap(store: impl Store) {
         .record_failure(&c.id, T0)
         .await
         .expect("record_failure")
-        .expect("exists");
+        .expect("exists")
+        .challenge;
     assert_eq!(last.attempts, c.max_attempts);
     assert_eq!(last.status, ChallengeStatus::Locked);
     let again = store
         .record_failure(&c.id, T0)
         .await
         .expect("record_failure")
-        .expect("exists");
+        .expect("exists")
+        .challenge;
     assert_eq!(again, last, "nothing is counted past the cap");
     assert_eq!(load(&store, &c.id).await, last);
 }
@@ -893,14 +896,16 @@ pub async fn record_failure_counts_only_while_awaiting_a_code_and_unexpired(stor
         .record_failure(&c.id, c.expires_at)
         .await
         .expect("record_failure")
-        .expect("exists");
+        .expect("exists")
+        .challenge;
     assert_eq!(at_expiry, c, "expired at expires_at exactly");
     let just_before = c.expires_at - Duration::from_millis(1);
     let counted = store
         .record_failure(&c.id, just_before)
         .await
         .expect("record_failure")
-        .expect("exists");
+        .expect("exists")
+        .challenge;
     assert_eq!(counted.attempts, 1);
 
     for status in [
@@ -924,7 +929,8 @@ pub async fn record_failure_counts_only_while_awaiting_a_code_and_unexpired(stor
             .record_failure(&closed.id, T0)
             .await
             .expect("record_failure")
-            .expect("exists");
+            .expect("exists")
+            .challenge;
         assert_eq!(after, closed, "nothing counted while {status:?}");
     }
 }
@@ -1471,7 +1477,7 @@ pub async fn concurrent_failures_count_to_the_cap(store: impl Store) {
         .expect("insert_challenge");
     let store = &store;
     let id = &c.id;
-    let results: Vec<Challenge> = join_all(
+    let recorded: Vec<RecordedFailure> = join_all(
         (0..CONCURRENCY)
             .map(|_| {
                 boxed(async move {
@@ -1485,6 +1491,12 @@ pub async fn concurrent_failures_count_to_the_cap(store: impl Store) {
             .collect(),
     )
     .await;
+    assert_eq!(
+        recorded.iter().filter(|r| r.counted).count(),
+        c.max_attempts as usize,
+        "exactly the cap of callers are told they counted"
+    );
+    let results: Vec<Challenge> = recorded.into_iter().map(|r| r.challenge).collect();
     let after = load(store, id).await;
     assert_eq!(after.attempts, c.max_attempts, "exactly the cap is counted");
     assert_eq!(after.status, ChallengeStatus::Locked);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Failures, Removal, Store, WindowCount};
+use super::{Failures, RecordedFailure, Removal, Store, WindowCount};
 use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::CodeHash;
@@ -245,21 +245,24 @@ impl Store for MemoryStore {
         &self,
         id: &ChallengeId,
         now: Timestamp,
-    ) -> Result<Option<Challenge>, StoreError> {
+    ) -> Result<Option<RecordedFailure>, StoreError> {
         let mut state = self.lock();
         let Some(c) = state.challenges.get_mut(id) else {
             return Ok(None);
         };
-        if c.status == ChallengeStatus::AwaitingCode
+        let counted = c.status == ChallengeStatus::AwaitingCode
             && now < c.expires_at
-            && c.attempts < c.max_attempts
-        {
+            && c.attempts < c.max_attempts;
+        if counted {
             c.attempts += 1;
             if c.attempts >= c.max_attempts {
                 c.status = ChallengeStatus::Locked;
             }
         }
-        Ok(Some(c.clone()))
+        Ok(Some(RecordedFailure {
+            challenge: c.clone(),
+            counted,
+        }))
     }
 
     async fn approve(

@@ -39,6 +39,15 @@ pub struct WindowCount {
     pub resets_at: Timestamp,
 }
 
+/// What [`Store::record_failure`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedFailure {
+    /// The challenge as it is afterwards.
+    pub challenge: Challenge,
+    /// Whether this call counted an attempt (false when the challenge no longer takes codes).
+    pub counted: bool,
+}
+
 /// A user's consecutive failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Failures {
@@ -108,12 +117,13 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Counts one wrong attempt if the challenge is awaiting a code, unexpired and
     /// under its cap; at the cap it becomes `Locked`. Returns the challenge as it is
-    /// afterwards (unchanged when nothing was counted).
+    /// afterwards (unchanged when nothing was counted) and whether this call counted,
+    /// so concurrent callers can tell which of them used an attempt.
     async fn record_failure(
         &self,
         id: &ChallengeId,
         now: Timestamp,
-    ) -> Result<Option<Challenge>, StoreError>;
+    ) -> Result<Option<RecordedFailure>, StoreError>;
 
     /// Approves the challenge if it is awaiting, unexpired, under its cap and still at
     /// `generation`. True exactly once per challenge.
