@@ -296,6 +296,8 @@ pub enum Effect {
         /// Drift from the expected step.
         drift: i64,
     },
+    /// Refuse a replayed app code without counting an attempt.
+    RefuseReplay,
     /// Approve, if the challenge is still awaiting at this generation.
     Approve {
         /// The generation the code matched.
@@ -357,9 +359,9 @@ pub fn transition(
         }
         (ChallengeStatus::AwaitingCode, ChallengeEvent::SubmitCode(code)) => {
             match check_code(&next, code, ctx) {
-                Some(matched) => {
+                matched @ (Check::SentCode | Check::App(_)) => {
                     let mut effects = Vec::with_capacity(2);
-                    if let Some(m) = matched {
+                    if let Check::App(m) = matched {
                         effects.push(Effect::AdvanceAppStep {
                             step: m.step,
                             drift: m.drift,
@@ -372,7 +374,10 @@ pub fn transition(
                     next.approved_at = Some(ctx.now);
                     Ok((next, effects))
                 }
-                None => {
+                // A replayed app code (often the same code sent twice at once) is
+                // refused without costing an attempt: it cannot be a guess.
+                Check::SpentAppCode => Ok((next, vec![Effect::RefuseReplay])),
+                Check::Wrong => {
                     next.attempts = (next.attempts + 1).min(next.max_attempts);
                     if next.attempts >= next.max_attempts {
                         next.status = ChallengeStatus::Locked;
@@ -469,23 +474,44 @@ pub fn transition(
 
 /// `Some(None)` for a matching sent code, `Some(Some(step))` for a matching app code,
 /// `None` for a wrong one.
-fn check_code(
-    challenge: &Challenge,
-    code: &OneTimeCode,
-    ctx: &Context<'_>,
-) -> Option<Option<AppMatch>> {
+/// How a presented code compares with what the challenge expects.
+enum Check {
+    /// A sent code that matches.
+    SentCode,
+    /// An app code for a step after the last accepted one.
+    App(AppMatch),
+    /// An app code for a step already accepted: the code is spent, but no guess.
+    SpentAppCode,
+    /// Wrong.
+    Wrong,
+}
+
+fn check_code(challenge: &Challenge, code: &OneTimeCode, ctx: &Context<'_>) -> Check {
     match challenge.answer {
         Answer::SentCode(expected) => {
             let presented = hash_code(ctx.key, &challenge.id, challenge.generation, code);
-            presented.matches(&expected).then_some(None)
-        }
-        Answer::AppCode => {
-            let (verifier, credential, last_step) = ctx.app?;
-            match verifier.verify(credential, code, ctx.now, last_step) {
-                Ok(Some(m)) => Some(Some(m)),
-                _ => None,
+            if presented.matches(&expected) {
+                Check::SentCode
+            } else {
+                Check::Wrong
             }
         }
-        Answer::KeyPress => None,
+        Answer::AppCode => {
+            let Some((verifier, credential, last_step)) = ctx.app else {
+                return Check::Wrong;
+            };
+            match verifier.verify(credential, code, ctx.now, last_step) {
+                Ok(Some(m)) => Check::App(m),
+                // Only a code that fails as fresh is checked again as spent.
+                _ if last_step.is_some() => {
+                    match verifier.verify(credential, code, ctx.now, None) {
+                        Ok(Some(_)) => Check::SpentAppCode,
+                        _ => Check::Wrong,
+                    }
+                }
+                _ => Check::Wrong,
+            }
+        }
+        Answer::KeyPress => Check::Wrong,
     }
 }
