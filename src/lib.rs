@@ -14,3 +14,7 @@ pub use mfa_sms as sms;
 /// The voice channel (feature `voice`).
 #[cfg(feature = "voice")]
 pub use mfa_voice as voice;
+
+/// Persistent stores: SQLite, PostgreSQL and Redis (features `sqlite`, `postgres`, `redis`).
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+pub use mfa_store as stores;
