@@ -241,12 +241,53 @@ pub struct SentMessage {
     pub arrives_at: Timestamp,
 }
 
+/// What a test told a memory backend to do to its next sends: fail, or arrive late.
+/// Shared by the memory backends of every channel.
 #[derive(Debug, Default)]
-struct MemoryInner {
-    sent: Vec<SentMessage>,
+pub struct FaultPlan {
     failures: VecDeque<DeliveryError>,
     fail_always: Option<DeliveryError>,
     delays: VecDeque<Duration>,
+}
+
+impl FaultPlan {
+    /// The next send fails with `error` (queued).
+    pub fn fail_next(&mut self, error: DeliveryError) {
+        self.failures.push_back(error);
+    }
+
+    /// Every send fails with `error` until [`FaultPlan::recover`].
+    pub fn fail_always(&mut self, error: DeliveryError) {
+        self.fail_always = Some(error);
+    }
+
+    /// Sends succeed again.
+    pub fn recover(&mut self) {
+        self.fail_always = None;
+        self.failures.clear();
+    }
+
+    /// The next delivered message arrives `by` late (queued).
+    pub fn delay_next(&mut self, by: Duration) {
+        self.delays.push_back(by);
+    }
+
+    /// Decides the next send: the failure planned for it, or how late it arrives.
+    pub fn next_send(&mut self) -> Result<Duration, DeliveryError> {
+        if let Some(error) = self.failures.pop_front() {
+            return Err(error);
+        }
+        if let Some(error) = &self.fail_always {
+            return Err(error.clone());
+        }
+        Ok(self.delays.pop_front().unwrap_or_default())
+    }
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    sent: Vec<SentMessage>,
+    faults: FaultPlan,
     call_outcome: Option<CallOutcome>,
 }
 
@@ -296,24 +337,22 @@ impl MemoryDelivery {
 
     /// The next send fails with `error` (queued: call again for more failures).
     pub fn fail_next(&self, error: DeliveryError) {
-        self.lock().failures.push_back(error);
+        self.lock().faults.fail_next(error);
     }
 
     /// Every send fails with `error` until [`MemoryDelivery::recover`].
     pub fn fail_always(&self, error: DeliveryError) {
-        self.lock().fail_always = Some(error);
+        self.lock().faults.fail_always(error);
     }
 
     /// Sends succeed again.
     pub fn recover(&self) {
-        let mut inner = self.lock();
-        inner.fail_always = None;
-        inner.failures.clear();
+        self.lock().faults.recover();
     }
 
     /// The next message reaches the phone `by` late.
     pub fn delay_next(&self, by: Duration) {
-        self.lock().delays.push_back(by);
+        self.lock().faults.delay_next(by);
     }
 
     /// Calls end with `outcome` (as if the callee pressed the keys at once); `None`
@@ -360,13 +399,7 @@ impl Delivery for MemoryDelivery {
     async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError> {
         let now = self.clock.now();
         let mut inner = self.lock();
-        if let Some(error) = inner.failures.pop_front() {
-            return Err(error);
-        }
-        if let Some(error) = &inner.fail_always {
-            return Err(error.clone());
-        }
-        let delay = inner.delays.pop_front().unwrap_or_default();
+        let delay = inner.faults.next_send()?;
         inner.sent.push(SentMessage {
             request: request.clone(),
             sent_at: now,

@@ -1,12 +1,12 @@
 //! Backends for tests and development: [`MemorySms`] records, [`ConsoleSms`] prints.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use mfa_core::delivery::FaultPlan;
 use mfa_core::{
     ChallengeId, Clock, DeliveryError, OneTimeCode, PhoneNumber, Receipt, SystemClock, Timestamp,
 };
@@ -48,9 +48,7 @@ impl fmt::Debug for SentSms {
 #[derive(Debug, Default)]
 struct Inner {
     sent: Vec<SentSms>,
-    failures: VecDeque<DeliveryError>,
-    fail_always: Option<DeliveryError>,
-    delays: VecDeque<Duration>,
+    faults: FaultPlan,
 }
 
 /// An in-memory SMS gateway: records number, text and time; fails or delivers late on
@@ -103,24 +101,22 @@ impl MemorySms {
 
     /// The next submit fails with `error` (queued: call again for more failures).
     pub fn fail_next(&self, error: DeliveryError) {
-        self.lock().failures.push_back(error);
+        self.lock().faults.fail_next(error);
     }
 
     /// Every submit fails with `error` until [`MemorySms::recover`].
     pub fn fail_always(&self, error: DeliveryError) {
-        self.lock().fail_always = Some(error);
+        self.lock().faults.fail_always(error);
     }
 
     /// Submits succeed again.
     pub fn recover(&self) {
-        let mut inner = self.lock();
-        inner.fail_always = None;
-        inner.failures.clear();
+        self.lock().faults.recover();
     }
 
     /// The next message reaches the phone `by` late.
     pub fn delay_next(&self, by: Duration) {
-        self.lock().delays.push_back(by);
+        self.lock().faults.delay_next(by);
     }
 
     /// Everything submitted, oldest first.
@@ -158,13 +154,7 @@ impl SmsBackend for MemorySms {
     async fn submit(&self, sms: &OutgoingSms<'_>) -> Result<Receipt, DeliveryError> {
         let now = self.clock.now();
         let mut inner = self.lock();
-        if let Some(error) = inner.failures.pop_front() {
-            return Err(error);
-        }
-        if let Some(error) = &inner.fail_always {
-            return Err(error.clone());
-        }
-        let delay = inner.delays.pop_front().unwrap_or_default();
+        let delay = inner.faults.next_send()?;
         inner.sent.push(SentSms {
             to: sms.to.clone(),
             text: sms.text.to_owned(),
