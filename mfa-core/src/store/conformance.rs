@@ -9,13 +9,19 @@
 //! [`store_conformance!`](crate::store_conformance) (the caller needs `tokio` with the
 //! `macros` and `rt-multi-thread` features):
 //!
-//! ```ignore
+//! ```
 //! async fn fresh() -> mfa_core::MemoryStore {
 //!     mfa_core::MemoryStore::new()
 //! }
+//! // In a test file: one `#[tokio::test]` per property. For a store behind a
+//! // service, put the attribute first:
+//! // `store_conformance!(#[ignore = "needs PostgreSQL: run scripts/test.sh"] fresh_postgres);`
 //! mfa_core::store_conformance!(fresh);
-//! // or, for a store behind a service:
-//! mfa_core::store_conformance!(#[ignore = "needs PostgreSQL"] fresh_postgres);
+//!
+//! // Or every property in one call:
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! mfa_core::store::conformance::run_all(fresh).await;
+//! # });
 //! ```
 //!
 //! The concurrency properties put 64 operations in flight at once (one task polls
