@@ -7,6 +7,7 @@
 //! saw the call it expected (its exit status). Run through `scripts/test.sh`, which
 //! exports `MFA_SIPP`.
 
+#![cfg(feature = "sip")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
 
 use std::net::{SocketAddr, UdpSocket};

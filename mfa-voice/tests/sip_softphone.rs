@@ -5,6 +5,7 @@
 //! Each test starts its own baresip on free loopback ports. Run through
 //! `scripts/test.sh`, which exports `MFA_BARESIP` and `MFA_BARESIP_MODULES`.
 
+#![cfg(feature = "sip")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
 
 use std::net::{SocketAddr, UdpSocket};

@@ -3,6 +3,7 @@
 //! response stops the retransmissions, and garbage from the network changes nothing.
 //! No SIP software needed: these run with plain `cargo test`.
 
+#![cfg(feature = "sip")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
 
 use std::time::Duration;
