@@ -152,3 +152,29 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Invariant 9: any input, typed errors only.
+    #[test]
+    fn numbers_codes_and_ids_never_panic(
+        digits in "[+0-9 ()\\-.]{0,70}",
+        cc in any::<u16>(),
+        anything in "\\PC{0,80}",
+    ) {
+        let _ = mfa_core::PhoneNumber::parse(&digits);
+        let _ = mfa_core::PhoneNumber::from_parts(cc, &digits);
+        let _ = mfa_core::PhoneNumber::parse(&anything);
+        let _ = OneTimeCode::parse(&anything);
+        let _ = OneTimeCode::parse(&digits);
+        let _ = mfa_core::RecoveryCode::parse(&anything);
+        let _ = UserId::username(&anything);
+        let _ = UserId::new(anything.clone());
+        let _ = mfa_core::Extension::parse(&digits);
+        if let Ok(n) = mfa_core::PhoneNumber::parse(&digits) {
+            prop_assert!(n.e164().starts_with('+'));
+            let _ = n.masked();
+        }
+    }
+}
