@@ -21,6 +21,12 @@ use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy};
 use crate::store::{MemoryStore, Removal, Store};
 use crate::user::UserId;
 
+/// The states that still wait for the user.
+const AWAITING: [ChallengeStatus; 2] = [
+    ChallengeStatus::AwaitingCode,
+    ChallengeStatus::AwaitingCallConfirmation,
+];
+
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
@@ -784,14 +790,7 @@ impl Mfa {
                 Effect::RecordFailure => return self.record_failure(challenge, now).await,
                 Effect::Close { to } => {
                     self.store
-                        .close_challenge(
-                            &challenge.id,
-                            &[
-                                ChallengeStatus::AwaitingCode,
-                                ChallengeStatus::AwaitingCallConfirmation,
-                            ],
-                            to,
-                        )
+                        .close_challenge(&challenge.id, &AWAITING, to)
                         .await?;
                     let current = self.load(&challenge.id).await?;
                     return settled(current.status);
@@ -867,17 +866,9 @@ impl Mfa {
             Ok(t) => t,
             Err(_) => return settled(challenge.status_at(now)),
         };
+        // The machine's `Close { to: Denied }` effect denies a fraud report's challenge.
+        let verification = self.apply_check(&challenge, effects, now).await?;
         if outcome == CallOutcome::FraudReported {
-            self.store
-                .close_challenge(
-                    id,
-                    &[
-                        ChallengeStatus::AwaitingCode,
-                        ChallengeStatus::AwaitingCallConfirmation,
-                    ],
-                    ChallengeStatus::Denied,
-                )
-                .await?;
             self.events.emit(Event::FraudReported {
                 user: challenge.user.clone(),
                 method_id: challenge.method_id.clone(),
@@ -885,9 +876,8 @@ impl Mfa {
             self.store
                 .block_method(&challenge.user, &challenge.method_id)
                 .await?;
-            return Ok(Verification::Denied);
         }
-        self.apply_check(&challenge, effects, now).await
+        Ok(verification)
     }
 
     /// Gives up on a challenge; for an enrollment the pending method is dropped.
@@ -903,11 +893,7 @@ impl Mfa {
             .store
             .close_challenge(
                 id,
-                &[
-                    ChallengeStatus::AwaitingCode,
-                    ChallengeStatus::AwaitingCallConfirmation,
-                    ChallengeStatus::Approved,
-                ],
+                &[AWAITING[0], AWAITING[1], ChallengeStatus::Approved],
                 ChallengeStatus::Canceled,
             )
             .await?;
