@@ -14,7 +14,6 @@ use crate::delivery::Purpose;
 use crate::error::TransitionError;
 use crate::method::{AppCredential, ChallengeId, Channel, MethodId};
 use crate::policy::Policy;
-use crate::user::UserId;
 
 /// Where a challenge stands, each state named for what it waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,7 +24,7 @@ pub enum ChallengeStatus {
     AwaitingCallConfirmation,
     /// A correct code or key press arrived. Sign-in: done. Enrollment: waiting for "Complete".
     Approved,
-    /// Enrollment completed: the method is active. Final.
+    /// Done: an enrollment's method is active, or a sign-in's approval was redeemed. Final.
     Completed,
     /// The attempt cap was reached. Final.
     Locked,
@@ -89,8 +88,6 @@ pub enum Answer {
 pub struct Challenge {
     /// Its id.
     pub id: ChallengeId,
-    /// Whose it is.
-    pub user: UserId,
     /// The method it checks.
     pub method_id: MethodId,
     /// Enrollment or sign-in.
@@ -115,6 +112,8 @@ pub struct Challenge {
     pub last_sent_at: Option<Timestamp>,
     /// When it was approved.
     pub approved_at: Option<Timestamp>,
+    /// When it reached a final state.
+    pub closed_at: Option<Timestamp>,
 }
 
 impl Challenge {
@@ -188,8 +187,6 @@ impl EnrollmentState {
 pub struct Begin<'a> {
     /// The new challenge's id.
     pub id: ChallengeId,
-    /// Whose it is.
-    pub user: UserId,
     /// The method it checks.
     pub method_id: MethodId,
     /// Enrollment or sign-in.
@@ -212,7 +209,6 @@ pub fn begin(b: Begin<'_>, ctx: &Context<'_>) -> Transition {
     };
     let challenge = Challenge {
         id: b.id,
-        user: b.user,
         method_id: b.method_id,
         purpose: b.purpose,
         status: if answer == Answer::KeyPress {
@@ -229,6 +225,7 @@ pub fn begin(b: Begin<'_>, ctx: &Context<'_>) -> Transition {
         expires_at: ctx.now + b.lifetime,
         last_sent_at: b.channel.map(|_| ctx.now),
         approved_at: None,
+        closed_at: None,
     };
     let effects = match b.channel {
         Some(_) => vec![Effect::Deliver { resend: false }],
@@ -252,7 +249,7 @@ pub enum ChallengeEvent<'a> {
     Cancel,
     /// The application's sweeper saw the lifetime pass.
     Expire,
-    /// "Complete"": the enrollment's method becomes active.
+    /// "Complete": the enrollment's method becomes active; a sign-in's approval is redeemed.
     Complete,
 }
 
@@ -341,6 +338,18 @@ fn refuse(state: ChallengeStatus, event: &ChallengeEvent<'_>) -> TransitionError
 /// An awaiting challenge past its lifetime is treated as expired: a submitted code
 /// then moves it to `Expired` (never approved); other events are refused.
 pub fn transition(
+    challenge: Challenge,
+    event: ChallengeEvent<'_>,
+    ctx: &Context<'_>,
+) -> Result<Transition, TransitionError> {
+    let (mut next, effects) = step(challenge, event, ctx)?;
+    if next.status.is_final() && next.closed_at.is_none() {
+        next.closed_at = Some(ctx.now);
+    }
+    Ok((next, effects))
+}
+
+fn step(
     challenge: Challenge,
     event: ChallengeEvent<'_>,
     ctx: &Context<'_>,
@@ -454,19 +463,15 @@ pub fn transition(
                 }],
             ))
         }
-        (ChallengeStatus::Approved, ChallengeEvent::Complete)
-            if next.purpose == Purpose::Enrollment =>
-        {
+        (ChallengeStatus::Approved, ChallengeEvent::Complete) => {
             next.status = ChallengeStatus::Completed;
-            Ok((
-                next,
-                vec![
-                    Effect::Close {
-                        to: ChallengeStatus::Completed,
-                    },
-                    Effect::ActivateMethod,
-                ],
-            ))
+            let mut effects = vec![Effect::Close {
+                to: ChallengeStatus::Completed,
+            }];
+            if next.purpose == Purpose::Enrollment {
+                effects.push(Effect::ActivateMethod);
+            }
+            Ok((next, effects))
         }
         (s, _) => Err(refuse(s, &event)),
     }

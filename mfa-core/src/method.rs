@@ -276,6 +276,8 @@ pub struct MethodRecord {
     pub app: Option<AppCredential>,
     /// The method this one replaces once verified (a changed phone number).
     pub replaces: Option<MethodId>,
+    /// For authenticator apps: the last accepted time step; only later codes count.
+    pub app_step: Option<u64>,
 }
 
 #[cfg(test)]

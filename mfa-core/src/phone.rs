@@ -118,6 +118,22 @@ impl PhoneNumber {
         })
     }
 
+    /// A number as the record codec stored it, taken without parsing again (parsing
+    /// costs microseconds per number, and a record is loaded on every request).
+    pub(crate) fn from_stored(
+        e164: String,
+        country_code: u16,
+        region: Option<&str>,
+        kind: NumberKind,
+    ) -> Self {
+        PhoneNumber {
+            e164,
+            country_code,
+            region: region.and_then(static_region),
+            kind,
+        }
+    }
+
     /// The number in E.164 form, such as `+4741234567`.
     pub fn e164(&self) -> &str {
         &self.e164

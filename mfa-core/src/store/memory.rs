@@ -1,48 +1,92 @@
-//! The in-memory store: one lock around plain maps, so every operation is atomic.
+//! The in-memory store: records behind sharded locks, so every commit is atomic.
 
 use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Failures, RecordedFailure, Removal, Store, WindowCount};
-use crate::challenge::{Answer, Challenge, ChallengeStatus};
+use super::{Commit, Store, Versioned, WindowCount, WindowHit};
 use crate::clock::Timestamp;
-use crate::code::CodeHash;
 use crate::error::StoreError;
-use crate::method::{ChallengeId, MethodId, MethodRecord, MethodStatus};
+use crate::record::{UserRecord, Version};
 use crate::user::UserId;
 
+const SHARDS: usize = 16;
+/// Each shard sweeps itself after this many writes, so forgotten users and closed
+/// windows are freed without a background task.
+const SWEEP_EVERY: u32 = 256;
+
+#[derive(Debug)]
+struct Stored {
+    version: Version,
+    record: UserRecord,
+    expires_at: Option<Timestamp>,
+}
+
 #[derive(Debug, Default)]
-struct State {
-    methods: HashMap<UserId, Vec<MethodRecord>>,
-    app_steps: HashMap<(UserId, MethodId), u64>,
-    challenges: HashMap<ChallengeId, Challenge>,
+struct Shard {
+    records: HashMap<UserId, Stored>,
     windows: HashMap<String, WindowCount>,
-    failures: HashMap<UserId, Failures>,
-    recovery: HashMap<UserId, Vec<(CodeHash, bool)>>,
+    writes: u32,
+}
+
+impl Shard {
+    fn wrote(&mut self, now: Timestamp) {
+        self.writes += 1;
+        if self.writes >= SWEEP_EVERY {
+            self.writes = 0;
+            self.sweep(now);
+        }
+    }
+
+    fn sweep(&mut self, now: Timestamp) -> u64 {
+        let before = self.records.len() + self.windows.len();
+        self.records
+            .retain(|_, s| s.expires_at.is_none_or(|t| now < t));
+        self.windows.retain(|_, w| now < w.resets_at);
+        (before - self.records.len() - self.windows.len()) as u64
+    }
 }
 
 /// Keeps everything in process memory; clones share the same data.
 ///
 /// The default store: right for tests, development and single-process apps that
-/// accept losing enrollments on restart.
+/// accept losing enrollments on restart. Bounded: records with nothing left in them
+/// and closed windows are freed as the store is used.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    state: Arc<Mutex<State>>,
+    shards: Arc<[Mutex<Shard>; SHARDS]>,
 }
 
 impl std::fmt::Debug for MemoryStore {
-    /// Counts only: the maps hold personal data.
+    /// Counts only: the records hold personal data.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = self.lock();
+        let (mut users, mut windows) = (0, 0);
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            users += shard.records.len();
+            windows += shard.windows.len();
+        }
         f.debug_struct("MemoryStore")
-            .field("users", &state.methods.len())
-            .field("challenges", &state.challenges.len())
-            .field("rate_windows", &state.windows.len())
+            .field("users", &users)
+            .field("rate_windows", &windows)
             .finish()
     }
+}
+
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    match shard.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn shard_of(key: &impl Hash) -> usize {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() as usize) % SHARDS
 }
 
 impl MemoryStore {
@@ -51,360 +95,96 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+    fn shard(&self, key: &impl Hash) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[shard_of(key)])
     }
-}
 
-fn ensure_one_default(methods: &mut [MethodRecord]) {
-    let has_default = methods
-        .iter()
-        .any(|m| m.is_default && m.status == MethodStatus::Active);
-    if !has_default {
-        if let Some(first) = methods
-            .iter_mut()
-            .find(|m| m.status == MethodStatus::Active)
-        {
-            first.is_default = true;
-        }
+    /// How many user records and rate windows it holds (to check it stays bounded).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = lock(s);
+                s.records.len() + s.windows.len()
+            })
+            .sum()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn methods(&self, user: &UserId) -> Result<Vec<MethodRecord>, StoreError> {
-        Ok(self.lock().methods.get(user).cloned().unwrap_or_default())
-    }
-
-    async fn insert_method(&self, user: &UserId, record: MethodRecord) -> Result<(), StoreError> {
-        self.lock()
-            .methods
-            .entry(user.clone())
-            .or_default()
-            .push(record);
-        Ok(())
-    }
-
-    async fn activate_method(
-        &self,
-        user: &UserId,
-        id: &MethodId,
-        make_default: bool,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let State {
-            methods, app_steps, ..
-        } = &mut *state;
-        let Some(list) = methods.get_mut(user) else {
-            return Ok(false);
-        };
-        let Some(pos) = list
-            .iter()
-            .position(|m| &m.id == id && m.status == MethodStatus::Pending)
-        else {
-            return Ok(false);
-        };
-        let replaced = list[pos].replaces.clone();
-        let mut inherit_default = false;
-        if let Some(old) = &replaced {
-            if let Some(old_pos) = list.iter().position(|m| &m.id == old) {
-                inherit_default = list[old_pos].is_default;
-                list.remove(old_pos);
-                app_steps.remove(&(user.clone(), old.clone()));
-            }
-        }
-        let make_default = make_default || inherit_default;
-        for m in list.iter_mut() {
-            if &m.id == id {
-                m.status = MethodStatus::Active;
-                m.is_default = make_default;
-                m.replaces = None;
-            } else if make_default {
-                m.is_default = false;
-            }
-        }
-        ensure_one_default(list);
-        Ok(true)
-    }
-
-    async fn remove_method(
-        &self,
-        user: &UserId,
-        id: &MethodId,
-        allow_last: bool,
-    ) -> Result<Removal, StoreError> {
-        let mut state = self.lock();
-        let State {
-            methods, app_steps, ..
-        } = &mut *state;
-        let Some(list) = methods.get_mut(user) else {
-            return Ok(Removal::NotFound);
-        };
-        let Some(pos) = list.iter().position(|m| &m.id == id) else {
-            return Ok(Removal::NotFound);
-        };
-        let active = list
-            .iter()
-            .filter(|m| m.status == MethodStatus::Active)
-            .count();
-        if list[pos].status == MethodStatus::Active && active == 1 && !allow_last {
-            return Ok(Removal::LastMethod);
-        }
-        list.remove(pos);
-        app_steps.remove(&(user.clone(), id.clone()));
-        ensure_one_default(list);
-        Ok(Removal::Removed)
-    }
-
-    async fn set_default(&self, user: &UserId, id: &MethodId) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let Some(list) = state.methods.get_mut(user) else {
-            return Ok(false);
-        };
-        if !list
-            .iter()
-            .any(|m| &m.id == id && m.status == MethodStatus::Active)
-        {
-            return Ok(false);
-        }
-        for m in list.iter_mut() {
-            m.is_default = &m.id == id;
-        }
-        Ok(true)
-    }
-
-    async fn block_method(&self, user: &UserId, id: &MethodId) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let Some(list) = state.methods.get_mut(user) else {
-            return Ok(false);
-        };
-        let Some(m) = list.iter_mut().find(|m| &m.id == id) else {
-            return Ok(false);
-        };
-        m.status = MethodStatus::Blocked;
-        m.is_default = false;
-        ensure_one_default(list);
-        Ok(true)
-    }
-
-    async fn remove_all_methods(&self, user: &UserId) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        state.methods.remove(user);
-        state.app_steps.retain(|(u, _), _| u != user);
-        state.recovery.remove(user);
-        Ok(())
-    }
-
-    async fn app_step(&self, user: &UserId, id: &MethodId) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .lock()
-            .app_steps
-            .get(&(user.clone(), id.clone()))
-            .copied())
-    }
-
-    async fn advance_app_step(
-        &self,
-        user: &UserId,
-        id: &MethodId,
-        step: u64,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let slot = state.app_steps.entry((user.clone(), id.clone()));
-        match slot {
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                if step > *e.get() {
-                    e.insert(step);
-                    Ok(true)
-                } else {
-                    Ok(false)
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(step);
-                Ok(true)
-            }
-        }
-    }
-
-    async fn insert_challenge(&self, challenge: Challenge) -> Result<(), StoreError> {
-        self.lock()
-            .challenges
-            .insert(challenge.id.clone(), challenge);
-        Ok(())
-    }
-
-    async fn challenge(&self, id: &ChallengeId) -> Result<Option<Challenge>, StoreError> {
-        Ok(self.lock().challenges.get(id).cloned())
-    }
-
-    async fn record_failure(
-        &self,
-        id: &ChallengeId,
-        now: Timestamp,
-    ) -> Result<Option<RecordedFailure>, StoreError> {
-        let mut state = self.lock();
-        let Some(c) = state.challenges.get_mut(id) else {
-            return Ok(None);
-        };
-        let counted = c.status == ChallengeStatus::AwaitingCode
-            && now < c.expires_at
-            && c.attempts < c.max_attempts;
-        if counted {
-            c.attempts += 1;
-            if c.attempts >= c.max_attempts {
-                c.status = ChallengeStatus::Locked;
-            }
-        }
-        Ok(Some(RecordedFailure {
-            challenge: c.clone(),
-            counted,
+    async fn load(&self, user: &UserId) -> Result<Option<Versioned>, StoreError> {
+        Ok(self.shard(user).records.get(user).map(|s| Versioned {
+            version: s.version,
+            record: s.record.clone(),
         }))
     }
 
-    async fn approve(
+    async fn commit(
         &self,
-        id: &ChallengeId,
-        generation: u32,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let Some(c) = state.challenges.get_mut(id) else {
-            return Ok(false);
+        user: &UserId,
+        expected: Option<Version>,
+        record: &UserRecord,
+    ) -> Result<Commit, StoreError> {
+        let mut shard = self.shard(user);
+        let stored = Stored {
+            version: expected.unwrap_or(0) + 1,
+            record: record.clone(),
+            expires_at: record.expires_at(),
         };
-        if c.status.is_awaiting()
-            && c.generation == generation
-            && now < c.expires_at
-            && c.attempts < c.max_attempts
-        {
-            c.status = ChallengeStatus::Approved;
-            c.approved_at = Some(now);
-            Ok(true)
-        } else {
-            Ok(false)
+        let version = stored.version;
+        let now = record.updated_at;
+        match (shard.records.entry(user.clone()), expected) {
+            (Entry::Occupied(mut e), Some(v)) if e.get().version == v => {
+                e.insert(stored);
+            }
+            (Entry::Vacant(e), None) => {
+                e.insert(stored);
+            }
+            _ => return Ok(Commit::Conflict),
         }
-    }
-
-    async fn replace_code(
-        &self,
-        id: &ChallengeId,
-        generation: u32,
-        hash: Option<CodeHash>,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let Some(c) = state.challenges.get_mut(id) else {
-            return Ok(false);
-        };
-        if !c.status.is_awaiting() || c.generation != generation || now >= c.expires_at {
-            return Ok(false);
-        }
-        if let Some(h) = hash {
-            c.answer = Answer::SentCode(h);
-        }
-        c.generation += 1;
-        c.sends += 1;
-        c.expires_at = expires_at;
-        c.last_sent_at = Some(now);
-        Ok(true)
-    }
-
-    async fn close_challenge(
-        &self,
-        id: &ChallengeId,
-        from: &[ChallengeStatus],
-        to: ChallengeStatus,
-    ) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let Some(c) = state.challenges.get_mut(id) else {
-            return Ok(false);
-        };
-        if from.contains(&c.status) {
-            c.status = to;
-            Ok(true)
-        } else {
-            Ok(false)
-        }
+        shard.wrote(now);
+        Ok(Commit::Committed(version))
     }
 
     async fn hit(
         &self,
-        key: &str,
-        window: Duration,
+        hits: &[WindowHit<'_>],
         now: Timestamp,
-    ) -> Result<WindowCount, StoreError> {
-        let mut state = self.lock();
-        let entry = state.windows.entry(key.to_owned()).or_insert(WindowCount {
-            count: 0,
-            resets_at: now + window,
-        });
-        if now >= entry.resets_at {
-            *entry = WindowCount {
-                count: 0,
-                resets_at: now + window,
+    ) -> Result<Vec<WindowCount>, StoreError> {
+        let mut counts = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let mut shard = self.shard(&hit.key);
+            let count = match shard.windows.get_mut(hit.key) {
+                Some(w) if now < w.resets_at => {
+                    w.count = w.count.saturating_add(1);
+                    *w
+                }
+                _ => {
+                    let w = WindowCount {
+                        count: 1,
+                        resets_at: now + hit.window,
+                    };
+                    shard.windows.insert(hit.key.to_owned(), w);
+                    w
+                }
             };
+            shard.wrote(now);
+            counts.push(count);
         }
-        entry.count = entry.count.saturating_add(1);
-        Ok(*entry)
+        Ok(counts)
     }
 
-    async fn record_user_failure(
-        &self,
-        user: &UserId,
-        now: Timestamp,
-    ) -> Result<Failures, StoreError> {
-        let mut state = self.lock();
-        let f = state.failures.entry(user.clone()).or_default();
-        f.count = f.count.saturating_add(1);
-        f.last_at = Some(now);
-        Ok(*f)
+    async fn purge(&self, now: Timestamp) -> Result<u64, StoreError> {
+        Ok(self.shards.iter().map(|s| lock(s).sweep(now)).sum())
     }
 
-    async fn user_failures(&self, user: &UserId) -> Result<Failures, StoreError> {
-        Ok(self.lock().failures.get(user).copied().unwrap_or_default())
-    }
-
-    async fn clear_user_failures(&self, user: &UserId) -> Result<(), StoreError> {
-        self.lock().failures.remove(user);
-        Ok(())
-    }
-
-    async fn replace_recovery_codes(
-        &self,
-        user: &UserId,
-        hashes: Vec<CodeHash>,
-    ) -> Result<(), StoreError> {
-        self.lock().recovery.insert(
-            user.clone(),
-            hashes.into_iter().map(|h| (h, false)).collect(),
-        );
-        Ok(())
-    }
-
-    async fn consume_recovery_code(
-        &self,
-        user: &UserId,
-        hash: &CodeHash,
-    ) -> Result<Option<usize>, StoreError> {
-        let mut state = self.lock();
-        let Some(codes) = state.recovery.get_mut(user) else {
-            return Ok(None);
-        };
-        // Compare against every code so the time taken does not depend on which matched.
-        let mut found = None;
-        for (i, (h, used)) in codes.iter().enumerate() {
-            if h.matches(hash) && !*used {
-                found = Some(i);
-            }
-        }
-        let Some(i) = found else {
-            return Ok(None);
-        };
-        codes[i].1 = true;
-        Ok(Some(codes.iter().filter(|(_, used)| !used).count()))
+    fn is_durable(&self) -> bool {
+        false
     }
 }
