@@ -11,6 +11,7 @@ pub mod method;
 mod mfa;
 pub mod phone;
 pub mod policy;
+pub mod record;
 pub mod store;
 pub mod user;
 
@@ -34,5 +35,6 @@ pub use method::{
 pub use mfa::{Mfa, MfaBuilder, Pending, RecoverySignIn, Status, Verification};
 pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
-pub use store::{MemoryStore, Store};
+pub use record::{UserRecord, UserStatus, Version};
+pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 pub use user::UserId;
