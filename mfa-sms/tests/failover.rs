@@ -141,9 +141,10 @@ async fn enrollment_survives_a_failing_primary() {
         .build()
         .unwrap();
     let number = PhoneNumber::parse("+4741234567").unwrap();
+    let user = UserId::new("ada@contoso.com").unwrap();
     let pending = mfa
         .begin_enrollment(
-            &UserId::new("ada@contoso.com").unwrap(),
+            &user,
             Method::AuthenticationPhone {
                 number: number.clone(),
                 mode: PhoneMode::Sms,
@@ -153,7 +154,7 @@ async fn enrollment_survives_a_failing_primary() {
         .unwrap();
     let code = fallback.last_code_to(&number).unwrap();
     assert!(
-        mfa.verify(&pending.challenge_id, code.expose())
+        mfa.verify(&user, &pending.challenge_id, code.expose())
             .await
             .unwrap()
             .is_approved()

@@ -156,18 +156,18 @@ async fn enrollment_and_sign_in_through_real_kannel() {
     // A wrong code first, then the one that arrived.
     let wrong = if code == "000000" { "111111" } else { "000000" };
     assert!(
-        !mfa.verify(&pending.challenge_id, wrong)
+        !mfa.verify(&user, &pending.challenge_id, wrong)
             .await
             .unwrap()
             .is_approved()
     );
     assert!(
-        mfa.verify(&pending.challenge_id, &code)
+        mfa.verify(&user, &pending.challenge_id, &code)
             .await
             .unwrap()
             .is_approved()
     );
-    mfa.complete(&pending.challenge_id).await.unwrap();
+    mfa.complete(&user, &pending.challenge_id).await.unwrap();
     assert!(matches!(
         mfa.status(&user).await.unwrap(),
         Status::Enrolled { .. }
@@ -192,17 +192,17 @@ async fn enrollment_and_sign_in_through_real_kannel() {
         .unwrap();
     let code = code_in(&String::from_utf8(phone.next().await.message).unwrap());
     assert!(
-        mfa.verify(&pending.challenge_id, &code)
+        mfa.verify(&user, &pending.challenge_id, &code)
             .await
             .unwrap()
             .is_approved()
     );
-    mfa.complete(&pending.challenge_id).await.unwrap();
+    mfa.complete(&user, &pending.challenge_id).await.unwrap();
     clock.advance(Duration::from_secs(3600));
     let sign_in = mfa.challenge(&user).await.unwrap();
     let code = code_in(&String::from_utf8(phone.next().await.message).unwrap());
     assert!(
-        mfa.verify(&sign_in.challenge_id, &code)
+        mfa.verify(&user, &sign_in.challenge_id, &code)
             .await
             .unwrap()
             .is_approved()

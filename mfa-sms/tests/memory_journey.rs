@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mfa_core::{
     ChallengeStatus, Delivery, DeliveryError, DeliveryErrorKind, Error, ManualClock, Method, Mfa,
-    PhoneMode, PhoneNumber, Policy, PolicyError, Status, Timestamp, UserId, Verification,
+    PhoneMode, PhoneNumber, Policy, PolicyError, Purpose, Status, Timestamp, UserId, Verification,
 };
 use mfa_sms::{MemorySms, Messages, SmsDelivery};
 
@@ -72,11 +72,11 @@ async fn late_sms_resend_new_code_works_old_code_rejected_then_sign_in() {
     // "If it takes more than a minute: Cancel, then Next": a new code after the cooldown.
     w.clock.advance(Duration::from_secs(10));
     assert!(matches!(
-        w.mfa.resend(&pending.challenge_id).await,
+        w.mfa.resend(&w.user, &pending.challenge_id).await,
         Err(Error::Policy(PolicyError::ResendTooSoon { .. }))
     ));
     w.clock.advance(Duration::from_secs(50));
-    let again = w.mfa.resend(&pending.challenge_id).await.unwrap();
+    let again = w.mfa.resend(&w.user, &pending.challenge_id).await.unwrap();
     assert_eq!(again.challenge_id, pending.challenge_id);
     let new_code = w.phone.last_code_to(&w.number).unwrap();
     let text = w.phone.last_text_to(&w.number).unwrap();
@@ -96,19 +96,28 @@ async fn late_sms_resend_new_code_works_old_code_rejected_then_sign_in() {
     assert_ne!(old_code.expose(), new_code.expose());
     assert_eq!(
         w.mfa
-            .verify(&pending.challenge_id, old_code.expose())
+            .verify(&w.user, &pending.challenge_id, old_code.expose())
             .await
             .unwrap(),
         Verification::Rejected { attempts_left: 4 }
     );
-    assert_eq!(
-        w.mfa
-            .verify(&pending.challenge_id, new_code.expose())
-            .await
-            .unwrap(),
-        Verification::Approved
+    // An enrollment's approval carries no proof: `complete` makes it.
+    let approved = w
+        .mfa
+        .verify(&w.user, &pending.challenge_id, new_code.expose())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &approved,
+            Verification::Approved(a) if a.purpose == Purpose::Enrollment && a.proof.is_none()
+        ),
+        "{approved:?}"
     );
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+    w.mfa
+        .complete(&w.user, &pending.challenge_id)
+        .await
+        .unwrap();
     assert!(matches!(
         w.mfa.status(&w.user).await.unwrap(),
         Status::Enrolled { methods: 1, .. }
@@ -119,17 +128,17 @@ async fn late_sms_resend_new_code_works_old_code_rejected_then_sign_in() {
     let sign_in = w.mfa.challenge(&w.user).await.unwrap();
     let code = w.phone.last_code_to(&w.number).unwrap();
     assert_ne!(code.expose(), new_code.expose());
-    assert!(
-        w.mfa
-            .verify(&sign_in.challenge_id, code.expose())
-            .await
-            .unwrap()
-            .is_approved()
-    );
+    let signed_in = w
+        .mfa
+        .verify(&w.user, &sign_in.challenge_id, code.expose())
+        .await
+        .unwrap();
+    assert!(signed_in.is_approved(), "{signed_in:?}");
+    assert!(signed_in.proof().is_some(), "a sign-in carries its proof");
     // A code is accepted once.
     assert_eq!(
         w.mfa
-            .verify(&sign_in.challenge_id, code.expose())
+            .verify(&w.user, &sign_in.challenge_id, code.expose())
             .await
             .unwrap(),
         Verification::AlreadyUsed
@@ -171,7 +180,7 @@ async fn norwegian_users_get_norwegian_texts_with_autofill_line() {
     );
     assert_eq!(sms.length.segments, 1);
     assert!(
-        mfa.verify(&pending.challenge_id, code.expose())
+        mfa.verify(&user, &pending.challenge_id, code.expose())
             .await
             .unwrap()
             .is_approved()
@@ -267,7 +276,7 @@ async fn failures_on_request_reach_the_caller_as_typed_errors() {
     let code = w.phone.last_code_to(&w.number).unwrap();
     assert!(
         w.mfa
-            .verify(&pending.challenge_id, code.expose())
+            .verify(&w.user, &pending.challenge_id, code.expose())
             .await
             .unwrap()
             .is_approved()
@@ -347,7 +356,7 @@ async fn numbers_typed_in_other_forms_are_typed_errors_or_the_same_number() {
     let code = w.phone.last_code_to(&w.number).unwrap();
     assert!(
         w.mfa
-            .verify(&pending.challenge_id, code.expose())
+            .verify(&w.user, &pending.challenge_id, code.expose())
             .await
             .unwrap()
             .is_approved()

@@ -292,12 +292,12 @@ async fn enrollment_through_the_smsc() {
     );
     let code: String = text.chars().take_while(char::is_ascii_digit).collect();
     assert!(
-        mfa.verify(&pending.challenge_id, &code)
+        mfa.verify(&user, &pending.challenge_id, &code)
             .await
             .unwrap()
             .is_approved()
     );
-    mfa.complete(&pending.challenge_id).await.unwrap();
+    mfa.complete(&user, &pending.challenge_id).await.unwrap();
 }
 
 #[tokio::test]

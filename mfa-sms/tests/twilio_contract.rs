@@ -234,10 +234,10 @@ async fn enrollment_through_twilio_end_to_end() {
     let code: String = body.chars().take_while(char::is_ascii_digit).collect();
     assert_eq!(code.len(), 6, "{body}");
     assert!(
-        mfa.verify(&pending.challenge_id, &code)
+        mfa.verify(&user, &pending.challenge_id, &code)
             .await
             .unwrap()
             .is_approved()
     );
-    mfa.complete(&pending.challenge_id).await.unwrap();
+    mfa.complete(&user, &pending.challenge_id).await.unwrap();
 }
