@@ -34,10 +34,66 @@ pub enum Error {
     Store(#[from] StoreError),
     /// The named thing does not exist (or belongs to another user).
     #[error("unknown {0}")]
-    NotFound(&'static str),
+    NotFound(Missing),
     /// The method needs a backend that was not configured on [`crate::Mfa`].
     #[error("no {0} is configured")]
-    NotConfigured(&'static str),
+    NotConfigured(Missing),
+}
+
+/// What [`Error::NotFound`] and [`Error::NotConfigured`] name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Missing {
+    /// A challenge of this user.
+    Challenge,
+    /// A method of this user.
+    Method,
+    /// An active method to sign in with.
+    EnrolledMethod,
+    /// The SMS backend.
+    SmsDelivery,
+    /// The voice backend.
+    VoiceDelivery,
+    /// The authenticator-app verifier.
+    AppVerifier,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Missing::Challenge => "challenge",
+            Missing::Method => "method",
+            Missing::EnrolledMethod => "enrolled method",
+            Missing::SmsDelivery => "SMS delivery",
+            Missing::VoiceDelivery => "voice delivery",
+            Missing::AppVerifier => "authenticator app verifier",
+        })
+    }
+}
+
+/// What a send limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LimitScope {
+    /// Sends to one phone number.
+    Destination,
+    /// Sends to one user's phones.
+    User,
+    /// Sends to one country calling code.
+    Country,
+    /// Sends asked for from one client address.
+    ClientAddress,
+}
+
+impl std::fmt::Display for LimitScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LimitScope::Destination => "number",
+            LimitScope::User => "user",
+            LimitScope::Country => "country",
+            LimitScope::ClientAddress => "client address",
+        })
+    }
 }
 
 impl Error {
@@ -90,7 +146,7 @@ pub enum InputError {
         expected: usize,
     },
     /// A recovery code is malformed.
-    #[error("a recovery code has 10 letters and digits")]
+    #[error("a recovery code has 24 letters and digits")]
     InvalidRecoveryCode,
     /// A setting is out of its allowed range.
     #[error("invalid setting: {0}")]
@@ -116,8 +172,8 @@ pub enum PolicyError {
     /// Too many sends in the window for the named scope.
     #[error("too many codes sent to this {scope}; try again in {} s", retry_after.as_secs())]
     RateLimited {
-        /// What was limited: "destination", "user" or "country".
-        scope: &'static str,
+        /// What was limited.
+        scope: LimitScope,
         /// When the window reopens.
         retry_after: Duration,
     },
@@ -145,6 +201,18 @@ pub enum PolicyError {
     /// The method is already enrolled.
     #[error("this method is already set up")]
     AlreadyEnrolled,
+    /// A shared-cost, UAN, pager or unknown kind of number: neither texted nor called.
+    #[error("this kind of number cannot be used; choose a mobile or fixed-line number or the authenticator app")]
+    UnsupportedNumber,
+    /// A fraud report suspended changes to this user's factors.
+    #[error("security settings are locked after a fraud report; sign in with a recovery code or ask an administrator")]
+    Suspended,
+    /// The user has as many methods as a user may have.
+    #[error("no more methods can be added; remove one first")]
+    TooManyMethods,
+    /// Building an `Mfa` over a durable store needs the code key every server shares.
+    #[error("a durable store needs the code key shared by every server: set MfaBuilder::code_key")]
+    CodeKeyRequired,
 }
 
 impl PolicyError {

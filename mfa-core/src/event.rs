@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::delivery::Purpose;
-use crate::method::{Channel, MethodId, MethodKind};
+use crate::clock::Timestamp;
+use crate::method::{ChallengeId, Channel, MethodId, MethodKind};
 use crate::user::UserId;
 
 /// Something that happened, for the application's audit log or notifications.
@@ -112,16 +113,66 @@ pub enum Event {
     },
     /// The user pressed the fraud key on a call they did not expect.
     FraudReported {
-        /// Who.
+        /// Whose call it was.
         user: UserId,
-        /// The method the call went to.
+        /// The method now blocked.
         method_id: MethodId,
+        /// Its kind.
+        method: MethodKind,
+        /// The call's challenge.
+        challenge_id: ChallengeId,
+        /// Sign-in or enrollment.
+        purpose: Purpose,
+        /// When the user pressed `0#`.
+        at: Timestamp,
+    },
+    /// An administrator lifted a fraud report's suspension.
+    UserUnblocked {
+        /// Whose.
+        user: UserId,
+        /// When.
+        at: Timestamp,
+    },
+    /// A request was refused or gave up: what a security team watches.
+    Refused {
+        /// Whose request.
+        user: UserId,
+        /// The challenge it was about, if any.
+        challenge_id: Option<ChallengeId>,
+        /// Why.
+        reason: Refusal,
+        /// When.
+        at: Timestamp,
     },
     /// An administrator reset the user's methods.
     UserReset {
         /// Who.
         user: UserId,
     },
+}
+
+/// Why a request was refused (or closed): [`Event::Refused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The user or the application canceled a challenge.
+    Canceled,
+    /// A code arrived after its lifetime.
+    Expired,
+    /// A send limit was reached.
+    RateLimited,
+    /// A new code was asked for before the cooldown.
+    ResendTooSoon,
+    /// Consecutive failures impose a delay or a lock.
+    LockedOut,
+    /// An app code already accepted was presented again.
+    Replay,
+    /// No unused recovery code matched.
+    WrongRecoveryCode,
+    /// A settings change came without a fresh, live proof.
+    Reauthentication,
+    /// A settings change came while a fraud report suspends them.
+    Suspended,
 }
 
 /// Receives events.

@@ -7,10 +7,12 @@ pub mod code;
 pub mod delivery;
 pub mod error;
 pub mod event;
+pub mod machine;
 pub mod method;
 mod mfa;
 pub mod phone;
 pub mod policy;
+pub mod proof;
 pub mod record;
 pub mod store;
 pub mod user;
@@ -26,13 +28,17 @@ pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
     MemoryDelivery, Purpose, Receipt, SentMessage,
 };
-pub use error::{Error, InputError, PolicyError, StoreError, StoreErrorKind, TransitionError};
-pub use event::{Event, EventSink, MemoryEvents, NoEvents};
+pub use error::{
+    Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind, TransitionError,
+};
+pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
 pub use method::{
     AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
     MethodRecord, MethodStatus, PhoneMode,
 };
-pub use mfa::{Mfa, MfaBuilder, Pending, RecoverySignIn, Status, Verification};
+pub use machine::{Approved, Verification};
+pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
+pub use proof::Proof;
 pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
 pub use record::{UserRecord, UserStatus, Version};

@@ -1,40 +1,33 @@
-#![allow(unused_imports, dead_code)] // the driver is being ported to the record store
-//! The async driver: wires policy, store, clock, deliveries and events, and performs
-//! the state machine's effects. One API for the whole journey.
+//! The async driver: loads a user's record, lets [`crate::machine`] decide, commits
+//! the result by compare-and-set (deciding again on a conflict), then performs the
+//! effects: sends after the commit that counted them, events last. Each public
+//! method is one request.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::app::{AppProvisioning, AppVerifier};
-use crate::challenge::{
-    self, Answer, Challenge, ChallengeEvent, ChallengeStatus, Context, Effect, EnrollmentState,
-};
+use crate::challenge::{ChallengeStatus, EnrollmentState};
 use crate::clock::{Clock, SystemClock, Timestamp};
-use crate::code::{CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, random_code};
-use crate::delivery::{CallOutcome, Content, Delivery, DeliveryRequest, Purpose};
-use crate::error::{Error, PolicyError};
-use crate::event::{Event, EventSink, NoEvents};
-use crate::method::{
-    AppCredential, ChallengeId, Channel, Method, MethodId, MethodKind, MethodRecord, MethodStatus,
-};
-use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy};
-use crate::store::{MemoryStore, Store};
+use crate::code::{CodeKey, OsRandomness, Randomness, RecoveryCode, random_code};
+use crate::delivery::{CallOutcome, Delivery, DeliveryRequest, Purpose};
+use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
+use crate::event::{Event, EventSink, NoEvents, Refusal};
+use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
+use crate::method::{ChallengeId, Channel, Method, MethodId, MethodKind, MethodRecord};
+use crate::policy::{CostNotice, Policy};
+use crate::proof::Proof;
+use crate::record::{UserRecord, UserStatus};
+use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
 
-/// The states that still wait for the user.
-const AWAITING: [ChallengeStatus; 2] = [
-    ChallengeStatus::AwaitingCode,
-    ChallengeStatus::AwaitingCallConfirmation,
-];
-
-/// How long an authenticator app enrollment waits for its first code (time to scan).
-const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// How often a request decides again after losing a commit race before it gives up.
+const MAX_CONFLICTS: usize = 64;
 
 /// Where a user stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
-    /// "You will be asked to set up the extra security": no active method yet.
+    /// "You will be asked to set up the extra security": no method set up yet.
     EnrollmentRequired,
     /// Enrolled; sign-in asks for the default method.
     Enrolled {
@@ -42,6 +35,14 @@ pub enum Status {
         default: MethodRecord,
         /// Every active method.
         methods: usize,
+    },
+    /// A fraud report suspended the user's factor changes; methods not reported may
+    /// still sign in. Lifted by [`Mfa::unblock`] or a recovery-code sign-in.
+    Suspended {
+        /// When the report came.
+        since: Timestamp,
+        /// The method sign-in can still use, if any.
+        default: Option<MethodRecord>,
     },
 }
 
@@ -70,39 +71,21 @@ pub struct Pending {
     pub app: Option<AppProvisioning>,
 }
 
-/// The answer to a presented code or key press.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Verification {
-    /// Correct. Sign-in: the user is through. Enrollment: call [`Mfa::complete`].
-    Approved,
-    /// Wrong.
-    Rejected {
-        /// Attempts left before the challenge locks.
-        attempts_left: u32,
-    },
-    /// The code's lifetime passed; start a new challenge.
-    Expired,
-    /// The attempt cap was reached; start a new challenge.
-    Locked,
-    /// The challenge was already approved (a code is accepted once).
-    AlreadyUsed,
-    /// The user reported fraud on the call.
-    Denied,
-}
-
-impl Verification {
-    /// Whether the user passed.
-    pub fn is_approved(self) -> bool {
-        self == Verification::Approved
-    }
+/// A completed enrollment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The method, now active.
+    pub method: MethodRecord,
+    /// Proof of the factor just shown, for the next settings change (recovery codes,
+    /// say) within the re-authentication window.
+    pub proof: Proof,
 }
 
 /// A successful recovery-code sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoverySignIn {
-    /// An approved sign-in challenge: proof of re-authentication for changing methods.
-    pub proof: ChallengeId,
+    /// Proof of re-authentication, so a user who lost their phone can set up a new one.
+    pub proof: Proof,
     /// Unused codes left.
     pub remaining: usize,
 }
@@ -152,8 +135,9 @@ impl MfaBuilder {
         self
     }
 
-    /// The key codes are hashed under. Persistent stores need the same key on every
-    /// server and across restarts; the default is a random key per process.
+    /// The key codes, recovery codes and proofs are hashed under. Durable stores need
+    /// the same key on every server and across restarts (building without one fails);
+    /// over the memory store the default is a random key per process.
     pub fn code_key(mut self, key: CodeKey) -> Self {
         self.key = Some(key);
         self
@@ -196,10 +180,15 @@ impl MfaBuilder {
     }
 
     /// Checks the policy and builds the driver.
+    ///
+    /// A durable store ([`Store::is_durable`]) needs [`MfaBuilder::code_key`]: with a
+    /// key of its own, a restarted or second server could not check the codes, recovery
+    /// codes and proofs the first one stored, nor share its send limits.
     pub fn build(self) -> Result<Mfa, Error> {
         self.policy.validate()?;
         let key = match self.key {
             Some(k) => k,
+            None if self.store.is_durable() => return Err(PolicyError::CodeKeyRequired.into()),
             None => CodeKey::generate(self.rng.as_ref()),
         };
         Ok(Mfa {
@@ -260,5 +249,587 @@ impl Mfa {
             events: Arc::new(NoEvents),
             issuer: None,
         }
+    }
+
+    /// The rules in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The current time on the driver's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Whether the user must set up a method, or which one sign-in will use.
+    pub async fn status(&self, user: &UserId) -> Result<Status, Error> {
+        let rec = self.read(user).await?;
+        let default = rec.default_method().cloned();
+        Ok(match (rec.status, default) {
+            (UserStatus::Suspended { since }, default) => Status::Suspended { since, default },
+            (UserStatus::Active, Some(default)) => Status::Enrolled {
+                default,
+                methods: rec.active_methods().count(),
+            },
+            // A user whose methods are all blocked is enrolled: only a proof adds one.
+            (UserStatus::Active, None) if rec.is_enrolled() => Status::Suspended {
+                since: rec.updated_at,
+                default: None,
+            },
+            (UserStatus::Active, None) => Status::EnrollmentRequired,
+        })
+    }
+
+    /// The user's methods: active, blocked and pending.
+    pub async fn methods(&self, user: &UserId) -> Result<Vec<MethodRecord>, Error> {
+        Ok(self.read(user).await?.methods)
+    }
+
+    /// "Set it up now": starts enrolling the first method of a user who has none.
+    ///
+    /// Sends the SMS or places the call at once; for an app, returns the secret and
+    /// URI to show. A user who has set up a method must use [`Mfa::add_method`].
+    pub async fn begin_enrollment(&self, user: &UserId, method: Method) -> Result<Pending, Error> {
+        self.enroll(user, method, None, None).await
+    }
+
+    /// Adds another method; needs a proof of a fresh second factor.
+    pub async fn add_method(
+        &self,
+        user: &UserId,
+        method: Method,
+        proof: &Proof,
+    ) -> Result<Pending, Error> {
+        self.enroll(user, method, None, Some(proof)).await
+    }
+
+    /// Replaces a phone method's number: the new number must be verified, and the old
+    /// method goes only when the new one completes. Emits [`Event::PhoneNumberChanged`].
+    pub async fn change_phone_number(
+        &self,
+        user: &UserId,
+        old: &MethodId,
+        method: Method,
+        proof: &Proof,
+    ) -> Result<Pending, Error> {
+        self.enroll(user, method, Some(old), Some(proof)).await
+    }
+
+    async fn enroll(
+        &self,
+        user: &UserId,
+        method: Method,
+        replaces: Option<&MethodId>,
+        proof: Option<&Proof>,
+    ) -> Result<Pending, Error> {
+        if let Some(channel) = method.channel() {
+            self.delivery(channel)?;
+        }
+        let provisioning = match method.kind() {
+            MethodKind::AuthenticatorApp => {
+                let verifier = self
+                    .app
+                    .as_ref()
+                    .ok_or(Error::NotConfigured(Missing::AppVerifier))?;
+                Some(verifier.provision(&self.issuer, user.as_str(), self.rng.as_ref())?)
+            }
+            _ => None,
+        };
+        let fresh = self.fresh();
+        let (mut pending, sends) = self
+            .run(user, |rec, ctx, fx| {
+                machine::begin_enrollment(
+                    rec,
+                    method.clone(),
+                    replaces,
+                    proof,
+                    provisioning.as_ref(),
+                    &fresh,
+                    ctx,
+                    fx,
+                )
+            })
+            .await?;
+        self.perform(user, sends, &mut pending).await?;
+        pending.app = provisioning;
+        Ok(pending)
+    }
+
+    /// Starts a sign-in challenge on the user's default method.
+    pub async fn challenge(&self, user: &UserId) -> Result<Pending, Error> {
+        self.sign_in(user, None).await
+    }
+
+    /// Starts a sign-in challenge on another of the user's active methods ("sign in
+    /// another way").
+    pub async fn challenge_with(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+    ) -> Result<Pending, Error> {
+        self.sign_in(user, Some(method_id)).await
+    }
+
+    async fn sign_in(&self, user: &UserId, method: Option<&MethodId>) -> Result<Pending, Error> {
+        let fresh = self.fresh();
+        let (mut pending, sends) = self
+            .run(user, |rec, ctx, fx| {
+                machine::begin_sign_in(rec, method, &fresh, ctx, fx)
+            })
+            .await?;
+        self.perform(user, sends, &mut pending).await?;
+        Ok(pending)
+    }
+
+    /// "Write in the code and choose Check".
+    ///
+    /// The challenge must be this user's. A sign-in that passes is redeemed at once:
+    /// [`Verification::proof`] is its proof, given this once. A malformed code is an
+    /// input error and costs no attempt. Any store failure is an error, never an approval.
+    pub async fn verify(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+        code: &str,
+    ) -> Result<Verification, Error> {
+        let fresh = self.fresh_proof();
+        let (answer, _) = self
+            .run(user, |rec, ctx, fx| {
+                machine::verify(rec, challenge, code, &fresh, ctx, fx)
+            })
+            .await?;
+        Ok(answer)
+    }
+
+    /// Where a challenge stands, for a page waiting on a call: `Waiting` until the user
+    /// answers; an approved sign-in is redeemed by the first poll that sees it, which
+    /// alone gets the proof; later polls say `AlreadyUsed`.
+    pub async fn poll(&self, user: &UserId, challenge: &ChallengeId) -> Result<Verification, Error> {
+        let rec = self.read(user).await?;
+        let status = rec
+            .challenge(challenge)
+            .ok_or(Error::NotFound(Missing::Challenge))?
+            .status_at(self.clock.now());
+        if status != ChallengeStatus::Approved {
+            let fresh = self.fresh_proof();
+            let ctx = self.ctx(user, self.clock.now());
+            return machine::poll(&mut rec.clone(), challenge, &fresh, &ctx);
+        }
+        let fresh = self.fresh_proof();
+        let (answer, _) = self
+            .run(user, |rec, ctx, _| machine::poll(rec, challenge, &fresh, ctx))
+            .await?;
+        Ok(answer)
+    }
+
+    /// A call's outcome, reported by a voice backend or its webhook: `#` approves (the
+    /// sign-in page then redeems it with [`Mfa::poll`]); `0#` denies the challenge,
+    /// blocks the method and suspends changes to the user's factors.
+    pub async fn report_call(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+        outcome: CallOutcome,
+    ) -> Result<Verification, Error> {
+        let (answer, _) = self
+            .run(user, |rec, ctx, fx| {
+                machine::report_call(rec, challenge, outcome, ctx, fx)
+            })
+            .await?;
+        Ok(answer)
+    }
+
+    /// "Cancel, then Next": a new code after the cooldown; the old code dies and the
+    /// wrong-attempt count is kept. For calls, calls again.
+    ///
+    /// If the send fails the challenge stays pending, so the user can try again.
+    pub async fn resend(&self, user: &UserId, challenge: &ChallengeId) -> Result<Pending, Error> {
+        let fresh = self.fresh();
+        let (mut pending, sends) = self
+            .run(user, |rec, ctx, fx| {
+                machine::resend(rec, challenge, &fresh, ctx, fx)
+            })
+            .await?;
+        self.perform(user, sends, &mut pending).await?;
+        Ok(pending)
+    }
+
+    /// Gives up on a challenge; for an enrollment the pending method is dropped.
+    pub async fn cancel(&self, user: &UserId, challenge: &ChallengeId) -> Result<(), Error> {
+        self.run(user, |rec, ctx, fx| machine::cancel(rec, challenge, ctx, fx))
+            .await
+            .map(|_| ())
+    }
+
+    /// "Authentication is complete. Click Complete": the verified method becomes active
+    /// (and default when it is the user's first). The answer carries a proof of the
+    /// factor just shown, for setting up recovery codes or another method.
+    pub async fn complete(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+    ) -> Result<Completion, Error> {
+        let fresh = self.fresh_proof();
+        let ((method, proof), _) = self
+            .run(user, |rec, ctx, fx| {
+                machine::complete(rec, challenge, &fresh, ctx, fx)
+            })
+            .await?;
+        Ok(Completion { method, proof })
+    }
+
+    /// Makes another active method the default; needs a proof.
+    pub async fn set_default(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+        proof: &Proof,
+    ) -> Result<(), Error> {
+        self.run(user, |rec, ctx, fx| {
+            machine::set_default(rec, method_id, proof, ctx, fx)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Removes a method, never the last active one (see [`Mfa::reset_user`]); its open
+    /// challenges and the proofs made from it die with it.
+    pub async fn remove_method(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+        proof: &Proof,
+    ) -> Result<(), Error> {
+        self.run(user, |rec, ctx, fx| {
+            machine::remove_method(rec, method_id, proof, ctx, fx)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// An administrator's reset: every method, recovery code, proof and open challenge
+    /// goes, failures are cleared, and the user must enroll again.
+    pub async fn reset_user(&self, user: &UserId) -> Result<(), Error> {
+        self.run(user, |rec, ctx, fx| {
+            machine::reset(rec, ctx, fx);
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// An administrator lifts a fraud report's suspension: the user may change factors
+    /// again, and the blocked methods sign in again.
+    pub async fn unblock(&self, user: &UserId) -> Result<(), Error> {
+        self.run(user, |rec, ctx, fx| {
+            machine::unblock(rec, ctx, fx);
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Makes a new set of recovery codes (the old set dies) and returns them to show
+    /// once. Needs a proof: from a sign-in, or from the enrollment just completed.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        user: &UserId,
+        proof: &Proof,
+    ) -> Result<Vec<RecoveryCode>, Error> {
+        let codes: Vec<RecoveryCode> = (0..self.policy.recovery_codes)
+            .map(|_| RecoveryCode::generate(self.rng.as_ref()))
+            .collect();
+        let hashes: Vec<_> = codes
+            .iter()
+            .map(|c| machine::recovery_hash(&self.key, user, c.as_bytes()))
+            .collect();
+        self.run(user, |rec, ctx, fx| {
+            machine::replace_recovery_codes(rec, proof, hashes.clone(), ctx, fx)
+        })
+        .await?;
+        Ok(codes)
+    }
+
+    /// Signs in with a recovery code, which then dies; lifts a fraud report's
+    /// suspension. `None` when no unused code matches (counted as a failure).
+    pub async fn verify_recovery_code(
+        &self,
+        user: &UserId,
+        code: &str,
+    ) -> Result<Option<RecoverySignIn>, Error> {
+        let code = RecoveryCode::parse(code)?;
+        let hash = machine::recovery_hash(&self.key, user, code.as_bytes());
+        let fresh = self.fresh_proof();
+        let (used, _) = self
+            .run(user, |rec, ctx, fx| {
+                machine::use_recovery_code(rec, &hash, &fresh, ctx, fx)
+            })
+            .await?;
+        Ok(used.map(|(proof, remaining)| RecoverySignIn { proof, remaining }))
+    }
+
+    /// Where an enrollment stands, in the guide's words.
+    pub async fn enrollment_state(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+    ) -> Result<EnrollmentState, Error> {
+        let rec = self.read(user).await?;
+        let c = rec
+            .challenge(challenge)
+            .ok_or(Error::NotFound(Missing::Challenge))?;
+        Ok(EnrollmentState::of(Some(c), self.clock.now()))
+    }
+
+    /// A challenge as it stands (a view: it never redeems; see [`Mfa::poll`]).
+    pub async fn challenge_status(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+    ) -> Result<ChallengeStatus, Error> {
+        let rec = self.read(user).await?;
+        let c = rec
+            .challenge(challenge)
+            .ok_or(Error::NotFound(Missing::Challenge))?;
+        Ok(c.status_at(self.clock.now()))
+    }
+
+    /// Asks the store to forget what has expired; returns how many entries went.
+    pub async fn purge(&self) -> Result<u64, Error> {
+        Ok(self.store.purge(self.clock.now()).await?)
+    }
+
+    async fn read(&self, user: &UserId) -> Result<UserRecord, Error> {
+        let mut rec = self
+            .store
+            .load(user)
+            .await?
+            .map(|v| v.record)
+            .unwrap_or_default();
+        rec.prune(self.clock.now());
+        Ok(rec)
+    }
+
+    fn ctx<'a>(&'a self, user: &'a UserId, now: Timestamp) -> Ctx<'a> {
+        Ctx {
+            user,
+            now,
+            policy: &self.policy,
+            key: &self.key,
+            app: self.app.as_deref(),
+        }
+    }
+
+    fn fresh(&self) -> Fresh {
+        let rng = self.rng.as_ref();
+        Fresh {
+            challenge_id: ChallengeId::generate(rng),
+            method_id: MethodId::generate(rng),
+            code: random_code(rng, self.policy.code_digits),
+        }
+    }
+
+    /// The token a proof minted by this request gets.
+    fn fresh_proof(&self) -> Proof {
+        Proof::generate(self.rng.as_ref())
+    }
+
+    /// One request: load, decide, count shared windows for any send, commit by
+    /// compare-and-set (deciding again on a conflict), emit the events. Returns the
+    /// decision and the sends to perform.
+    async fn run<T>(
+        &self,
+        user: &UserId,
+        mut decide: impl FnMut(&mut UserRecord, &Ctx<'_>, &mut Vec<Effect>) -> Result<T, Error>,
+    ) -> Result<(T, Vec<Send>), Error> {
+        let mut counted: Option<String> = None;
+        for _ in 0..MAX_CONFLICTS {
+            let now = self.clock.now();
+            let loaded = self.store.load(user).await?;
+            let (version, mut rec) = match loaded {
+                Some(v) => (Some(v.version), v.record),
+                None => (None, UserRecord::default()),
+            };
+            rec.prune(now);
+            let ctx = self.ctx(user, now);
+            let mut effects = Vec::new();
+            let decided = decide(&mut rec, &ctx, &mut effects);
+            let value = match decided {
+                Ok(v) => v,
+                Err(e) => {
+                    self.emit(effects);
+                    return Err(e);
+                }
+            };
+            let sends: Vec<Send> = effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Send(s) => Some(s.clone()),
+                    Effect::Emit(_) => None,
+                })
+                .collect();
+            // Shared windows are counted once per request, before the commit: a
+            // refused send leaves nothing stored.
+            for send in &sends {
+                if let Some(dest) = send.method.destination() {
+                    if counted.as_deref() != Some(dest.number.e164()) {
+                        self.count_windows(user, &dest.number, &send.challenge_id, now)
+                            .await?;
+                        counted = Some(dest.number.e164().to_owned());
+                    }
+                }
+            }
+            rec.updated_at = now;
+            match self.store.commit(user, version, &rec).await? {
+                Commit::Committed(_) => {
+                    self.emit(effects);
+                    return Ok((value, sends));
+                }
+                Commit::Conflict => continue,
+            }
+        }
+        Err(StoreError::unavailable("the user's record kept changing; try again").into())
+    }
+
+    fn emit(&self, effects: Vec<Effect>) {
+        for effect in effects {
+            if let Effect::Emit(event) = effect {
+                self.events.emit(event);
+            }
+        }
+    }
+
+    async fn count_windows(
+        &self,
+        user: &UserId,
+        number: &crate::phone::PhoneNumber,
+        challenge: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let limits = &self.policy.send_limits;
+        // Keys are keyed hashes, so a shared store never holds numbers in clear.
+        let dest = self.limit_key("dest", number.e164());
+        let country = format!("cc:{}", number.country_code());
+        let hits = [
+            WindowHit {
+                key: &dest,
+                window: limits.per_destination.window,
+            },
+            WindowHit {
+                key: &country,
+                window: limits.per_country.window,
+            },
+        ];
+        let counts = self.store.hit(&hits, now).await?;
+        let scopes = [
+            (LimitScope::Destination, limits.per_destination.max),
+            (LimitScope::Country, limits.per_country.max),
+        ];
+        for ((scope, max), count) in scopes.into_iter().zip(counts) {
+            if count.count > max {
+                self.events.emit(Event::Refused {
+                    user: user.clone(),
+                    challenge_id: Some(challenge.clone()),
+                    reason: Refusal::RateLimited,
+                    at: now,
+                });
+                return Err(PolicyError::RateLimited {
+                    scope,
+                    retry_after: count.resets_at.saturating_since(now),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    fn limit_key(&self, scope: &str, subject: &str) -> String {
+        let hash = self.key.hash(scope.as_bytes(), subject.as_bytes());
+        let hex: String = hash.0[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{scope}:{hex}")
+    }
+
+    fn delivery(&self, channel: Channel) -> Result<&Arc<dyn Delivery>, Error> {
+        match channel {
+            Channel::Sms => self
+                .sms
+                .as_ref()
+                .ok_or(Error::NotConfigured(Missing::SmsDelivery)),
+            Channel::Voice => self
+                .voice
+                .as_ref()
+                .ok_or(Error::NotConfigured(Missing::VoiceDelivery)),
+        }
+    }
+
+    /// Performs the sends a committed request decided. A send that fails closes its
+    /// challenge (nothing reached the user), except a call that rang out, was busy or
+    /// hung up: that challenge stays pending, to call again or switch method.
+    async fn perform(
+        &self,
+        user: &UserId,
+        sends: Vec<Send>,
+        pending: &mut Pending,
+    ) -> Result<(), Error> {
+        for send in sends {
+            let channel = send.method.channel().ok_or(Error::NotFound(Missing::Method))?;
+            let destination = send
+                .method
+                .destination()
+                .ok_or(Error::NotFound(Missing::Method))?;
+            let country_code = destination.number.country_code();
+            let request = DeliveryRequest {
+                challenge_id: send.challenge_id.clone(),
+                user: user.clone(),
+                channel,
+                destination,
+                content: send.content,
+                purpose: send.purpose,
+                expires_in: send.expires_at.saturating_since(self.clock.now()),
+                locale: self.policy.locale.clone(),
+                app_name: self.policy.app_name.clone(),
+                cost_notice: send.cost_notice,
+            };
+            match self.delivery(channel)?.send(&request).await {
+                Ok(receipt) => {
+                    self.events.emit(Event::CodeSent {
+                        user: user.clone(),
+                        channel,
+                        country_code,
+                        purpose: send.purpose,
+                        resend: send.resend,
+                    });
+                    if let Some(outcome) = receipt.call_outcome {
+                        let answer = self
+                            .report_call(user, &send.challenge_id, outcome)
+                            .await?;
+                        pending.waiting_for = match answer {
+                            Verification::Approved(_) => ChallengeStatus::Approved,
+                            Verification::Denied => ChallengeStatus::Denied,
+                            _ => pending.waiting_for,
+                        };
+                    }
+                }
+                Err(e) => {
+                    self.events.emit(Event::DeliveryFailed {
+                        user: user.clone(),
+                        channel,
+                        transient: e.is_transient(),
+                    });
+                    if channel == Channel::Voice && e.is_call_outcome() {
+                        return Err(Error::CallNotCompleted {
+                            challenge_id: send.challenge_id,
+                            error: e,
+                        });
+                    }
+                    if !send.resend {
+                        // Best effort: the error the caller sees is the delivery's.
+                        let _ = self.cancel(user, &send.challenge_id).await;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
     }
 }

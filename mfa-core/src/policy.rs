@@ -213,8 +213,10 @@ impl Default for Policy {
 impl Policy {
     /// Checks every setting is in its safe range.
     pub fn validate(&self) -> Result<(), InputError> {
-        if !(4..=10).contains(&self.code_digits) {
-            return Err(InputError::InvalidSetting("code_digits must be 4 to 10"));
+        // NIST SP 800-63B asks at least 20 bits of a one-time code: 6 digits give 19.9,
+        // the most a numeric code of a usual length gets, so fewer are refused.
+        if !(6..=10).contains(&self.code_digits) {
+            return Err(InputError::InvalidSetting("code_digits must be 6 to 10"));
         }
         if self.code_lifetime.is_zero() || self.code_lifetime > MAX_CODE_LIFETIME {
             return Err(InputError::InvalidSetting(
@@ -247,8 +249,11 @@ impl Policy {
         channel: Channel,
     ) -> Result<Option<CostNotice>, PolicyError> {
         let number = &destination.number;
-        if number.kind() == NumberKind::PremiumRate {
-            return Err(PolicyError::PremiumRate);
+        match number.kind() {
+            NumberKind::PremiumRate => return Err(PolicyError::PremiumRate),
+            // Shared-cost, UAN, pager and unknown lines: the cost and who answers are unknown.
+            NumberKind::Other => return Err(PolicyError::UnsupportedNumber),
+            _ => {}
         }
         if let Some(allowed) = &self.countries.allowed {
             if !allowed.contains(&number.country_code()) {

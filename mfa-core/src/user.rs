@@ -55,6 +55,13 @@ impl UserId {
             });
         }
         let folded = trimmed.to_lowercase();
+        // Case folding can grow a name (`İ` is 2 bytes, its lower case 3): check again,
+        // or a name accepted here could not be stored and read back as `UserId::new`.
+        if folded.len() > MAX_USER_ID_LEN {
+            return Err(InputError::UserIdTooLong {
+                max: MAX_USER_ID_LEN,
+            });
+        }
         let Some((local, domain)) = folded.rsplit_once('@') else {
             return Err(InputError::UsernameForm("missing '@domain'"));
         };

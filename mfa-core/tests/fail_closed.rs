@@ -38,7 +38,7 @@ async fn a_store_failure_during_check_is_an_error_never_an_approval() {
     let code = phone.last_code_to(&number).unwrap();
 
     store.down.store(true, Ordering::SeqCst);
-    match mfa.verify(&pending.challenge_id, code.expose()).await {
+    match mfa.verify(&user, &pending.challenge_id, code.expose()).await {
         Err(Error::Store(e)) => {
             assert!(e.is_transient());
             assert!(!e.to_string().contains(code.expose()));
@@ -46,20 +46,20 @@ async fn a_store_failure_during_check_is_an_error_never_an_approval() {
         other => panic!("expected a store error, got {other:?}"),
     }
     assert_eq!(
-        mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
         ChallengeStatus::AwaitingCode,
         "nothing was approved"
     );
     // A wrong code while the store is down is not counted as a pass either.
     assert!(matches!(
-        mfa.verify(&pending.challenge_id, "000000").await,
+        mfa.verify(&user, &pending.challenge_id, "000000").await,
         Err(Error::Store(_))
     ));
 
     // Back up: the journey continues with the same code.
     store.down.store(false, Ordering::SeqCst);
     assert!(
-        mfa.verify(&pending.challenge_id, code.expose())
+        mfa.verify(&user, &pending.challenge_id, code.expose())
             .await
             .unwrap()
             .is_approved()

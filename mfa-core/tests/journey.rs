@@ -9,7 +9,7 @@ use mfa_core::{
     CallConfirmation, CallOutcome, ChallengeStatus, CountryPolicy, DeliveryError,
     DeliveryErrorKind, Error, Event, Extension, InputError, ManualClock, MemoryDelivery,
     MemoryEvents, MemoryStore, Method, MethodStatus, Mfa, PhoneMode, PhoneNumber, Policy,
-    PolicyError, Purpose, Status, Timestamp, UserId, Verification,
+    PolicyError, Proof, Purpose, Status, Timestamp, UserId, Verification,
 };
 
 struct World {
@@ -77,28 +77,23 @@ async fn enroll_by_sms(w: &World, user: &UserId) {
         .await
         .unwrap();
     let code = w.sms.last_code_to(&mobile()).unwrap();
-    assert_eq!(
-        w.mfa
-            .verify(&pending.challenge_id, code.expose())
+    assert!((w.mfa
+            .verify(&user, &pending.challenge_id, code.expose())
             .await
-            .unwrap(),
-        Verification::Approved
-    );
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+            .unwrap()).is_approved());
+    w.mfa.complete(&user, &pending.challenge_id).await.unwrap();
 }
 
-/// Signs in by SMS and returns the approved challenge (proof for changing methods).
-async fn sign_in(w: &World, user: &UserId) -> mfa_core::ChallengeId {
+/// Signs in by SMS and returns the proof the redeemed sign-in carries.
+async fn sign_in(w: &World, user: &UserId) -> Proof {
     let pending = w.mfa.challenge(user).await.unwrap();
     let code = w.sms.last_code_to(&mobile()).unwrap();
-    assert_eq!(
-        w.mfa
-            .verify(&pending.challenge_id, code.expose())
-            .await
-            .unwrap(),
-        Verification::Approved
-    );
-    pending.challenge_id
+    let answer = w
+        .mfa
+        .verify(user, &pending.challenge_id, code.expose())
+        .await
+        .unwrap();
+    answer.proof().cloned().expect("a sign-in carries its proof")
 }
 
 #[tokio::test]
@@ -127,7 +122,7 @@ async fn the_guide_journey_late_sms_resend_old_code_dead_then_sign_in() {
     );
 
     // "Cancel, then Next": a new code arrives at once.
-    let again = w.mfa.resend(&pending.challenge_id).await.unwrap();
+    let again = w.mfa.resend(&user, &pending.challenge_id).await.unwrap();
     assert_eq!(again.challenge_id, pending.challenge_id);
     let new_code = w.sms.last_code_to(&mobile()).unwrap();
 
@@ -142,24 +137,20 @@ async fn the_guide_journey_late_sms_resend_old_code_dead_then_sign_in() {
         .unwrap();
     assert_eq!(
         w.mfa
-            .verify(&pending.challenge_id, old_code.expose())
+            .verify(&user, &pending.challenge_id, old_code.expose())
             .await
             .unwrap(),
         Verification::Rejected { attempts_left: 4 }
     );
 
     // "Write in the code and choose Check", then "Complete".
-    assert_eq!(
-        w.mfa
-            .verify(
-                &pending.challenge_id,
+    assert!((w.mfa
+            .verify(&user, &pending.challenge_id,
                 &format!("{} {}", &new_code.expose()[..3], &new_code.expose()[3..])
             )
             .await
-            .unwrap(),
-        Verification::Approved
-    );
-    let method = w.mfa.complete(&pending.challenge_id).await.unwrap();
+            .unwrap()).is_approved());
+    let method = w.mfa.complete(&user, &pending.challenge_id).await.unwrap().method;
     assert_eq!(method.status, MethodStatus::Active);
     assert!(method.is_default);
     match w.mfa.status(&user).await.unwrap() {
@@ -171,7 +162,7 @@ async fn the_guide_journey_late_sms_resend_old_code_dead_then_sign_in() {
     }
     // Completing twice is refused.
     assert!(matches!(
-        w.mfa.complete(&pending.challenge_id).await,
+        w.mfa.complete(&user, &pending.challenge_id).await,
         Err(Error::Transition(_))
     ));
 
@@ -180,17 +171,14 @@ async fn the_guide_journey_late_sms_resend_old_code_dead_then_sign_in() {
     let signin = w.mfa.challenge(&user).await.unwrap();
     assert_eq!(signin.purpose, Purpose::SignIn);
     let code = w.sms.last_code_to(&mobile()).unwrap();
-    assert_eq!(
-        w.mfa
-            .verify(&signin.challenge_id, code.expose())
+    assert!((w.mfa
+            .verify(&user, &signin.challenge_id, code.expose())
             .await
-            .unwrap(),
-        Verification::Approved
-    );
+            .unwrap()).is_approved());
     // A code is accepted once.
     assert_eq!(
         w.mfa
-            .verify(&signin.challenge_id, code.expose())
+            .verify(&user, &signin.challenge_id, code.expose())
             .await
             .unwrap(),
         Verification::AlreadyUsed
@@ -221,14 +209,14 @@ async fn wrong_attempts_are_capped_and_resend_does_not_reset_them() {
     };
     for left in [4, 3] {
         assert_eq!(
-            w.mfa.verify(&pending.challenge_id, wrong).await.unwrap(),
+            w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap(),
             Verification::Rejected {
                 attempts_left: left
             }
         );
     }
     w.clock.advance(secs(30));
-    w.mfa.resend(&pending.challenge_id).await.unwrap();
+    w.mfa.resend(&user, &pending.challenge_id).await.unwrap();
     let right = w.sms.last_code_to(&mobile()).unwrap();
     let wrong = if right.expose() == "000000" {
         "111111"
@@ -236,23 +224,23 @@ async fn wrong_attempts_are_capped_and_resend_does_not_reset_them() {
         "000000"
     };
     assert_eq!(
-        w.mfa.verify(&pending.challenge_id, wrong).await.unwrap(),
+        w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap(),
         Verification::Rejected { attempts_left: 2 }
     );
-    w.mfa.verify(&pending.challenge_id, wrong).await.unwrap();
+    w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap();
     assert_eq!(
-        w.mfa.verify(&pending.challenge_id, wrong).await.unwrap(),
+        w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap(),
         Verification::Locked
     );
     // Locked is final: even the right code is refused now.
     assert_eq!(
         w.mfa
-            .verify(&pending.challenge_id, right.expose())
+            .verify(&user, &pending.challenge_id, right.expose())
             .await
             .unwrap(),
         Verification::Locked
     );
-    assert!(w.mfa.resend(&pending.challenge_id).await.is_err());
+    assert!(w.mfa.resend(&user, &pending.challenge_id).await.is_err());
     assert!(
         w.events
             .events()
@@ -264,9 +252,10 @@ async fn wrong_attempts_are_capped_and_resend_does_not_reset_them() {
 #[tokio::test]
 async fn codes_expire_after_five_minutes_and_expired_is_final() {
     let w = world();
+    let user = kari();
     let pending = w
         .mfa
-        .begin_enrollment(&kari(), sms_to(mobile()))
+        .begin_enrollment(&user, sms_to(mobile()))
         .await
         .unwrap();
     let code = w.sms.last_code_to(&mobile()).unwrap();
@@ -274,29 +263,30 @@ async fn codes_expire_after_five_minutes_and_expired_is_final() {
     w.clock.advance(secs(300));
     assert_eq!(
         w.mfa
-            .verify(&pending.challenge_id, code.expose())
+            .verify(&user, &pending.challenge_id, code.expose())
             .await
             .unwrap(),
         Verification::Expired
     );
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
         ChallengeStatus::Expired
     );
-    assert!(w.mfa.resend(&pending.challenge_id).await.is_err());
-    assert!(w.mfa.complete(&pending.challenge_id).await.is_err());
+    assert!(w.mfa.resend(&user, &pending.challenge_id).await.is_err());
+    assert!(w.mfa.complete(&user, &pending.challenge_id).await.is_err());
 }
 
 #[tokio::test]
 async fn resend_waits_for_the_cooldown_and_stops_at_the_send_cap() {
     let w = world();
+    let user = kari();
     let pending = w
         .mfa
-        .begin_enrollment(&kari(), sms_to(mobile()))
+        .begin_enrollment(&user, sms_to(mobile()))
         .await
         .unwrap();
     assert_eq!(pending.resend_after, Some(w.mfa.now() + secs(30)));
-    match w.mfa.resend(&pending.challenge_id).await {
+    match w.mfa.resend(&user, &pending.challenge_id).await {
         Err(Error::Policy(PolicyError::ResendTooSoon { retry_after })) => {
             assert_eq!(retry_after, secs(30))
         }
@@ -304,11 +294,11 @@ async fn resend_waits_for_the_cooldown_and_stops_at_the_send_cap() {
     }
     for _ in 0..4 {
         w.clock.advance(secs(30));
-        w.mfa.resend(&pending.challenge_id).await.unwrap();
+        w.mfa.resend(&user, &pending.challenge_id).await.unwrap();
     }
     w.clock.advance(secs(30));
     assert!(matches!(
-        w.mfa.resend(&pending.challenge_id).await,
+        w.mfa.resend(&user, &pending.challenge_id).await,
         Err(Error::Policy(PolicyError::TooManySends))
     ));
     assert_eq!(w.sms.sent().len(), 5);
@@ -326,14 +316,15 @@ async fn sixty_four_concurrent_correct_codes_approve_exactly_once() {
         let mfa = w.mfa.clone();
         let id = pending.challenge_id.clone();
         let code = code.expose().to_owned();
+        let user = user.clone();
         tasks.push(tokio::spawn(async move {
-            mfa.verify(&id, &code).await.unwrap()
+            mfa.verify(&user, &id, &code).await.unwrap()
         }));
     }
     let mut approved = 0;
     for t in tasks {
         match t.await.unwrap() {
-            Verification::Approved => approved += 1,
+            Verification::Approved(_) => approved += 1,
             Verification::AlreadyUsed => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -363,8 +354,9 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_the_cap() {
     for _ in 0..64 {
         let mfa = w.mfa.clone();
         let id = pending.challenge_id.clone();
+        let user = user.clone();
         tasks.push(tokio::spawn(async move {
-            mfa.verify(&id, wrong).await.unwrap()
+            mfa.verify(&user, &id, wrong).await.unwrap()
         }));
     }
     let mut rejected = 0;
@@ -386,15 +378,18 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_the_cap() {
         .count();
     assert_eq!(failed, 5, "exactly the cap was counted");
     assert_eq!(
-        mfa_core::Store::user_failures(&w.store, &user)
+        mfa_core::Store::load(&w.store, &user)
             .await
             .unwrap()
+            .unwrap()
+            .record
+            .failures
             .count,
         5,
         "the user's consecutive failures count each counted attempt once"
     );
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
         ChallengeStatus::Locked
     );
 }
@@ -416,7 +411,7 @@ async fn consecutive_failures_across_challenges_lock_the_user_with_growing_delay
         } else {
             "000000"
         };
-        w.mfa.verify(&pending.challenge_id, wrong).await.unwrap();
+        w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap();
         failures += 1;
         w.clock.advance(secs(120));
     }
@@ -429,33 +424,27 @@ async fn consecutive_failures_across_challenges_lock_the_user_with_growing_delay
     } else {
         "000000"
     };
-    w.mfa.verify(&pending.challenge_id, wrong).await.unwrap();
+    w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap();
     // Six failures: wait 60 s.
-    match w.mfa.verify(&pending.challenge_id, right.expose()).await {
+    match w.mfa.verify(&user, &pending.challenge_id, right.expose()).await {
         Err(Error::Policy(PolicyError::UserLocked {
             retry_after: Some(d),
         })) => assert_eq!(d, secs(60)),
         other => panic!("expected a delay, got {other:?}"),
     }
     w.clock.advance(secs(60));
-    assert_eq!(
-        w.mfa
-            .verify(&pending.challenge_id, right.expose())
+    assert!((w.mfa
+            .verify(&user, &pending.challenge_id, right.expose())
             .await
-            .unwrap(),
-        Verification::Approved
-    );
+            .unwrap()).is_approved());
     // Success clears the count.
     w.clock.advance(secs(60));
     let again = w.mfa.challenge(&user).await.unwrap();
     let right = w.sms.last_code_to(&mobile()).unwrap();
-    assert_eq!(
-        w.mfa
-            .verify(&again.challenge_id, right.expose())
+    assert!((w.mfa
+            .verify(&user, &again.challenge_id, right.expose())
             .await
-            .unwrap(),
-        Verification::Approved
-    );
+            .unwrap()).is_approved());
 }
 
 #[tokio::test]
@@ -476,7 +465,7 @@ async fn one_hundred_consecutive_failures_lock_until_reset() {
             "000000"
         };
         for _ in 0..5 {
-            w.mfa.verify(&pending.challenge_id, wrong).await.unwrap();
+            w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap();
         }
     }
     assert!(matches!(
@@ -514,7 +503,7 @@ async fn sends_per_destination_are_limited_before_anything_is_sent() {
         .unwrap_err();
     match err {
         Error::Policy(PolicyError::RateLimited { scope, retry_after }) => {
-            assert_eq!(scope, "destination");
+            assert_eq!(scope, mfa_core::LimitScope::Destination);
             assert_eq!(retry_after, secs(600));
         }
         other => panic!("expected a rate limit, got {other:?}"),
@@ -569,14 +558,15 @@ async fn premium_and_fixed_line_sms_are_refused_but_an_office_call_works() {
     let mut policy = Policy::default();
     policy.call_confirmation = CallConfirmation::PressKey;
     let w = world_with(policy);
+    let user = kari();
     let premium = PhoneNumber::parse("+44 909 876 5432").unwrap();
     assert!(matches!(
-        w.mfa.begin_enrollment(&kari(), sms_to(premium)).await,
+        w.mfa.begin_enrollment(&user, sms_to(premium)).await,
         Err(Error::Policy(PolicyError::PremiumRate))
     ));
     let desk = PhoneNumber::parse("+47 22 12 34 56").unwrap();
     assert!(matches!(
-        w.mfa.begin_enrollment(&kari(), sms_to(desk.clone())).await,
+        w.mfa.begin_enrollment(&user, sms_to(desk.clone())).await,
         Err(Error::Policy(PolicyError::NotSmsCapable))
     ));
     w.voice.answer_calls_with(Some(CallOutcome::Confirmed));
@@ -584,9 +574,9 @@ async fn premium_and_fixed_line_sms_are_refused_but_an_office_call_works() {
         number: desk,
         extension: Some(Extension::parse("1234").unwrap()),
     };
-    let pending = w.mfa.begin_enrollment(&kari(), office).await.unwrap();
+    let pending = w.mfa.begin_enrollment(&user, office).await.unwrap();
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
         ChallengeStatus::Approved
     );
     let call = &w.voice.sent()[0].request;
@@ -595,14 +585,15 @@ async fn premium_and_fixed_line_sms_are_refused_but_an_office_call_works() {
         "1234"
     );
     assert!(call.code().is_none(), "a press-# call carries no code");
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+    w.mfa.complete(&user, &pending.challenge_id).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_failed_first_send_cancels_and_a_failed_resend_keeps_the_challenge() {
     let w = world();
+    let user = kari();
     w.sms.fail_next(DeliveryError::transient("gateway timeout"));
-    match w.mfa.begin_enrollment(&kari(), sms_to(mobile())).await {
+    match w.mfa.begin_enrollment(&user, sms_to(mobile())).await {
         Err(Error::Delivery(e)) => {
             assert!(e.is_transient());
             assert_eq!(e.kind(), DeliveryErrorKind::Transient);
@@ -611,15 +602,15 @@ async fn a_failed_first_send_cancels_and_a_failed_resend_keeps_the_challenge() {
     }
     let pending = w
         .mfa
-        .begin_enrollment(&kari(), sms_to(mobile()))
+        .begin_enrollment(&user, sms_to(mobile()))
         .await
         .unwrap();
     w.clock.advance(secs(30));
     w.sms.fail_next(DeliveryError::permanent("blocked"));
-    let err = w.mfa.resend(&pending.challenge_id).await.unwrap_err();
+    let err = w.mfa.resend(&user, &pending.challenge_id).await.unwrap_err();
     assert!(!err.is_transient());
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
         ChallengeStatus::AwaitingCode
     );
     assert!(w.events.events().iter().any(|e| matches!(
@@ -634,9 +625,10 @@ async fn a_failed_first_send_cancels_and_a_failed_resend_keeps_the_challenge() {
 #[tokio::test]
 async fn malformed_codes_are_input_errors_and_cost_no_attempt() {
     let w = world();
+    let user = kari();
     let pending = w
         .mfa
-        .begin_enrollment(&kari(), sms_to(mobile()))
+        .begin_enrollment(&user, sms_to(mobile()))
         .await
         .unwrap();
     for bad in [
@@ -650,7 +642,7 @@ async fn malformed_codes_are_input_errors_and_cost_no_attempt() {
     ] {
         assert!(
             matches!(
-                w.mfa.verify(&pending.challenge_id, bad).await,
+                w.mfa.verify(&user, &pending.challenge_id, bad).await,
                 Err(Error::Input(_))
             ),
             "{bad:?}"
@@ -658,13 +650,10 @@ async fn malformed_codes_are_input_errors_and_cost_no_attempt() {
     }
     let code = w.sms.last_code_to(&mobile()).unwrap();
     let dashed = format!("{}-{}", &code.expose()[..3], &code.expose()[3..]);
-    assert_eq!(
-        w.mfa.verify(&pending.challenge_id, &dashed).await.unwrap(),
-        Verification::Approved
-    );
+    assert!((w.mfa.verify(&user, &pending.challenge_id, &dashed).await.unwrap()).is_approved());
     let unknown = mfa_core::ChallengeId::parse("no-such-challenge").unwrap();
     assert!(matches!(
-        w.mfa.verify(&unknown, "123456").await,
+        w.mfa.verify(&user, &unknown, "123456").await,
         Err(Error::NotFound(_))
     ));
 }
@@ -717,7 +706,7 @@ async fn enrolling_a_second_method_needs_recent_reauthentication() {
     let proof = sign_in(&w, &user).await;
     w.voice.answer_calls_with(Some(CallOutcome::Confirmed));
     let pending = w.mfa.add_method(&user, office, &proof).await.unwrap();
-    let added = w.mfa.complete(&pending.challenge_id).await.unwrap();
+    let added = w.mfa.complete(&user, &pending.challenge_id).await.unwrap().method;
     assert!(
         !added.is_default,
         "a second method does not take over the default"
@@ -749,7 +738,7 @@ async fn the_last_method_cannot_be_removed_but_others_can() {
         extension: None,
     };
     let pending = w.mfa.add_method(&user, office, &proof).await.unwrap();
-    let office_id = w.mfa.complete(&pending.challenge_id).await.unwrap().id;
+    let office_id = w.mfa.complete(&user, &pending.challenge_id).await.unwrap().method.id;
     w.mfa.remove_method(&user, &sms_id, &proof).await.unwrap();
     let left = w.mfa.methods(&user).await.unwrap();
     assert_eq!(left.len(), 1);
@@ -777,10 +766,10 @@ async fn changing_the_number_verifies_the_new_one_and_replaces_the_old() {
     assert_eq!(w.mfa.methods(&user).await.unwrap().len(), 2);
     let code = w.sms.last_code_to(&new_number).unwrap();
     w.mfa
-        .verify(&pending.challenge_id, code.expose())
+        .verify(&user, &pending.challenge_id, code.expose())
         .await
         .unwrap();
-    let new_method = w.mfa.complete(&pending.challenge_id).await.unwrap();
+    let new_method = w.mfa.complete(&user, &pending.challenge_id).await.unwrap().method;
     let methods = w.mfa.methods(&user).await.unwrap();
     assert_eq!(methods.len(), 1);
     assert_eq!(methods[0].id, new_method.id);
@@ -803,7 +792,7 @@ async fn a_fraud_report_denies_the_challenge_and_blocks_the_method() {
         extension: None,
     };
     let pending = w.mfa.begin_enrollment(&user, office).await.unwrap();
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+    w.mfa.complete(&user, &pending.challenge_id).await.unwrap();
     w.voice.answer_calls_with(None);
     let signin = w.mfa.challenge(&user).await.unwrap();
     assert_eq!(
@@ -812,14 +801,14 @@ async fn a_fraud_report_denies_the_challenge_and_blocks_the_method() {
     );
     assert_eq!(
         w.mfa
-            .report_call(&signin.challenge_id, CallOutcome::FraudReported)
+            .report_call(&user, &signin.challenge_id, CallOutcome::FraudReported)
             .await
             .unwrap(),
         Verification::Denied
     );
     assert_eq!(
         w.mfa
-            .report_call(&signin.challenge_id, CallOutcome::Confirmed)
+            .report_call(&user, &signin.challenge_id, CallOutcome::Confirmed)
             .await
             .unwrap(),
         Verification::Denied,
@@ -835,9 +824,9 @@ async fn a_fraud_report_denies_the_challenge_and_blocks_the_method() {
         w.mfa.methods(&user).await.unwrap()[0].status,
         MethodStatus::Blocked
     );
-    assert_eq!(
-        w.mfa.status(&user).await.unwrap(),
-        Status::EnrollmentRequired
+    assert!(
+        matches!(w.mfa.status(&user).await.unwrap(), Status::Suspended { default: None, .. }),
+        "a fraud report suspends the user; it never makes them look unenrolled"
     );
 }
 
@@ -846,42 +835,43 @@ async fn a_read_out_call_carries_a_code_to_type() {
     let mut policy = Policy::default();
     policy.call_confirmation = CallConfirmation::ReadCode;
     let w = world_with(policy);
+    let user = kari();
     let method = Method::AuthenticationPhone {
         number: mobile(),
         mode: PhoneMode::Call,
     };
-    let pending = w.mfa.begin_enrollment(&kari(), method).await.unwrap();
+    let pending = w.mfa.begin_enrollment(&user, method).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::AwaitingCode);
     let code = w.voice.last_code_to(&mobile()).unwrap();
-    assert_eq!(
-        w.mfa
-            .verify(&pending.challenge_id, code.expose())
+    assert!((w.mfa
+            .verify(&user, &pending.challenge_id, code.expose())
             .await
-            .unwrap(),
-        Verification::Approved
-    );
+            .unwrap()).is_approved());
 }
 
 #[tokio::test]
 async fn cancel_drops_the_pending_method() {
     let w = world();
+    let user = kari();
     let pending = w
         .mfa
-        .begin_enrollment(&kari(), sms_to(mobile()))
+        .begin_enrollment(&user, sms_to(mobile()))
         .await
         .unwrap();
-    assert_eq!(w.mfa.methods(&kari()).await.unwrap().len(), 1);
-    w.mfa.cancel(&pending.challenge_id).await.unwrap();
-    assert!(w.mfa.methods(&kari()).await.unwrap().is_empty());
+    assert_eq!(w.mfa.methods(&user).await.unwrap().len(), 1);
+    w.mfa.cancel(&user, &pending.challenge_id).await.unwrap();
+    assert!(w.mfa.methods(&user).await.unwrap().is_empty());
     let code = w.sms.last_code_to(&mobile()).unwrap();
-    assert!(
+    assert_eq!(
         w.mfa
-            .verify(&pending.challenge_id, code.expose())
+            .verify(&user, &pending.challenge_id, code.expose())
             .await
-            .is_err()
+            .unwrap(),
+        Verification::Canceled,
+        "the right code no longer approves a canceled challenge"
     );
     assert!(
-        w.mfa.cancel(&pending.challenge_id).await.is_err(),
+        w.mfa.cancel(&user, &pending.challenge_id).await.is_err(),
         "canceled is final"
     );
 }
@@ -891,14 +881,15 @@ async fn recovery_codes_work_once_and_a_new_set_kills_the_old() {
     let w = world();
     let user = kari();
     enroll_by_sms(&w, &user).await;
+    let forged = Proof::parse(&"0".repeat(32)).unwrap();
     assert!(matches!(
-        w.mfa.regenerate_recovery_codes(&user, None).await,
+        w.mfa.regenerate_recovery_codes(&user, &forged).await,
         Err(Error::Policy(PolicyError::ReauthenticationRequired))
     ));
     let proof = sign_in(&w, &user).await;
     let codes = w
         .mfa
-        .regenerate_recovery_codes(&user, Some(&proof))
+        .regenerate_recovery_codes(&user, &proof)
         .await
         .unwrap();
     assert_eq!(codes.len(), 10);
@@ -915,10 +906,7 @@ async fn recovery_codes_work_once_and_a_new_set_kills_the_old() {
         .unwrap()
         .unwrap();
     assert_eq!(signin.remaining, 9);
-    assert_eq!(
-        w.mfa.verify_recovery_code(&user, &first).await.unwrap(),
-        None
-    );
+    assert!((w.mfa.verify_recovery_code(&user, &first).await.unwrap()).is_none());
     // The recovery sign-in is proof enough to set up a new phone.
     let new_phone = PhoneNumber::from_parts(47, "934 56 789").unwrap();
     w.mfa
@@ -928,16 +916,13 @@ async fn recovery_codes_work_once_and_a_new_set_kills_the_old() {
 
     let fresh = w
         .mfa
-        .regenerate_recovery_codes(&user, Some(&signin.proof))
+        .regenerate_recovery_codes(&user, &signin.proof)
         .await
         .unwrap();
-    assert_eq!(
-        w.mfa
+    assert!((w.mfa
             .verify_recovery_code(&user, &codes[1].expose())
             .await
-            .unwrap(),
-        None
-    );
+            .unwrap()).is_none());
     assert!(
         w.mfa
             .verify_recovery_code(&user, &fresh[0].expose())
@@ -961,12 +946,12 @@ async fn no_code_appears_in_events_or_debug_output() {
         .await
         .unwrap();
     let code = w.sms.last_code_to(&mobile()).unwrap();
-    w.mfa.verify(&pending.challenge_id, "000000").await.ok();
+    w.mfa.verify(&user, &pending.challenge_id, "000000").await.ok();
     w.mfa
-        .verify(&pending.challenge_id, code.expose())
+        .verify(&user, &pending.challenge_id, code.expose())
         .await
         .unwrap();
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+    w.mfa.complete(&user, &pending.challenge_id).await.unwrap();
     let shown = format!(
         "{:?} {:?} {:?} {:?} {:?}",
         w.events.events(),
@@ -1015,13 +1000,14 @@ fn unsafe_policies_are_refused_at_build() {
 #[tokio::test]
 async fn an_unanswered_first_call_leaves_the_challenge_pending_for_a_new_call() {
     let w = world();
+    let user = kari();
     let office = Method::OfficePhone {
         number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
         extension: None,
     };
     w.voice
         .fail_next(DeliveryError::new(DeliveryErrorKind::NoAnswer, "rang out"));
-    let err = w.mfa.begin_enrollment(&kari(), office).await.unwrap_err();
+    let err = w.mfa.begin_enrollment(&user, office).await.unwrap_err();
     assert!(err.is_transient());
     let Error::CallNotCompleted {
         challenge_id,
@@ -1032,7 +1018,7 @@ async fn an_unanswered_first_call_leaves_the_challenge_pending_for_a_new_call() 
     };
     assert_eq!(error.kind(), DeliveryErrorKind::NoAnswer);
     assert_eq!(
-        w.mfa.challenge_status(&challenge_id).await.unwrap(),
+        w.mfa.challenge_status(&user, &challenge_id).await.unwrap(),
         ChallengeStatus::AwaitingCallConfirmation
     );
     // Busy, hung up and silent calls leave their challenges pending too.
@@ -1052,7 +1038,7 @@ async fn an_unanswered_first_call_leaves_the_challenge_pending_for_a_new_call() 
         w.voice.fail_next(DeliveryError::new(kind, "call ended"));
         match w.mfa.begin_enrollment(&user, desk).await {
             Err(Error::CallNotCompleted { challenge_id, .. }) => assert_eq!(
-                w.mfa.challenge_status(&challenge_id).await.unwrap(),
+                w.mfa.challenge_status(&user, &challenge_id).await.unwrap(),
                 ChallengeStatus::AwaitingCallConfirmation
             ),
             other => panic!("{kind:?}: {other:?}"),
@@ -1072,6 +1058,6 @@ async fn an_unanswered_first_call_leaves_the_challenge_pending_for_a_new_call() 
     // The first user is called again and presses #.
     w.clock.advance(secs(30));
     w.voice.answer_calls_with(Some(CallOutcome::Confirmed));
-    let pending = w.mfa.resend(&challenge_id).await.unwrap();
+    let pending = w.mfa.resend(&user, &challenge_id).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
 }

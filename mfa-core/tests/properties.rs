@@ -49,7 +49,6 @@ fn start(purpose: Purpose, key_press: bool, key: &CodeKey, first: &OneTimeCode) 
             Answer::SentCode(hash_code(key, &id, 0, first))
         },
         id,
-        user: UserId::new("u").unwrap(),
         method_id: MethodId::parse("m").unwrap(),
         purpose,
         status: if key_press {
@@ -65,6 +64,7 @@ fn start(purpose: Purpose, key_press: bool, key: &CodeKey, first: &OneTimeCode) 
         expires_at: Timestamp::from_unix_secs(1300),
         last_sent_at: Some(Timestamp::from_unix_secs(1000)),
         approved_at: None,
+        closed_at: None,
     }
 }
 
@@ -125,7 +125,7 @@ proptest! {
                 Step::Expire => transition(state.clone(), ChallengeEvent::Expire, &Context { now, policy: &policy, key: &key, app: None }),
                 Step::Complete => transition(state.clone(), ChallengeEvent::Complete, &Context { now, policy: &policy, key: &key, app: None }),
             };
-            let Ok((next, _effects)) = result else { continue };
+            let Ok((next, effects)) = result else { continue };
 
             // Approval only from a correct answer to an awaiting, unexpired challenge.
             if next.status == ChallengeStatus::Approved && before.status != ChallengeStatus::Approved {
@@ -133,9 +133,12 @@ proptest! {
                 prop_assert!(before_status.is_awaiting());
                 prop_assert!(before.attempts < before.max_attempts);
             }
-            // Enrolled only from approved, only for enrollments.
+            // Completed only from approved; only an enrollment activates a method (a
+            // sign-in's completion redeems its approval).
             if next.status == ChallengeStatus::Completed && before.status != ChallengeStatus::Completed {
                 prop_assert_eq!(before.status, ChallengeStatus::Approved);
+            }
+            if effects.contains(&mfa_core::challenge::Effect::ActivateMethod) {
                 prop_assert_eq!(purpose, Purpose::Enrollment);
             }
             // The cap is never exceeded; attempts never go down (resend keeps them).

@@ -14,6 +14,11 @@ use support::FlakyStore;
 
 const TASKS: usize = 32;
 
+async fn failures(store: &FlakyStore, user: &UserId) -> u32 {
+    let loaded = store.load(user).await.unwrap().unwrap();
+    loaded.record.failures.count
+}
+
 async fn pending_sms(
     stalled_reads: usize,
 ) -> (
@@ -67,8 +72,8 @@ async fn concurrent_wrong_codes_on_one_snapshot_count_each_attempt_once() {
     store.arm();
     let tasks: Vec<_> = (0..TASKS)
         .map(|_| {
-            let (mfa, id) = (mfa.clone(), id.clone());
-            tokio::spawn(async move { mfa.verify(&id, wrong).await.unwrap() })
+            let (mfa, id, user) = (mfa.clone(), id.clone(), user.clone());
+            tokio::spawn(async move { mfa.verify(&user, &id, wrong).await.unwrap() })
         })
         .collect();
     let mut answers = Vec::new();
@@ -86,7 +91,7 @@ async fn concurrent_wrong_codes_on_one_snapshot_count_each_attempt_once() {
         .count();
     assert_eq!(checks_failed, 5, "exactly the cap of attempts counted");
     assert_eq!(rejected, 4, "{answers:?}");
-    assert_eq!(store.user_failures(&user).await.unwrap().count, 5);
+    assert_eq!(failures(&store, &user).await, 5);
 }
 
 /// An app that accepts "123456" at step 100 only, whatever the secret.
@@ -130,10 +135,9 @@ impl mfa_core::AppVerifier for OneCodeApp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_app_code_submitted_at_once_approves_once_and_locks_nothing() {
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
-    // The first request to take the step waits before approving, so the others'
-    // answers all land first.
+    // Every commit waits, so all requests decide on the same record before any lands.
     let store =
-        FlakyStore::stalling_reads(TASKS).slow_approvals(std::time::Duration::from_millis(100));
+        FlakyStore::stalling_reads(TASKS).slow_commits(std::time::Duration::from_millis(100));
     let mfa = Arc::new(
         Mfa::builder()
             .store(store.clone())
@@ -150,23 +154,23 @@ async fn the_same_app_code_submitted_at_once_approves_once_and_locks_nothing() {
     store.arm();
     let tasks: Vec<_> = (0..TASKS)
         .map(|_| {
-            let (mfa, id) = (mfa.clone(), pending.challenge_id.clone());
-            tokio::spawn(async move { mfa.verify(&id, "123456").await.unwrap() })
+            let (mfa, id, user) = (mfa.clone(), pending.challenge_id.clone(), user.clone());
+            tokio::spawn(async move { mfa.verify(&user, &id, "123456").await.unwrap() })
         })
         .collect();
     let mut approved = 0;
     for t in tasks {
         match t.await.unwrap() {
-            Verification::Approved => approved += 1,
+            Verification::Approved(_) => approved += 1,
             Verification::Rejected { .. } | Verification::AlreadyUsed => {}
             other => panic!("a double submit must not lock the challenge: {other:?}"),
         }
     }
     assert_eq!(approved, 1);
-    assert_eq!(store.user_failures(&user).await.unwrap().count, 0);
+    assert_eq!(failures(&store, &user).await, 0);
     // The approved challenge takes no more codes.
     assert!(matches!(
-        mfa.verify(&pending.challenge_id, "123456").await.unwrap(),
+        mfa.verify(&user, &pending.challenge_id, "123456").await.unwrap(),
         Verification::AlreadyUsed
     ));
 }

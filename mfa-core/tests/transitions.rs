@@ -8,7 +8,7 @@ use std::time::Duration;
 use mfa_core::challenge::{Answer, ChallengeEvent, Context, Effect, hash_code, transition};
 use mfa_core::{
     Challenge, ChallengeId, ChallengeStatus, CodeKey, MethodId, OneTimeCode, Policy, Purpose,
-    Timestamp, TransitionError, UserId,
+    Timestamp, TransitionError,
 };
 
 const START: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
@@ -29,7 +29,6 @@ fn challenge(purpose: Purpose, status: ChallengeStatus) -> Challenge {
     };
     Challenge {
         id,
-        user: UserId::new("u").unwrap(),
         method_id: MethodId::parse("m1").unwrap(),
         purpose,
         status,
@@ -42,6 +41,7 @@ fn challenge(purpose: Purpose, status: ChallengeStatus) -> Challenge {
         expires_at: START + Duration::from_secs(300),
         last_sent_at: Some(START),
         approved_at: None,
+        closed_at: None,
     }
 }
 
@@ -379,7 +379,6 @@ fn begin_with(
     mfa_core::challenge::begin(
         mfa_core::challenge::Begin {
             id: ChallengeId::parse("c2").unwrap(),
-            user: UserId::new("u").unwrap(),
             method_id: MethodId::parse("m2").unwrap(),
             purpose: Purpose::Enrollment,
             channel,

@@ -8,31 +8,29 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::challenge::Challenge;
-use mfa_core::store::{Failures, RecordedFailure, Removal, WindowCount};
-use mfa_core::{
-    ChallengeId, ChallengeStatus, CodeHash, MemoryStore, MethodId, MethodRecord, Store, StoreError,
-    Timestamp, UserId,
-};
+use mfa_core::store::{Commit, Versioned, WindowCount, WindowHit};
+use mfa_core::{MemoryStore, Store, StoreError, Timestamp, UserId, UserRecord, Version};
 use tokio::sync::Barrier;
 
-/// A store that fails every write-after-read step once `down` is set, as a database
-/// that goes away in the middle of a journey.
+/// A store that fails every write once `down` is set, as a database that goes away
+/// in the middle of a journey.
 ///
-/// It can also hold the first `n` challenge reads at a barrier until all `n` have
-/// read, so `n` concurrent requests all act on the same (soon stale) snapshot.
+/// It can also hold the first `n` loads after [`FlakyStore::arm`] at a barrier until
+/// all `n` have loaded, so `n` concurrent requests all decide on the same (soon
+/// stale) record, and it can make every commit wait, so racing requests act in between.
 #[derive(Debug, Clone, Default)]
 pub struct FlakyStore {
     inner: MemoryStore,
     /// Set to make every write fail.
     pub down: Arc<AtomicBool>,
     stall: Option<Arc<(Barrier, AtomicUsize, usize, AtomicBool)>>,
-    approve_delay: Duration,
+    commit_delay: Duration,
+    /// Commits that lost the compare-and-set.
+    pub conflicts: Arc<AtomicUsize>,
 }
 
 impl FlakyStore {
-    /// A store whose first `n` challenge reads after [`FlakyStore::arm`] wait for
-    /// each other.
+    /// A store whose first `n` loads after [`FlakyStore::arm`] wait for each other.
     pub fn stalling_reads(n: usize) -> Self {
         FlakyStore {
             stall: Some(Arc::new((
@@ -45,17 +43,22 @@ impl FlakyStore {
         }
     }
 
-    /// Makes every approval wait `by` first, so racing requests act in between.
-    pub fn slow_approvals(mut self, by: Duration) -> Self {
-        self.approve_delay = by;
+    /// Makes every commit wait `by` first, so racing requests act in between.
+    pub fn slow_commits(mut self, by: Duration) -> Self {
+        self.commit_delay = by;
         self
     }
 
-    /// Starts holding reads at the barrier.
+    /// Starts holding loads at the barrier.
     pub fn arm(&self) {
         if let Some(stall) = &self.stall {
             stall.3.store(true, Ordering::SeqCst);
         }
+    }
+
+    /// The wrapped memory store.
+    pub fn inner(&self) -> &MemoryStore {
+        &self.inner
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -69,61 +72,8 @@ impl FlakyStore {
 
 #[async_trait]
 impl Store for FlakyStore {
-    async fn methods(&self, user: &UserId) -> Result<Vec<MethodRecord>, StoreError> {
-        self.inner.methods(user).await
-    }
-    async fn insert_method(&self, user: &UserId, record: MethodRecord) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.insert_method(user, record).await
-    }
-    async fn activate_method(
-        &self,
-        user: &UserId,
-        id: &MethodId,
-        d: bool,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.activate_method(user, id, d).await
-    }
-    async fn remove_method(
-        &self,
-        user: &UserId,
-        id: &MethodId,
-        l: bool,
-    ) -> Result<Removal, StoreError> {
-        self.check()?;
-        self.inner.remove_method(user, id, l).await
-    }
-    async fn set_default(&self, user: &UserId, id: &MethodId) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.set_default(user, id).await
-    }
-    async fn block_method(&self, user: &UserId, id: &MethodId) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.block_method(user, id).await
-    }
-    async fn remove_all_methods(&self, user: &UserId) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.remove_all_methods(user).await
-    }
-    async fn app_step(&self, user: &UserId, id: &MethodId) -> Result<Option<u64>, StoreError> {
-        self.inner.app_step(user, id).await
-    }
-    async fn advance_app_step(
-        &self,
-        user: &UserId,
-        id: &MethodId,
-        step: u64,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.advance_app_step(user, id, step).await
-    }
-    async fn insert_challenge(&self, c: Challenge) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.insert_challenge(c).await
-    }
-    async fn challenge(&self, id: &ChallengeId) -> Result<Option<Challenge>, StoreError> {
-        let read = self.inner.challenge(id).await;
+    async fn load(&self, user: &UserId) -> Result<Option<Versioned>, StoreError> {
+        let read = self.inner.load(user).await;
         if let Some(stall) = &self.stall {
             let (barrier, reads, n, armed) = &**stall;
             if armed.load(Ordering::SeqCst) && reads.fetch_add(1, Ordering::SeqCst) < *n {
@@ -132,74 +82,34 @@ impl Store for FlakyStore {
         }
         read
     }
-    async fn record_failure(
+    async fn commit(
         &self,
-        id: &ChallengeId,
-        now: Timestamp,
-    ) -> Result<Option<RecordedFailure>, StoreError> {
+        user: &UserId,
+        expected: Option<Version>,
+        record: &UserRecord,
+    ) -> Result<Commit, StoreError> {
         self.check()?;
-        self.inner.record_failure(id, now).await
-    }
-    async fn approve(&self, id: &ChallengeId, g: u32, now: Timestamp) -> Result<bool, StoreError> {
-        self.check()?;
-        if !self.approve_delay.is_zero() {
-            tokio::time::sleep(self.approve_delay).await;
+        if !self.commit_delay.is_zero() {
+            tokio::time::sleep(self.commit_delay).await;
         }
-        self.inner.approve(id, g, now).await
+        let commit = self.inner.commit(user, expected, record).await?;
+        if commit == Commit::Conflict {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(commit)
     }
-    async fn replace_code(
+    async fn hit(
         &self,
-        id: &ChallengeId,
-        g: u32,
-        h: Option<CodeHash>,
-        e: Timestamp,
+        hits: &[WindowHit<'_>],
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<WindowCount>, StoreError> {
         self.check()?;
-        self.inner.replace_code(id, g, h, e, now).await
+        self.inner.hit(hits, now).await
     }
-    async fn close_challenge(
-        &self,
-        id: &ChallengeId,
-        from: &[ChallengeStatus],
-        to: ChallengeStatus,
-    ) -> Result<bool, StoreError> {
-        self.check()?;
-        self.inner.close_challenge(id, from, to).await
+    async fn purge(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.inner.purge(now).await
     }
-    async fn hit(&self, key: &str, w: Duration, now: Timestamp) -> Result<WindowCount, StoreError> {
-        self.check()?;
-        self.inner.hit(key, w, now).await
-    }
-    async fn record_user_failure(
-        &self,
-        user: &UserId,
-        now: Timestamp,
-    ) -> Result<Failures, StoreError> {
-        self.check()?;
-        self.inner.record_user_failure(user, now).await
-    }
-    async fn user_failures(&self, user: &UserId) -> Result<Failures, StoreError> {
-        self.inner.user_failures(user).await
-    }
-    async fn clear_user_failures(&self, user: &UserId) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.clear_user_failures(user).await
-    }
-    async fn replace_recovery_codes(
-        &self,
-        user: &UserId,
-        h: Vec<CodeHash>,
-    ) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.replace_recovery_codes(user, h).await
-    }
-    async fn consume_recovery_code(
-        &self,
-        user: &UserId,
-        h: &CodeHash,
-    ) -> Result<Option<usize>, StoreError> {
-        self.check()?;
-        self.inner.consume_recovery_code(user, h).await
+    fn is_durable(&self) -> bool {
+        false
     }
 }
