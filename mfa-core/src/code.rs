@@ -507,7 +507,10 @@ mod tests {
             RecoveryCode::parse("abcd-efgh-oijk-mnpq-rstv-wxyz").unwrap(),
             RecoveryCode::parse("ABCD EFGH 01JK MNPQ RSTV WXYZ").unwrap()
         );
-        assert!(RecoveryCode::parse("abcde-fghjk").is_err(), "a v1 code is too short");
+        assert!(
+            RecoveryCode::parse("abcde-fghjk").is_err(),
+            "a v1 code is too short"
+        );
         assert!(RecoveryCode::parse("abcd-efgh-oijk-mnpq-rstv-wxyu").is_err());
         assert_eq!(format!("{code:?}"), "RecoveryCode(****-****-..)");
     }

@@ -202,10 +202,14 @@ pub enum PolicyError {
     #[error("this method is already set up")]
     AlreadyEnrolled,
     /// A shared-cost, UAN, pager or unknown kind of number: neither texted nor called.
-    #[error("this kind of number cannot be used; choose a mobile or fixed-line number or the authenticator app")]
+    #[error(
+        "this kind of number cannot be used; choose a mobile or fixed-line number or the authenticator app"
+    )]
     UnsupportedNumber,
     /// A fraud report suspended changes to this user's factors.
-    #[error("security settings are locked after a fraud report; sign in with a recovery code or ask an administrator")]
+    #[error(
+        "security settings are locked after a fraud report; sign in with a recovery code or ask an administrator"
+    )]
     Suspended,
     /// The user has as many methods as a user may have.
     #[error("no more methods can be added; remove one first")]

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::delivery::Purpose;
 use crate::clock::Timestamp;
+use crate::delivery::Purpose;
 use crate::method::{ChallengeId, Channel, MethodId, MethodKind};
 use crate::user::UserId;
 

@@ -29,18 +29,19 @@ pub use delivery::{
     MemoryDelivery, Purpose, Receipt, SentMessage,
 };
 pub use error::{
-    Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind, TransitionError,
+    Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
+    TransitionError,
 };
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
+pub use machine::{Approved, Verification};
 pub use method::{
     AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
     MethodRecord, MethodStatus, PhoneMode,
 };
-pub use machine::{Approved, Verification};
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
-pub use proof::Proof;
 pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
+pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 pub use user::UserId;

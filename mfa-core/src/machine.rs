@@ -20,8 +20,8 @@ use crate::method::{ChallengeId, Method, MethodId, MethodKind, MethodRecord, Met
 use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy};
 use crate::proof::Proof;
 use crate::record::{
-    MAX_METHODS, MAX_OPEN_CHALLENGES, MAX_PROOFS, ProofRecord, ProofSource, RecoveryCodeRecord,
-    UserRecord, UserStatus,
+    MAX_CHALLENGES, MAX_METHODS, MAX_OPEN_CHALLENGES, MAX_PROOFS, ProofRecord, ProofSource,
+    RecoveryCodeRecord, UserRecord, UserStatus,
 };
 use crate::user::UserId;
 
@@ -307,10 +307,9 @@ pub fn begin_enrollment(
             return Err(Error::NotFound(Missing::Method));
         };
         if old_record.method.number().is_none() || method.number().is_none() {
-            return Err(InputError::InvalidSetting(
-                "only a phone method's number can be changed",
-            )
-            .into());
+            return Err(
+                InputError::InvalidSetting("only a phone method's number can be changed").into(),
+            );
         }
     }
     if rec
@@ -397,6 +396,19 @@ fn start_challenge(
         let oldest = &mut rec.challenges[open[0]];
         oldest.status = ChallengeStatus::Canceled;
         oldest.closed_at = Some(ctx.now);
+    }
+    while rec.challenges.len() >= MAX_CHALLENGES {
+        let now = ctx.now;
+        match rec
+            .challenges
+            .iter()
+            .position(|c| !c.status_at(now).is_awaiting() && c.status != ChallengeStatus::Approved)
+        {
+            Some(i) => {
+                rec.challenges.remove(i);
+            }
+            None => break,
+        }
     }
     let press_key = channel == Some(crate::method::Channel::Voice)
         && ctx.policy.call_confirmation == CallConfirmation::PressKey;
@@ -536,8 +548,7 @@ pub fn verify(
         verifier.verify(credential, &code, ctx.now, method.app_step)?;
         cctx.app = Some((verifier, credential, method.app_step));
     }
-    let (next, steps) =
-        challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?;
+    let (next, steps) = challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?;
     apply(rec, next, steps, minted, ctx, effects)
 }
 
@@ -687,8 +698,7 @@ pub fn report_call(
     };
     let method_id = challenge.method_id.clone();
     let purpose = challenge.purpose;
-    let Ok((mut next, _)) = challenge::transition(challenge, event, &challenge_context(ctx))
-    else {
+    let Ok((mut next, _)) = challenge::transition(challenge, event, &challenge_context(ctx)) else {
         return Ok(settled(status));
     };
     if outcome == CallOutcome::Confirmed {

@@ -404,7 +404,11 @@ impl Mfa {
     /// Where a challenge stands, for a page waiting on a call: `Waiting` until the user
     /// answers; an approved sign-in is redeemed by the first poll that sees it, which
     /// alone gets the proof; later polls say `AlreadyUsed`.
-    pub async fn poll(&self, user: &UserId, challenge: &ChallengeId) -> Result<Verification, Error> {
+    pub async fn poll(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+    ) -> Result<Verification, Error> {
         let rec = self.read(user).await?;
         let status = rec
             .challenge(challenge)
@@ -417,7 +421,9 @@ impl Mfa {
         }
         let fresh = self.fresh_proof();
         let (answer, _) = self
-            .run(user, |rec, ctx, _| machine::poll(rec, challenge, &fresh, ctx))
+            .run(user, |rec, ctx, _| {
+                machine::poll(rec, challenge, &fresh, ctx)
+            })
             .await?;
         Ok(answer)
     }
@@ -456,9 +462,11 @@ impl Mfa {
 
     /// Gives up on a challenge; for an enrollment the pending method is dropped.
     pub async fn cancel(&self, user: &UserId, challenge: &ChallengeId) -> Result<(), Error> {
-        self.run(user, |rec, ctx, fx| machine::cancel(rec, challenge, ctx, fx))
-            .await
-            .map(|_| ())
+        self.run(user, |rec, ctx, fx| {
+            machine::cancel(rec, challenge, ctx, fx)
+        })
+        .await
+        .map(|_| ())
     }
 
     /// "Authentication is complete. Click Complete": the verified method becomes active
@@ -772,7 +780,10 @@ impl Mfa {
         pending: &mut Pending,
     ) -> Result<(), Error> {
         for send in sends {
-            let channel = send.method.channel().ok_or(Error::NotFound(Missing::Method))?;
+            let channel = send
+                .method
+                .channel()
+                .ok_or(Error::NotFound(Missing::Method))?;
             let destination = send
                 .method
                 .destination()
@@ -800,9 +811,7 @@ impl Mfa {
                         resend: send.resend,
                     });
                     if let Some(outcome) = receipt.call_outcome {
-                        let answer = self
-                            .report_call(user, &send.challenge_id, outcome)
-                            .await?;
+                        let answer = self.report_call(user, &send.challenge_id, outcome).await?;
                         pending.waiting_for = match answer {
                             Verification::Approved(_) => ChallengeStatus::Approved,
                             Verification::Denied => ChallengeStatus::Denied,

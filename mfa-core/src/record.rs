@@ -28,6 +28,10 @@ pub const RETENTION: Duration = Duration::from_secs(15 * 60);
 /// oldest, so an attacker who knows the password cannot grow the record.
 pub const MAX_OPEN_CHALLENGES: usize = 8;
 
+/// The most challenges, open and closed, a record keeps; past it the oldest closed
+/// ones go before their retention ends.
+pub const MAX_CHALLENGES: usize = 32;
+
 /// The most methods (active, blocked and pending together) a user can have.
 pub const MAX_METHODS: usize = 16;
 

@@ -38,7 +38,10 @@ async fn a_store_failure_during_check_is_an_error_never_an_approval() {
     let code = phone.last_code_to(&number).unwrap();
 
     store.down.store(true, Ordering::SeqCst);
-    match mfa.verify(&user, &pending.challenge_id, code.expose()).await {
+    match mfa
+        .verify(&user, &pending.challenge_id, code.expose())
+        .await
+    {
         Err(Error::Store(e)) => {
             assert!(e.is_transient());
             assert!(!e.to_string().contains(code.expose()));
@@ -46,7 +49,9 @@ async fn a_store_failure_during_check_is_an_error_never_an_approval() {
         other => panic!("expected a store error, got {other:?}"),
     }
     assert_eq!(
-        mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
+        mfa.challenge_status(&user, &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::AwaitingCode,
         "nothing was approved"
     );

@@ -77,11 +77,14 @@ async fn enroll_by_sms(w: &World, user: &UserId) {
         .await
         .unwrap();
     let code = w.sms.last_code_to(&mobile()).unwrap();
-    assert!((w.mfa
-            .verify(&user, &pending.challenge_id, code.expose())
+    assert!(
+        (w.mfa
+            .verify(user, &pending.challenge_id, code.expose())
             .await
-            .unwrap()).is_approved());
-    w.mfa.complete(&user, &pending.challenge_id).await.unwrap();
+            .unwrap())
+        .is_approved()
+    );
+    w.mfa.complete(user, &pending.challenge_id).await.unwrap();
 }
 
 /// Signs in by SMS and returns the proof the redeemed sign-in carries.
@@ -93,7 +96,10 @@ async fn sign_in(w: &World, user: &UserId) -> Proof {
         .verify(user, &pending.challenge_id, code.expose())
         .await
         .unwrap();
-    answer.proof().cloned().expect("a sign-in carries its proof")
+    answer
+        .proof()
+        .cloned()
+        .expect("a sign-in carries its proof")
 }
 
 #[tokio::test]
@@ -144,13 +150,23 @@ async fn the_guide_journey_late_sms_resend_old_code_dead_then_sign_in() {
     );
 
     // "Write in the code and choose Check", then "Complete".
-    assert!((w.mfa
-            .verify(&user, &pending.challenge_id,
+    assert!(
+        (w.mfa
+            .verify(
+                &user,
+                &pending.challenge_id,
                 &format!("{} {}", &new_code.expose()[..3], &new_code.expose()[3..])
             )
             .await
-            .unwrap()).is_approved());
-    let method = w.mfa.complete(&user, &pending.challenge_id).await.unwrap().method;
+            .unwrap())
+        .is_approved()
+    );
+    let method = w
+        .mfa
+        .complete(&user, &pending.challenge_id)
+        .await
+        .unwrap()
+        .method;
     assert_eq!(method.status, MethodStatus::Active);
     assert!(method.is_default);
     match w.mfa.status(&user).await.unwrap() {
@@ -171,10 +187,13 @@ async fn the_guide_journey_late_sms_resend_old_code_dead_then_sign_in() {
     let signin = w.mfa.challenge(&user).await.unwrap();
     assert_eq!(signin.purpose, Purpose::SignIn);
     let code = w.sms.last_code_to(&mobile()).unwrap();
-    assert!((w.mfa
+    assert!(
+        (w.mfa
             .verify(&user, &signin.challenge_id, code.expose())
             .await
-            .unwrap()).is_approved());
+            .unwrap())
+        .is_approved()
+    );
     // A code is accepted once.
     assert_eq!(
         w.mfa
@@ -209,7 +228,10 @@ async fn wrong_attempts_are_capped_and_resend_does_not_reset_them() {
     };
     for left in [4, 3] {
         assert_eq!(
-            w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap(),
+            w.mfa
+                .verify(&user, &pending.challenge_id, wrong)
+                .await
+                .unwrap(),
             Verification::Rejected {
                 attempts_left: left
             }
@@ -224,12 +246,21 @@ async fn wrong_attempts_are_capped_and_resend_does_not_reset_them() {
         "000000"
     };
     assert_eq!(
-        w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap(),
+        w.mfa
+            .verify(&user, &pending.challenge_id, wrong)
+            .await
+            .unwrap(),
         Verification::Rejected { attempts_left: 2 }
     );
-    w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap();
+    w.mfa
+        .verify(&user, &pending.challenge_id, wrong)
+        .await
+        .unwrap();
     assert_eq!(
-        w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap(),
+        w.mfa
+            .verify(&user, &pending.challenge_id, wrong)
+            .await
+            .unwrap(),
         Verification::Locked
     );
     // Locked is final: even the right code is refused now.
@@ -269,7 +300,10 @@ async fn codes_expire_after_five_minutes_and_expired_is_final() {
         Verification::Expired
     );
     assert_eq!(
-        w.mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&user, &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::Expired
     );
     assert!(w.mfa.resend(&user, &pending.challenge_id).await.is_err());
@@ -389,7 +423,10 @@ async fn sixty_four_concurrent_wrong_codes_count_exactly_the_cap() {
         "the user's consecutive failures count each counted attempt once"
     );
     assert_eq!(
-        w.mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&user, &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::Locked
     );
 }
@@ -411,7 +448,10 @@ async fn consecutive_failures_across_challenges_lock_the_user_with_growing_delay
         } else {
             "000000"
         };
-        w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap();
+        w.mfa
+            .verify(&user, &pending.challenge_id, wrong)
+            .await
+            .unwrap();
         failures += 1;
         w.clock.advance(secs(120));
     }
@@ -424,27 +464,40 @@ async fn consecutive_failures_across_challenges_lock_the_user_with_growing_delay
     } else {
         "000000"
     };
-    w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap();
+    w.mfa
+        .verify(&user, &pending.challenge_id, wrong)
+        .await
+        .unwrap();
     // Six failures: wait 60 s.
-    match w.mfa.verify(&user, &pending.challenge_id, right.expose()).await {
+    match w
+        .mfa
+        .verify(&user, &pending.challenge_id, right.expose())
+        .await
+    {
         Err(Error::Policy(PolicyError::UserLocked {
             retry_after: Some(d),
         })) => assert_eq!(d, secs(60)),
         other => panic!("expected a delay, got {other:?}"),
     }
     w.clock.advance(secs(60));
-    assert!((w.mfa
+    assert!(
+        (w.mfa
             .verify(&user, &pending.challenge_id, right.expose())
             .await
-            .unwrap()).is_approved());
+            .unwrap())
+        .is_approved()
+    );
     // Success clears the count.
     w.clock.advance(secs(60));
     let again = w.mfa.challenge(&user).await.unwrap();
     let right = w.sms.last_code_to(&mobile()).unwrap();
-    assert!((w.mfa
+    assert!(
+        (w.mfa
             .verify(&user, &again.challenge_id, right.expose())
             .await
-            .unwrap()).is_approved());
+            .unwrap())
+        .is_approved()
+    );
 }
 
 #[tokio::test]
@@ -465,7 +518,10 @@ async fn one_hundred_consecutive_failures_lock_until_reset() {
             "000000"
         };
         for _ in 0..5 {
-            w.mfa.verify(&user, &pending.challenge_id, wrong).await.unwrap();
+            w.mfa
+                .verify(&user, &pending.challenge_id, wrong)
+                .await
+                .unwrap();
         }
     }
     assert!(matches!(
@@ -576,7 +632,10 @@ async fn premium_and_fixed_line_sms_are_refused_but_an_office_call_works() {
     };
     let pending = w.mfa.begin_enrollment(&user, office).await.unwrap();
     assert_eq!(
-        w.mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&user, &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::Approved
     );
     let call = &w.voice.sent()[0].request;
@@ -607,10 +666,17 @@ async fn a_failed_first_send_cancels_and_a_failed_resend_keeps_the_challenge() {
         .unwrap();
     w.clock.advance(secs(30));
     w.sms.fail_next(DeliveryError::permanent("blocked"));
-    let err = w.mfa.resend(&user, &pending.challenge_id).await.unwrap_err();
+    let err = w
+        .mfa
+        .resend(&user, &pending.challenge_id)
+        .await
+        .unwrap_err();
     assert!(!err.is_transient());
     assert_eq!(
-        w.mfa.challenge_status(&user, &pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&user, &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::AwaitingCode
     );
     assert!(w.events.events().iter().any(|e| matches!(
@@ -650,7 +716,13 @@ async fn malformed_codes_are_input_errors_and_cost_no_attempt() {
     }
     let code = w.sms.last_code_to(&mobile()).unwrap();
     let dashed = format!("{}-{}", &code.expose()[..3], &code.expose()[3..]);
-    assert!((w.mfa.verify(&user, &pending.challenge_id, &dashed).await.unwrap()).is_approved());
+    assert!(
+        (w.mfa
+            .verify(&user, &pending.challenge_id, &dashed)
+            .await
+            .unwrap())
+        .is_approved()
+    );
     let unknown = mfa_core::ChallengeId::parse("no-such-challenge").unwrap();
     assert!(matches!(
         w.mfa.verify(&user, &unknown, "123456").await,
@@ -706,7 +778,12 @@ async fn enrolling_a_second_method_needs_recent_reauthentication() {
     let proof = sign_in(&w, &user).await;
     w.voice.answer_calls_with(Some(CallOutcome::Confirmed));
     let pending = w.mfa.add_method(&user, office, &proof).await.unwrap();
-    let added = w.mfa.complete(&user, &pending.challenge_id).await.unwrap().method;
+    let added = w
+        .mfa
+        .complete(&user, &pending.challenge_id)
+        .await
+        .unwrap()
+        .method;
     assert!(
         !added.is_default,
         "a second method does not take over the default"
@@ -738,7 +815,13 @@ async fn the_last_method_cannot_be_removed_but_others_can() {
         extension: None,
     };
     let pending = w.mfa.add_method(&user, office, &proof).await.unwrap();
-    let office_id = w.mfa.complete(&user, &pending.challenge_id).await.unwrap().method.id;
+    let office_id = w
+        .mfa
+        .complete(&user, &pending.challenge_id)
+        .await
+        .unwrap()
+        .method
+        .id;
     w.mfa.remove_method(&user, &sms_id, &proof).await.unwrap();
     let left = w.mfa.methods(&user).await.unwrap();
     assert_eq!(left.len(), 1);
@@ -769,7 +852,12 @@ async fn changing_the_number_verifies_the_new_one_and_replaces_the_old() {
         .verify(&user, &pending.challenge_id, code.expose())
         .await
         .unwrap();
-    let new_method = w.mfa.complete(&user, &pending.challenge_id).await.unwrap().method;
+    let new_method = w
+        .mfa
+        .complete(&user, &pending.challenge_id)
+        .await
+        .unwrap()
+        .method;
     let methods = w.mfa.methods(&user).await.unwrap();
     assert_eq!(methods.len(), 1);
     assert_eq!(methods[0].id, new_method.id);
@@ -825,7 +913,10 @@ async fn a_fraud_report_denies_the_challenge_and_blocks_the_method() {
         MethodStatus::Blocked
     );
     assert!(
-        matches!(w.mfa.status(&user).await.unwrap(), Status::Suspended { default: None, .. }),
+        matches!(
+            w.mfa.status(&user).await.unwrap(),
+            Status::Suspended { default: None, .. }
+        ),
         "a fraud report suspends the user; it never makes them look unenrolled"
     );
 }
@@ -843,10 +934,13 @@ async fn a_read_out_call_carries_a_code_to_type() {
     let pending = w.mfa.begin_enrollment(&user, method).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::AwaitingCode);
     let code = w.voice.last_code_to(&mobile()).unwrap();
-    assert!((w.mfa
+    assert!(
+        (w.mfa
             .verify(&user, &pending.challenge_id, code.expose())
             .await
-            .unwrap()).is_approved());
+            .unwrap())
+        .is_approved()
+    );
 }
 
 #[tokio::test]
@@ -919,10 +1013,13 @@ async fn recovery_codes_work_once_and_a_new_set_kills_the_old() {
         .regenerate_recovery_codes(&user, &signin.proof)
         .await
         .unwrap();
-    assert!((w.mfa
+    assert!(
+        (w.mfa
             .verify_recovery_code(&user, &codes[1].expose())
             .await
-            .unwrap()).is_none());
+            .unwrap())
+        .is_none()
+    );
     assert!(
         w.mfa
             .verify_recovery_code(&user, &fresh[0].expose())
@@ -946,7 +1043,10 @@ async fn no_code_appears_in_events_or_debug_output() {
         .await
         .unwrap();
     let code = w.sms.last_code_to(&mobile()).unwrap();
-    w.mfa.verify(&user, &pending.challenge_id, "000000").await.ok();
+    w.mfa
+        .verify(&user, &pending.challenge_id, "000000")
+        .await
+        .ok();
     w.mfa
         .verify(&user, &pending.challenge_id, code.expose())
         .await

@@ -170,7 +170,9 @@ async fn the_same_app_code_submitted_at_once_approves_once_and_locks_nothing() {
     assert_eq!(failures(&store, &user).await, 0);
     // The approved challenge takes no more codes.
     assert!(matches!(
-        mfa.verify(&user, &pending.challenge_id, "123456").await.unwrap(),
+        mfa.verify(&user, &pending.challenge_id, "123456")
+            .await
+            .unwrap(),
         Verification::AlreadyUsed
     ));
 }
