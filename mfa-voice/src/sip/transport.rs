@@ -130,14 +130,23 @@ impl Signalling {
         }
     }
 
-    /// The next message, as bytes; `None` for a read error (the caller tries again).
-    /// Over TCP, a closed connection waits forever: the call's timers end it.
+    /// The next message from the server, as bytes; `None` for a read error (the caller
+    /// tries again). Over TCP, a closed connection waits forever: the call's timers end
+    /// it.
+    ///
+    /// Over UDP only datagrams from the server's address and port count: every
+    /// request of the call goes there, so its responses and the callee's in-dialog
+    /// requests come from there too (RFC 3261 §18.2.2, and the proxy's Record-Route).
+    /// Anyone else who learnt the Call-ID and tags could otherwise end the call with a
+    /// BYE or move its media with a re-INVITE.
     pub(super) async fn recv(&self, buf: &mut [u8]) -> Option<Vec<u8>> {
         match self {
-            Signalling::Udp { socket, .. } => {
-                let (n, _) = socket.recv_from(buf).await.ok()?;
-                Some(buf[..n].to_vec())
-            }
+            Signalling::Udp { socket, server } => loop {
+                let (n, from) = socket.recv_from(buf).await.ok()?;
+                if from == *server {
+                    return Some(buf[..n].to_vec());
+                }
+            },
             Signalling::Tcp { incoming, .. } => match incoming.lock().await.recv().await {
                 Some(message) => Some(message),
                 None => std::future::pending().await,
