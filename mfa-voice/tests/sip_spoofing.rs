@@ -3,17 +3,22 @@
 //! requests with the dialog's Call-ID and tags from a port that is not the PBX's.
 //! None of it may approve, end or move the call; the real peer still can.
 //!
-//! The forged-request test plays the PBX itself and runs with plain `cargo test`.
+//! The forged-request test plays the PBX itself and runs with plain `cargo test`; the
+//! spoofed-key tests run against SIPp as the office phone (`scripts/test.sh` exports
+//! `MFA_SIPP`), with a relay in front of it so the attacker learns our media port.
 
 #![cfg(feature = "sip")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mfa_core::{
-    CallOutcome, ChallengeId, Channel, Content, Delivery, DeliveryRequest, Destination,
-    PhoneNumber, Purpose, UserId,
+    CallOutcome, ChallengeId, Channel, Content, Delivery, DeliveryErrorKind, DeliveryRequest,
+    Destination, PhoneNumber, Purpose, UserId,
 };
 use mfa_voice::ScriptOptions;
 use mfa_voice::sip::{SipConfig, SipVoice};
@@ -288,4 +293,196 @@ async fn forged_in_dialog_requests_from_another_port_change_nothing() {
     let record = &voice.calls()[0];
     assert_eq!(record.keys, "#");
     assert!(!record.remote_hangup);
+}
+
+/// A UDP relay between the backend and SIPp that keeps a copy of what the backend
+/// sent: the attacker's view of the signalling (Call-ID, tags, our media port).
+struct Tap {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Tap {
+    async fn start(phone: SocketAddr) -> Tap {
+        let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = front.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                let mut client: Option<SocketAddr> = None;
+                let (mut a, mut b) = (vec![0u8; 65_535], vec![0u8; 65_535]);
+                loop {
+                    tokio::select! {
+                        Ok((n, from)) = front.recv_from(&mut a) => {
+                            client = Some(from);
+                            seen.lock().unwrap().push(String::from_utf8_lossy(&a[..n]).into_owned());
+                            let _ = back.send_to(&a[..n], phone).await;
+                        }
+                        Ok((n, _)) = back.recv_from(&mut b) => {
+                            if let Some(c) = client {
+                                let _ = front.send_to(&b[..n], c).await;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Tap { addr, seen, task }
+    }
+
+    /// Our RTP port, once the backend has acknowledged the answer (within 10 s).
+    async fn media_port_once_answered(&self) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            {
+                let seen = self.seen.lock().unwrap();
+                if seen.iter().any(|m| m.starts_with("ACK ")) {
+                    let invite = seen.iter().find(|m| m.starts_with("INVITE ")).unwrap();
+                    return offered_port(invite);
+                }
+            }
+            assert!(Instant::now() < deadline, "the call was not answered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// SIPp as the office phone, on free loopback ports, for one call.
+struct Sipp {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Sipp {
+    fn start(scenario: &str) -> Sipp {
+        let sipp = std::env::var("MFA_SIPP")
+            .expect("MFA_SIPP is not set: run the SIP tests through scripts/test.sh");
+        let scenario_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/sipp")
+            .join(format!("{scenario}.xml"));
+        let free = || {
+            std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (port, media_port) = (free(), free());
+        let tmp = std::env::var("MFA_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        let child = Command::new(sipp)
+            .arg("-sf")
+            .arg(&scenario_path)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+            .args(["-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"])
+            .arg("-trace_msg")
+            .arg("-message_file")
+            .arg(tmp.join(format!("sipp-{scenario}-{port}.log")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp starts");
+        Sipp {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+
+    /// Waits (up to 30 s) for SIPp to finish its call; true when it ran as written.
+    fn finished_as_scripted(mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The office phone answers and never presses a key; an attacker sprays `#` at our
+/// media port from another socket. The call must end without a key (no approval).
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn spoofed_pound_does_not_approve_a_silent_phone() {
+    let phone = Sipp::start("office_silent");
+    let tap = Tap::start(phone.addr).await;
+    let voice = SipVoice::new(
+        SipConfig::new(tap.addr, "office.example")
+            .t1(Duration::from_millis(200))
+            .script_options(options(Duration::from_secs(3))),
+    );
+    let call = tokio::spawn({
+        let voice = voice.clone();
+        async move { voice.send(&request()).await }
+    });
+    let our_media = SocketAddr::from(([127, 0, 0, 1], tap.media_port_once_answered().await));
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    spray_pound(&attacker, our_media, 40).await;
+    let result = timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call ends")
+        .unwrap();
+    let record = &voice.calls()[0];
+    assert!(record.keys.is_empty(), "{record:?}");
+    assert!(record.rtp_packets_refused >= 40, "{record:?}");
+    let error = result.expect_err("a spoofed key approved the call");
+    assert_eq!(error.kind(), DeliveryErrorKind::Timeout);
+    assert!(phone.finished_as_scripted(), "SIPp got no BYE");
+}
+
+/// The attacker sprays `#` from another socket before the office phone presses its
+/// own key: only the phone's key counts, and it still confirms.
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn spoofed_pound_is_ignored_and_the_real_one_confirms() {
+    let phone = Sipp::start("office_late_pound");
+    let tap = Tap::start(phone.addr).await;
+    let voice = SipVoice::new(
+        SipConfig::new(tap.addr, "office.example")
+            .t1(Duration::from_millis(200))
+            .script_options(options(Duration::from_secs(10))),
+    );
+    let call = tokio::spawn({
+        let voice = voice.clone();
+        async move { voice.send(&request()).await }
+    });
+    let our_media = SocketAddr::from(([127, 0, 0, 1], tap.media_port_once_answered().await));
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    spray_pound(&attacker, our_media, 40).await;
+    let receipt = timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call ends")
+        .unwrap()
+        .unwrap();
+    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    let record = &voice.calls()[0];
+    assert_eq!(record.keys, "#", "{record:?}");
+    assert!(record.rtp_packets_refused >= 40, "{record:?}");
+    assert!(record.rtp_packets_received > 0, "{record:?}");
+    assert!(phone.finished_as_scripted(), "SIPp saw a different call");
 }
