@@ -21,7 +21,7 @@ use mfa_core::{
     Destination, PhoneNumber, Purpose, UserId,
 };
 use mfa_voice::ScriptOptions;
-use mfa_voice::sip::{SipConfig, SipVoice};
+use mfa_voice::sip::{MediaSource, SipConfig, SipVoice};
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
@@ -94,9 +94,10 @@ async fn next_datagram(socket: &UdpSocket, wait: Duration) -> Option<(Vec<u8>, S
     Some((buf[..n].to_vec(), from))
 }
 
-/// The next SIP message on `socket` that starts with `start`, within 5 s.
+/// The next SIP message on `socket` that starts with `start`, within 30 s (a call
+/// says its prompt and goodbye before it hangs up).
 async fn next_sip(socket: &UdpSocket, start: &str) -> (String, SocketAddr) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let (bytes, from) = next_datagram(socket, left)
@@ -147,6 +148,61 @@ fn callee_request(
     .into_bytes()
 }
 
+/// The dialog as the scripted PBX sees it once it has answered.
+struct Answered {
+    /// Our SIP address.
+    us: SocketAddr,
+    /// Our RTP address.
+    our_media: SocketAddr,
+    /// Our From (with our tag): the To of the callee's requests.
+    caller: String,
+    /// The callee's To (with its tag): the From of the callee's requests.
+    callee: String,
+    call_id: String,
+}
+
+/// Plays the PBX: takes the INVITE, answers 200 OK with media at `media`, takes the ACK.
+async fn answer_call(pbx: &UdpSocket, media: SocketAddr) -> Answered {
+    let (invite, us) = next_sip(pbx, "INVITE ").await;
+    let caller = header(&invite, "From").unwrap().to_owned();
+    let callee = format!("{};tag=phone1", header(&invite, "To").unwrap());
+    let call_id = header(&invite, "Call-ID").unwrap().to_owned();
+    let answer = sdp(media, 1);
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {caller}\r\nTo: {callee}\r\nCall-ID: {call_id}\r\n\
+         CSeq: {}\r\nContact: <sip:phone@{}>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{answer}",
+        header(&invite, "Via").unwrap(),
+        header(&invite, "CSeq").unwrap(),
+        pbx.local_addr().unwrap(),
+        answer.len()
+    );
+    pbx.send_to(ok.as_bytes(), us).await.unwrap();
+    next_sip(pbx, "ACK ").await;
+    Answered {
+        us,
+        our_media: SocketAddr::from(([127, 0, 0, 1], offered_port(&invite))),
+        caller,
+        callee,
+        call_id,
+    }
+}
+
+/// Answers our BYE with 200 OK.
+async fn accept_bye(pbx: &UdpSocket, us: SocketAddr) {
+    let (bye, _) = next_sip(pbx, "BYE ").await;
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+         Content-Length: 0\r\n\r\n",
+        header(&bye, "Via").unwrap(),
+        header(&bye, "From").unwrap(),
+        header(&bye, "To").unwrap(),
+        header(&bye, "Call-ID").unwrap(),
+        header(&bye, "CSeq").unwrap(),
+    );
+    pbx.send_to(ok.as_bytes(), us).await.unwrap();
+}
+
 /// A forged re-INVITE and a forged BYE, with the dialog's Call-ID and both tags, from
 /// a port that is not the PBX's: the call is neither moved nor ended. Then the PBX
 /// itself moves the media with a re-INVITE, and `#` from the new media address
@@ -169,23 +225,13 @@ async fn forged_in_dialog_requests_from_another_port_change_nothing() {
     });
 
     // Answer the call, media to `phone_media`.
-    let (invite, us) = next_sip(&pbx, "INVITE ").await;
-    let our_media = SocketAddr::from(([127, 0, 0, 1], offered_port(&invite)));
-    let caller = header(&invite, "From").unwrap().to_owned();
-    let callee = format!("{};tag=phone1", header(&invite, "To").unwrap());
-    let call_id = header(&invite, "Call-ID").unwrap().to_owned();
-    let answer = sdp(phone_media.local_addr().unwrap(), 1);
-    let ok = format!(
-        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {caller}\r\nTo: {callee}\r\nCall-ID: {call_id}\r\n\
-         CSeq: {}\r\nContact: <sip:phone@{}>\r\nContent-Type: application/sdp\r\n\
-         Content-Length: {}\r\n\r\n{answer}",
-        header(&invite, "Via").unwrap(),
-        header(&invite, "CSeq").unwrap(),
-        pbx.local_addr().unwrap(),
-        answer.len()
-    );
-    pbx.send_to(ok.as_bytes(), us).await.unwrap();
-    next_sip(&pbx, "ACK ").await;
+    let Answered {
+        us,
+        our_media,
+        caller,
+        callee,
+        call_id,
+    } = answer_call(&pbx, phone_media.local_addr().unwrap()).await;
     assert!(
         next_datagram(&phone_media, Duration::from_secs(5))
             .await
@@ -274,16 +320,7 @@ async fn forged_in_dialog_requests_from_another_port_change_nothing() {
     );
     // The key, from the media's new address.
     spray_pound(&moved_media, our_media, 1).await;
-    let (bye, _) = next_sip(&pbx, "BYE ").await;
-    let bye_ok = format!(
-        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {call_id}\r\nCSeq: {}\r\n\
-         Content-Length: 0\r\n\r\n",
-        header(&bye, "Via").unwrap(),
-        header(&bye, "From").unwrap(),
-        header(&bye, "To").unwrap(),
-        header(&bye, "CSeq").unwrap(),
-    );
-    pbx.send_to(bye_ok.as_bytes(), us).await.unwrap();
+    accept_bye(&pbx, us).await;
     let receipt = timeout(Duration::from_secs(10), call)
         .await
         .expect("the call ends")
@@ -293,6 +330,64 @@ async fn forged_in_dialog_requests_from_another_port_change_nothing() {
     let record = &voice.calls()[0];
     assert_eq!(record.keys, "#");
     assert!(!record.remote_hangup);
+}
+
+/// A callee behind NAT: its answer names one address (`inside`), its packets come
+/// from another (`outside`). By default its `#` is refused and the call ends as a
+/// media timeout; with `MediaSource::LatchFirst` the first packet's source is taken,
+/// our media goes back there, and the same `#` confirms.
+#[tokio::test]
+async fn a_callee_behind_nat_is_heard_only_with_latching() {
+    for source in [MediaSource::Answered, MediaSource::LatchFirst] {
+        let pbx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let inside = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let outside = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let voice = SipVoice::new(
+            SipConfig::new(pbx.local_addr().unwrap(), "pbx.example")
+                .t1(Duration::from_millis(50))
+                .media_source(source)
+                .script_options(options(Duration::from_secs(2))),
+        );
+        let call = tokio::spawn({
+            let voice = voice.clone();
+            async move { voice.send(&request()).await }
+        });
+        let dialog = answer_call(&pbx, inside.local_addr().unwrap()).await;
+        assert!(
+            next_datagram(&inside, Duration::from_secs(5))
+                .await
+                .is_some(),
+            "{source:?}: no RTP to the answered address"
+        );
+        spray_pound(&outside, dialog.our_media, 1).await;
+        if source == MediaSource::LatchFirst {
+            assert!(
+                next_datagram(&outside, Duration::from_secs(5))
+                    .await
+                    .is_some(),
+                "our media did not follow the latched source"
+            );
+        }
+        accept_bye(&pbx, dialog.us).await;
+        let result = timeout(Duration::from_secs(20), call)
+            .await
+            .expect("the call ends")
+            .unwrap();
+        let record = &voice.calls()[0];
+        match source {
+            MediaSource::Answered => {
+                let error = result.expect_err("media from elsewhere approved the call");
+                assert_eq!(error.kind(), DeliveryErrorKind::Timeout);
+                assert!(error.message().contains("LatchFirst"), "{error}");
+                assert!(record.keys.is_empty() && record.rtp_packets_refused >= 4);
+            }
+            _ => {
+                assert_eq!(result.unwrap().call_outcome, Some(CallOutcome::Confirmed));
+                assert_eq!(record.keys, "#");
+                assert_eq!(record.rtp_packets_refused, 0);
+            }
+        }
+    }
 }
 
 /// A UDP relay between the backend and SIPp that keeps a copy of what the backend

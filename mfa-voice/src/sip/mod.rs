@@ -14,6 +14,11 @@
 //! rejected credentials [`DeliveryErrorKind::Configuration`], no media
 //! [`DeliveryErrorKind::Timeout`]. None of them approves anything.
 //!
+//! Only the callee is heard: RTP counts only from the address and port its SDP
+//! answer names, with one SSRC ([`MediaSource`] relaxes the address for NAT), and
+//! over UDP only the server the INVITE went to may answer or send in-dialog
+//! requests, so a spoofed `#`, BYE or re-INVITE from elsewhere changes nothing.
+//!
 //! ```no_run
 //! use mfa_voice::sip::{Credentials, SipConfig, SipVoice};
 //!
