@@ -3,9 +3,10 @@
 //! requests with the dialog's Call-ID and tags from a port that is not the PBX's.
 //! None of it may approve, end or move the call; the real peer still can.
 //!
-//! The forged-request test plays the PBX itself and runs with plain `cargo test`; the
-//! spoofed-key tests run against SIPp as the office phone (`scripts/test.sh` exports
-//! `MFA_SIPP`), with a relay in front of it so the attacker learns our media port.
+//! Two tests play the PBX themselves and run with plain `cargo test` (forged requests,
+//! a callee behind NAT); the others run against SIPp as the office phone
+//! (`scripts/test.sh` exports `MFA_SIPP`), with a relay in front of it that shows the
+//! attacker what it could sniff: the Call-ID, the tags and our media port.
 
 #![cfg(feature = "sip")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
@@ -579,5 +580,99 @@ async fn spoofed_pound_is_ignored_and_the_real_one_confirms() {
     assert_eq!(record.keys, "#", "{record:?}");
     assert!(record.rtp_packets_refused >= 40, "{record:?}");
     assert!(record.rtp_packets_received > 0, "{record:?}");
+    assert!(phone.finished_as_scripted(), "SIPp saw a different call");
+}
+
+/// During a real call (SIPp re-INVITEs once, then presses `#`), an attacker who has
+/// seen our requests sends a forged re-INVITE moving the media to itself and a forged
+/// BYE, with the dialog's Call-ID and tags, from another port: the media stays, the
+/// call goes on, SIPp's own re-INVITE is answered and its `#` confirms.
+#[tokio::test]
+#[ignore = "needs SIPp: run scripts/test.sh"]
+async fn forged_requests_during_a_real_call_change_nothing() {
+    let phone = Sipp::start("office_reinvite");
+    let tap = Tap::start(phone.addr).await;
+    let voice = SipVoice::new(
+        SipConfig::new(tap.addr, "office.example")
+            .t1(Duration::from_millis(200))
+            .script_options(options(Duration::from_secs(10))),
+    );
+    let call = tokio::spawn({
+        let voice = voice.clone();
+        async move { voice.send(&request()).await }
+    });
+    tap.media_port_once_answered().await;
+    let (ack, invite) = {
+        let seen = tap.seen.lock().unwrap();
+        let ack = seen.iter().find(|m| m.starts_with("ACK ")).unwrap().clone();
+        let invite = seen
+            .iter()
+            .find(|m| m.starts_with("INVITE "))
+            .unwrap()
+            .clone();
+        (ack, invite)
+    };
+    // Our address, from the Via of our INVITE.
+    let via = header(&invite, "Via").unwrap();
+    let us: SocketAddr = via
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let caller = header(&ack, "From").unwrap().to_owned();
+    let callee = header(&ack, "To").unwrap().to_owned();
+    let call_id = header(&ack, "Call-ID").unwrap().to_owned();
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let attacker_media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let attacker_addr = attacker.local_addr().unwrap();
+    let forged_invite = callee_request(
+        "INVITE",
+        us,
+        attacker_addr,
+        "z9hG4bKforged1",
+        &callee,
+        &caller,
+        &call_id,
+        7,
+        &sdp(attacker_media.local_addr().unwrap(), 9),
+    );
+    attacker.send_to(&forged_invite, us).await.unwrap();
+    assert!(
+        next_datagram(&attacker_media, Duration::from_secs(1))
+            .await
+            .is_none(),
+        "a forged re-INVITE moved the media"
+    );
+    let forged_bye = callee_request(
+        "BYE",
+        us,
+        attacker_addr,
+        "z9hG4bKforged2",
+        &callee,
+        &caller,
+        &call_id,
+        8,
+        "",
+    );
+    attacker.send_to(&forged_bye, us).await.unwrap();
+    assert!(
+        next_datagram(&attacker, Duration::from_millis(100))
+            .await
+            .is_none(),
+        "a forged request was answered"
+    );
+    let receipt = timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call ends")
+        .unwrap()
+        .expect("a forged BYE ended the call");
+    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    let record = &voice.calls()[0];
+    assert_eq!(record.keys, "#");
+    assert!(!record.remote_hangup);
     assert!(phone.finished_as_scripted(), "SIPp saw a different call");
 }
