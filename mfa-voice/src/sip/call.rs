@@ -17,7 +17,7 @@ use super::audio::FRAME_SAMPLES;
 use super::dialog::{Dialog, ExtraHeader, Message, info_key, response_to, response_with};
 use super::digest::Challenge;
 use super::plan::{Action, closing, plan};
-use super::rtp::{Incoming, KeyReceiver, Sender};
+use super::rtp::{Incoming, KeyReceiver, MediaLock, Sender};
 use super::transport::Signalling;
 use super::{SipCall, SipConfig, backoff, error_for_status, sdp};
 
@@ -101,6 +101,7 @@ pub(super) async fn place(
         codec: None,
         keys: String::new(),
         rtp_packets_received: 0,
+        rtp_packets_refused: 0,
         rtp_packets_sent: 0,
         remote_hangup: false,
         outcome: None,
@@ -268,7 +269,13 @@ impl<'a> Call<'a> {
             )),
             CallEnd::NoKey if self.record.rtp_packets_received == 0 => Err(DeliveryError::new(
                 DeliveryErrorKind::Timeout,
-                "no audio or keys came from the callee",
+                if self.record.rtp_packets_refused == 0 {
+                    "no audio or keys came from the callee"
+                } else {
+                    "no audio or keys came from the address the callee's answer names \
+                     (media from elsewhere was ignored; a callee behind NAT needs \
+                     MediaSource::LatchFirst)"
+                },
             )),
             end => Ok(end),
         }
@@ -632,7 +639,7 @@ impl<'a> Call<'a> {
         let mut sip_buf = vec![0u8; MAX_DATAGRAM];
         let mut rtp_buf = vec![0u8; 2048];
         let mut closing_played = false;
-        let mut remote = answer.remote;
+        let mut source = MediaLock::new(self.config.media_source, answer.remote);
         let hard_stop = Instant::now() + self.limit;
         loop {
             while end.is_none() && queue.is_empty() && waiting_until.is_none() {
@@ -701,7 +708,7 @@ impl<'a> Call<'a> {
                         None => vec![sender.audio_frame(&[])],
                     };
                     for packet in packets {
-                        if self.rtp.send_to(&packet, remote).await.is_ok() {
+                        if self.rtp.send_to(&packet, source.destination()).await.is_ok() {
                             self.record.rtp_packets_sent += 1;
                         }
                     }
@@ -715,7 +722,11 @@ impl<'a> Call<'a> {
                     end = Some(if code_read { CallEnd::CodeRead } else { CallEnd::NoKey });
                 }
                 received = self.rtp.recv_from(&mut rtp_buf) => {
-                    let Ok((n, _)) = received else { continue };
+                    let Ok((n, from)) = received else { continue };
+                    if !source.admits(from, &rtp_buf[..n]) {
+                        self.record.rtp_packets_refused += 1;
+                        continue;
+                    }
                     self.record.rtp_packets_received += 1;
                     if let Incoming::Key(k) = receiver.receive(&rtp_buf[..n]) {
                         if end.is_none() {
@@ -747,8 +758,9 @@ impl<'a> Call<'a> {
                         (None, "INVITE") => {
                             // A re-INVITE (session refresh, media moved): keep our
                             // session, follow the far end's new address if it gave one.
+                            // It came from the dialog's peer (the transport sees to it).
                             if let Ok(again) = sdp::parse_answer(&String::from_utf8_lossy(&m.body)) {
-                                remote = again.remote;
+                                source.answered_again(again.remote);
                             }
                             let contact = self.dialog.contact();
                             let reply = response_with(

@@ -14,6 +14,11 @@
 //! rejected credentials [`DeliveryErrorKind::Configuration`], no media
 //! [`DeliveryErrorKind::Timeout`]. None of them approves anything.
 //!
+//! Only the callee is heard: RTP counts only from the address and port its SDP
+//! answer names, with one SSRC ([`MediaSource`] relaxes the address for NAT), and
+//! over UDP only the server the INVITE went to may answer or send in-dialog
+//! requests, so a spoofed `#`, BYE or re-INVITE from elsewhere changes nothing.
+//!
 //! ```no_run
 //! use mfa_voice::sip::{Credentials, SipConfig, SipVoice};
 //!
@@ -55,6 +60,7 @@ pub use audio::{
     ClipError, Codec, FRAME_SAMPLES, Prompts, SAMPLE_RATE, alaw_to_linear, linear_to_alaw,
     linear_to_ulaw, read_wav, ulaw_to_linear, write_alaw_wav,
 };
+pub use rtp::MediaSource;
 pub use transport::Transport;
 
 /// The account the backend authenticates with when the PBX or proxy challenges it.
@@ -98,6 +104,7 @@ pub struct SipConfig {
     ring_timeout: Duration,
     max_call_length: Duration,
     t1: Duration,
+    media_source: MediaSource,
     script: ScriptOptions,
     prompts: Prompts,
 }
@@ -119,6 +126,7 @@ impl SipConfig {
             ring_timeout: Duration::from_secs(30),
             max_call_length: Duration::from_secs(180),
             t1: Duration::from_millis(500),
+            media_source: MediaSource::Answered,
             script: ScriptOptions::default(),
             prompts: Prompts::builtin(),
         }
@@ -183,6 +191,14 @@ impl SipConfig {
     /// RFC 3261's T1, the round-trip estimate retransmissions start from (default 500 ms).
     pub fn t1(mut self, t1: Duration) -> Self {
         self.t1 = t1.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Where the callee's RTP may come from (default [`MediaSource::Answered`]: only
+    /// the address and port its SDP answer names). [`MediaSource::LatchFirst`] is for
+    /// callees behind NAT, and lets whoever sends first take the media.
+    pub fn media_source(mut self, source: MediaSource) -> Self {
+        self.media_source = source;
         self
     }
 
@@ -287,6 +303,9 @@ pub struct SipCall {
     pub keys: String,
     /// RTP packets received from the callee.
     pub rtp_packets_received: usize,
+    /// Datagrams on the media port that were not the callee's stream (another source
+    /// address or port, another SSRC, not RTP), and were ignored.
+    pub rtp_packets_refused: usize,
     /// RTP packets sent to the callee.
     pub rtp_packets_sent: usize,
     /// Whether the callee hung up first.

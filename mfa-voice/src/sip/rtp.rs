@@ -1,6 +1,8 @@
 //! RTP for calls (RFC 3550, packets via `rtp-rs`): the outgoing G.711 stream, RFC 4733
 //! telephone events in both directions, and reading keys out of the incoming stream.
 
+use std::net::SocketAddr;
+
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
 
 use super::audio::{Codec, FRAME_SAMPLES};
@@ -106,6 +108,75 @@ impl Sender {
             .timestamp
             .wrapping_add(u32::from(frames) * FRAME_SAMPLES as u32);
         Some(ticks)
+    }
+}
+
+/// Where the callee's RTP may come from. Whatever the choice, once the first packet is
+/// taken, only packets from its source address and port with its SSRC count: a key
+/// press from anyone else who can reach the media port approves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MediaSource {
+    /// Only the address and port the callee's SDP answer names (its `c=` and `m=`
+    /// lines), the default. A callee behind NAT, whose packets come from another
+    /// address, is not heard at all: the call ends as a media timeout.
+    #[default]
+    Answered,
+    /// The answered address, or for a callee behind NAT the source of the first
+    /// packet, wherever it comes from; our media then goes back there too (symmetric
+    /// RTP). The first packet wins: someone who reaches the media port before the
+    /// callee, knowing or guessing it, takes the call's media (hears the prompt or a
+    /// read-out code, presses keys). Use it only for peers that need it.
+    LatchFirst,
+}
+
+/// Decides which datagrams on the media port are the callee's stream: one source
+/// address and one SSRC, chosen by [`MediaSource`] from the first packet.
+#[derive(Debug)]
+pub struct MediaLock {
+    policy: MediaSource,
+    answered: SocketAddr,
+    locked: Option<(SocketAddr, u32)>,
+}
+
+impl MediaLock {
+    /// A lock for a callee whose answer names `answered`.
+    pub fn new(policy: MediaSource, answered: SocketAddr) -> Self {
+        MediaLock {
+            policy,
+            answered,
+            locked: None,
+        }
+    }
+
+    /// The dialog's peer answered again (a re-INVITE): if the media moved, the next
+    /// stream is chosen afresh; a session refresh to the same address keeps the lock.
+    pub fn answered_again(&mut self, answered: SocketAddr) {
+        if answered != self.answered {
+            self.answered = answered;
+            self.locked = None;
+        }
+    }
+
+    /// Whether a datagram from `from` belongs to the callee's stream (junk never does).
+    pub fn admits(&mut self, from: SocketAddr, datagram: &[u8]) -> bool {
+        let Ok(packet) = RtpReader::new(datagram) else {
+            return false;
+        };
+        let stream = (from, packet.ssrc());
+        match self.locked {
+            Some(locked) => locked == stream,
+            None if from == self.answered || self.policy == MediaSource::LatchFirst => {
+                self.locked = Some(stream);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Where our media goes: the answered address, or the latched source.
+    pub fn destination(&self) -> SocketAddr {
+        self.locked.map_or(self.answered, |(from, _)| from)
     }
 }
 
@@ -241,6 +312,58 @@ mod tests {
                 .key_event('1', 5)
                 .is_none()
         );
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_the_answered_address_counts_and_then_only_its_first_ssrc() {
+        let phone = addr("127.0.0.1:6000");
+        let mut lock = MediaLock::new(MediaSource::Answered, phone);
+        let key = event(7, 1, 800, 11, true);
+        // Another port, another address: refused, and they lock nothing.
+        assert!(!lock.admits(addr("127.0.0.1:6002"), &key));
+        assert!(!lock.admits(addr("127.0.0.2:6000"), &key));
+        assert!(!lock.admits(phone, b"\x00junk"));
+        assert!(lock.admits(phone, &key));
+        assert!(lock.admits(phone, &event(7, 2, 800, 11, true)));
+        // The right address with a fresh SSRC: a spoofed source address.
+        assert!(!lock.admits(phone, &event(8, 1, 800, 11, true)));
+        assert_eq!(lock.destination(), phone);
+        // A session refresh to the same address keeps the stream.
+        lock.answered_again(phone);
+        assert!(!lock.admits(phone, &event(8, 2, 800, 11, true)));
+        assert!(lock.admits(phone, &event(7, 3, 800, 11, true)));
+        // A re-INVITE from the dialog's peer moves the media: a new stream may start.
+        let moved = addr("127.0.0.1:7000");
+        lock.answered_again(moved);
+        assert!(!lock.admits(phone, &key));
+        assert!(lock.admits(moved, &event(9, 1, 800, 11, true)));
+        assert_eq!(lock.destination(), moved);
+    }
+
+    #[test]
+    fn latching_takes_the_first_source_and_only_its_ssrc() {
+        let answered = addr("10.0.0.5:4000");
+        let nat = addr("127.0.0.1:31000");
+        let mut lock = MediaLock::new(MediaSource::LatchFirst, answered);
+        assert!(!lock.admits(nat, b"not rtp"));
+        assert_eq!(lock.destination(), answered);
+        assert!(lock.admits(nat, &event(42, 1, 800, 11, true)));
+        assert_eq!(lock.destination(), nat);
+        assert!(lock.admits(nat, &event(42, 2, 1600, 11, true)));
+        // After latching: the latched address with a different SSRC is refused, and so
+        // is everyone else, the answered address included.
+        assert!(!lock.admits(nat, &event(43, 3, 2400, 11, true)));
+        assert!(!lock.admits(addr("127.0.0.1:31002"), &event(42, 3, 2400, 11, true)));
+        assert!(!lock.admits(answered, &event(42, 3, 2400, 11, true)));
+        assert_eq!(lock.destination(), nat);
+        // A packet from the answered address first locks to it, as without latching.
+        let mut lock = MediaLock::new(MediaSource::LatchFirst, answered);
+        assert!(lock.admits(answered, &event(1, 1, 800, 11, true)));
+        assert!(!lock.admits(nat, &event(1, 2, 800, 11, true)));
     }
 
     #[test]

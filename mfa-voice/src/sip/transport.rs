@@ -76,7 +76,7 @@ impl Signalling {
                             Ok(0) | Err(_) => return,
                             Ok(n) => n,
                         };
-                        let Some(messages) = framer.push(&chunk[..n]) else {
+                        let Ok(messages) = framer.push(&chunk[..n]) else {
                             return; // not SIP: give up on the connection
                         };
                         for message in messages {
@@ -130,20 +130,83 @@ impl Signalling {
         }
     }
 
-    /// The next message, as bytes; `None` for a read error (the caller tries again).
-    /// Over TCP, a closed connection waits forever: the call's timers end it.
+    /// The next message from the server, as bytes; `None` for a read error (the caller
+    /// tries again). Over TCP, a closed connection waits forever: the call's timers end
+    /// it.
+    ///
+    /// Over UDP only datagrams from the server's address and port count: every
+    /// request of the call goes there, so its responses and the callee's in-dialog
+    /// requests come from there too (RFC 3261 §18.2.2, and the proxy's Record-Route).
+    /// Anyone else who learnt the Call-ID and tags could otherwise end the call with a
+    /// BYE or move its media with a re-INVITE.
     pub(super) async fn recv(&self, buf: &mut [u8]) -> Option<Vec<u8>> {
         match self {
-            Signalling::Udp { socket, .. } => {
-                let (n, _) = socket.recv_from(buf).await.ok()?;
-                Some(buf[..n].to_vec())
-            }
+            Signalling::Udp { socket, server } => loop {
+                let (n, from) = socket.recv_from(buf).await.ok()?;
+                if from == *server {
+                    return Some(buf[..n].to_vec());
+                }
+            },
             Signalling::Tcp { incoming, .. } => match incoming.lock().await.recv().await {
                 Some(message) => Some(message),
                 None => std::future::pending().await,
             },
         }
     }
+}
+
+/// Why a TCP byte stream cannot be cut into SIP messages. The connection is given up:
+/// once framing is lost, no later byte can be trusted to start a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub(super) enum FramingError {
+    /// The header block is not finished within the size limit.
+    #[error("a SIP header block longer than {MAX_MESSAGE} bytes")]
+    HeadersTooLong,
+    /// The Content-Length announces a message beyond the size limit.
+    #[error("a SIP message body beyond the {MAX_MESSAGE}-byte limit")]
+    BodyTooLong,
+    /// The Content-Length is not a decimal number (RFC 3261: `1*DIGIT`).
+    #[error("a Content-Length that is not a number")]
+    InvalidContentLength,
+    /// Two Content-Length headers that disagree: which one frames the stream is a guess.
+    #[error("Content-Length headers that disagree")]
+    ConflictingContentLength,
+}
+
+/// The body length a header block announces (0 without a Content-Length).
+fn content_length(head: &[u8]) -> Result<usize, FramingError> {
+    let mut length: Option<usize> = None;
+    for line in head.split(|b| *b == b'\n') {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii();
+        if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
+            continue;
+        }
+        let value = line[colon + 1..].trim_ascii();
+        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            return Err(FramingError::InvalidContentLength);
+        }
+        // Leading zeros aside, more digits than the limit has cannot fit in it; this
+        // also keeps the number far from any integer overflow.
+        let digits = value
+            .iter()
+            .position(|b| *b != b'0')
+            .map_or(&[][..], |i| &value[i..]);
+        if digits.len() > 6 {
+            return Err(FramingError::BodyTooLong);
+        }
+        let n = digits
+            .iter()
+            .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
+        if length.is_some_and(|l| l != n) {
+            return Err(FramingError::ConflictingContentLength);
+        }
+        length = Some(n);
+    }
+    Ok(length.unwrap_or(0))
 }
 
 /// Cuts a TCP byte stream into SIP messages by their Content-Length.
@@ -153,9 +216,10 @@ pub(super) struct Framer {
 }
 
 impl Framer {
-    /// Adds bytes and returns the messages now complete; `None` if the stream cannot
-    /// be SIP (a header block or body beyond the size limit).
-    pub(super) fn push(&mut self, bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    /// Adds bytes and returns the messages now complete, or why the stream cannot be
+    /// SIP (a header block or message beyond the size limit, a Content-Length that
+    /// frames nothing).
+    pub(super) fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, FramingError> {
         self.buffer.extend_from_slice(bytes);
         let mut messages = Vec::new();
         loop {
@@ -167,24 +231,18 @@ impl Framer {
                 .count();
             self.buffer.drain(..skip);
             let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-                return (self.buffer.len() <= MAX_MESSAGE).then_some(messages);
+                if self.buffer.len() > MAX_MESSAGE {
+                    return Err(FramingError::HeadersTooLong);
+                }
+                return Ok(messages);
             };
-            let head = String::from_utf8_lossy(&self.buffer[..end]).into_owned();
-            let length = head
-                .lines()
-                .find_map(|line| {
-                    let (name, value) = line.split_once(':')?;
-                    let name = name.trim();
-                    (name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l"))
-                        .then(|| value.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            let total = end + 4 + length;
-            if total > MAX_MESSAGE {
-                return None;
-            }
+            let length = content_length(&self.buffer[..end])?;
+            let total = (end + 4)
+                .checked_add(length)
+                .filter(|t| *t <= MAX_MESSAGE)
+                .ok_or(FramingError::BodyTooLong)?;
             if self.buffer.len() < total {
-                return Some(messages);
+                return Ok(messages);
             }
             messages.push(self.buffer.drain(..total).collect());
         }
@@ -211,23 +269,53 @@ mod tests {
     }
 
     #[test]
-    fn refuses_what_cannot_be_sip() {
-        let mut framer = Framer::default();
-        assert!(framer.push(&[b'x'; MAX_MESSAGE + 1]).is_none());
-        let mut framer = Framer::default();
-        assert!(
-            framer
-                .push(b"SIP/2.0 200 OK\r\nContent-Length: 999999999\r\n\r\n")
-                .is_none()
-        );
-        // A Content-Length that is not a number counts as none.
+    fn absurd_content_lengths_are_refused_without_panic() {
+        use FramingError::*;
+        for (value, error) in [
+            ("18446744073709551615", BodyTooLong),
+            ("18446744073709551616", BodyTooLong),
+            ("99999999999999999999999999", BodyTooLong),
+            ("999999999", BodyTooLong),
+            ("65536", BodyTooLong),
+            ("-1", InvalidContentLength),
+            ("+5", InvalidContentLength),
+            ("0x10", InvalidContentLength),
+            ("1 2", InvalidContentLength),
+            ("x", InvalidContentLength),
+            ("", InvalidContentLength),
+            ("\u{664}", InvalidContentLength), // an Arabic-Indic digit
+        ] {
+            let mut framer = Framer::default();
+            let head = format!("SIP/2.0 200 OK\r\nContent-Length: {value}\r\n\r\n");
+            assert_eq!(framer.push(head.as_bytes()), Err(error), "{value:?}");
+        }
         let mut framer = Framer::default();
         assert_eq!(
-            framer
-                .push(b"SIP/2.0 200 OK\r\nContent-Length: x\r\n\r\n")
-                .unwrap()
-                .len(),
-            1
+            framer.push(b"SIP/2.0 200 OK\r\nl: 0\r\nContent-Length: 4\r\n\r\nv=0\n"),
+            Err(ConflictingContentLength)
+        );
+        // Leading zeros and a repeated equal header are still one length.
+        let mut framer = Framer::default();
+        let ok = b"SIP/2.0 200 OK\r\nContent-Length: 00004\r\nl: 4\r\n\r\nv=0\n";
+        assert_eq!(framer.push(ok), Ok(vec![ok.to_vec()]));
+        // Exactly at the limit: waits for the body; one byte more is refused.
+        let head = |body: usize| format!("SIP/2.0 200 OK\r\nContent-Length: {body}\r\n\r\n");
+        assert_eq!(head(MAX_MESSAGE - 41).len(), 41);
+        let mut framer = Framer::default();
+        assert_eq!(framer.push(head(MAX_MESSAGE - 41).as_bytes()), Ok(vec![]));
+        let mut framer = Framer::default();
+        assert_eq!(
+            framer.push(head(MAX_MESSAGE - 40).as_bytes()),
+            Err(BodyTooLong)
+        );
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_sip() {
+        let mut framer = Framer::default();
+        assert_eq!(
+            framer.push(&[b'x'; MAX_MESSAGE + 1]),
+            Err(FramingError::HeadersTooLong)
         );
     }
 }
