@@ -11,7 +11,8 @@ use crate::script::{CallScript, ScriptOptions};
 /// Prints the script of every call to stderr instead of calling anyone.
 ///
 /// For development only: a read-out script shows the code. The receipt carries no
-/// outcome, so confirm a key-press call with [`mfa_core::Mfa::report_call`].
+/// outcome, so confirm a key-press call with [`mfa_core::Mfa::report_call`], for the
+/// user and challenge the printout ends with.
 #[derive(Debug, Default)]
 pub struct ConsoleVoice {
     options: ScriptOptions,
@@ -38,9 +39,11 @@ impl ConsoleVoice {
             None => String::new(),
         };
         format!(
-            "--- call to {}{extension} ({}) ---\n{script}---",
+            "--- call to {}{extension} ({}) ---\n{script}--- for {}, challenge {} ---",
             request.destination.number.e164(),
-            script.language().tag()
+            script.language().tag(),
+            request.user,
+            request.challenge_id,
         )
     }
 }
@@ -87,6 +90,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("[send DTMF wwww12]"), "{text}");
+        assert!(
+            text.ends_with("--- for kari@example.no, challenge c1 ---"),
+            "the user and challenge to report the keys for: {text}"
+        );
         assert!(
             text.contains("[say nb-NO] Hei, dette er Contoso."),
             "{text}"

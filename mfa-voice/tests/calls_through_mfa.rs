@@ -9,7 +9,7 @@ use std::time::Duration;
 use mfa_core::{
     CallConfirmation, CallOutcome, ChallengeStatus, Content, DeliveryErrorKind, Error, Event,
     Extension, ManualClock, MemoryEvents, Method, MethodStatus, Mfa, PhoneMode, PhoneNumber,
-    Policy, Status, Timestamp, UserId, Verification,
+    Policy, Purpose, Status, Timestamp, UserId, Verification,
 };
 use mfa_voice::{CallEnd, CallState, Callee, MemoryVoice};
 
@@ -54,6 +54,11 @@ fn mobile() -> PhoneNumber {
     PhoneNumber::parse("+47 412 34 567").unwrap()
 }
 
+/// An enrollment's approval: it carries no proof (`complete` makes one).
+fn enrollment_approved(v: &Verification) -> bool {
+    matches!(v, Verification::Approved(a) if a.purpose == Purpose::Enrollment && a.proof.is_none())
+}
+
 fn mobile_call() -> Method {
     Method::AuthenticationPhone {
         number: mobile(),
@@ -70,7 +75,10 @@ async fn enrolled(w: &World) {
         .await
         .unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+    w.mfa
+        .complete(&kari(), &pending.challenge_id)
+        .await
+        .unwrap();
     w.phone.set_callee(&mobile(), Callee::Answers);
 }
 
@@ -121,12 +129,21 @@ async fn office_phone_with_extension_is_enrolled_by_pressing_pound() {
     );
     let verdict = w
         .mfa
-        .report_call(&pending.challenge_id, heard.call_outcome().unwrap())
+        .report_call(
+            &kari(),
+            &pending.challenge_id,
+            heard.call_outcome().unwrap(),
+        )
         .await
         .unwrap();
-    assert_eq!(verdict, Verification::Approved);
+    assert!(enrollment_approved(&verdict), "{verdict:?}");
 
-    let record = w.mfa.complete(&pending.challenge_id).await.unwrap();
+    let record = w
+        .mfa
+        .complete(&kari(), &pending.challenge_id)
+        .await
+        .unwrap()
+        .method;
     assert_eq!(record.status, MethodStatus::Active);
     assert_eq!(record.method, method);
     match w.mfa.status(&kari()).await.unwrap() {
@@ -147,7 +164,10 @@ async fn a_preset_callee_confirms_within_the_send() {
     let pending = w.mfa.begin_enrollment(&kari(), method).await.unwrap();
     // The receipt carried the outcome, so the driver approved during the send.
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+    w.mfa
+        .complete(&kari(), &pending.challenge_id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -165,17 +185,21 @@ async fn zero_pound_denies_the_sign_in_reports_fraud_and_blocks_the_phone() {
     assert!(heard.heard.last().unwrap().contains("denied and reported"));
     let verdict = w
         .mfa
-        .report_call(&pending.challenge_id, CallOutcome::FraudReported)
+        .report_call(&kari(), &pending.challenge_id, CallOutcome::FraudReported)
         .await
         .unwrap();
     assert_eq!(verdict, Verification::Denied);
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::Denied
     );
     assert!(w.events.events().iter().any(|e| matches!(
         e,
-        Event::FraudReported { user, method_id: m } if user == &kari() && m == &method_id
+        Event::FraudReported { user, method_id: m, challenge_id: c, purpose: Purpose::SignIn, .. }
+            if user == &kari() && m == &method_id && c == &pending.challenge_id
     )));
     let methods = w.mfa.methods(&kari()).await.unwrap();
     let phone = methods.iter().find(|m| m.id == method_id).unwrap();
@@ -183,7 +207,7 @@ async fn zero_pound_denies_the_sign_in_reports_fraud_and_blocks_the_phone() {
     // A later "#" cannot undo the denial.
     assert_eq!(
         w.mfa
-            .report_call(&pending.challenge_id, CallOutcome::Confirmed)
+            .report_call(&kari(), &pending.challenge_id, CallOutcome::Confirmed)
             .await
             .unwrap(),
         Verification::Denied
@@ -214,17 +238,22 @@ async fn a_read_out_code_is_heard_after_a_key_and_typed() {
 
     let wrong = if sent == "000000" { "111111" } else { "000000" };
     assert_eq!(
-        w.mfa.verify(&pending.challenge_id, wrong).await.unwrap(),
-        Verification::Rejected { attempts_left: 4 }
-    );
-    assert_eq!(
         w.mfa
-            .verify(&pending.challenge_id, &digits[..6])
+            .verify(&kari(), &pending.challenge_id, wrong)
             .await
             .unwrap(),
-        Verification::Approved
+        Verification::Rejected { attempts_left: 4 }
     );
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+    let verdict = w
+        .mfa
+        .verify(&kari(), &pending.challenge_id, &digits[..6])
+        .await
+        .unwrap();
+    assert!(enrollment_approved(&verdict), "{verdict:?}");
+    w.mfa
+        .complete(&kari(), &pending.challenge_id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -252,19 +281,24 @@ async fn voicemail_never_hears_the_code_and_the_challenge_stays_pending() {
     assert!(!recording.contains(&sent));
     assert!(recording.contains("Press any key"));
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::AwaitingCode
     );
 
     // The user asks for another call and answers it themselves.
     w.clock.advance(Duration::from_secs(30));
-    w.mfa.resend(&pending.challenge_id).await.unwrap();
+    w.mfa.resend(&kari(), &pending.challenge_id).await.unwrap();
     let heard = w.phone.press(&pending.challenge_id, "5").unwrap();
     let code = heard.digits_heard()[..6].to_owned();
-    assert_eq!(
-        w.mfa.verify(&pending.challenge_id, &code).await.unwrap(),
-        Verification::Approved
-    );
+    let verdict = w
+        .mfa
+        .verify(&kari(), &pending.challenge_id, &code)
+        .await
+        .unwrap();
+    assert!(enrollment_approved(&verdict), "{verdict:?}");
 }
 
 #[tokio::test]
@@ -293,18 +327,19 @@ async fn a_preset_voicemail_gets_a_typed_error_no_code_and_a_pending_challenge()
 
     // The first call did not consume the challenge: the user asks to be called again.
     assert_eq!(
-        w.mfa.challenge_status(&challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::AwaitingCode
     );
     w.phone.set_callee(&mobile(), Callee::Answers);
     w.clock.advance(Duration::from_secs(30));
-    w.mfa.resend(&challenge_id).await.unwrap();
+    w.mfa.resend(&kari(), &challenge_id).await.unwrap();
     let heard = w.phone.press(&challenge_id, "5").unwrap();
     let code = heard.digits_heard()[..6].to_owned();
-    assert_eq!(
-        w.mfa.verify(&challenge_id, &code).await.unwrap(),
-        Verification::Approved
-    );
+    let verdict = w.mfa.verify(&kari(), &challenge_id, &code).await.unwrap();
+    assert!(enrollment_approved(&verdict), "{verdict:?}");
 }
 
 #[tokio::test]
@@ -321,12 +356,40 @@ async fn sign_in_by_call_after_enrollment() {
     let heard = w.phone.press(&pending.challenge_id, "#").unwrap();
     let verdict = w
         .mfa
-        .report_call(&pending.challenge_id, heard.call_outcome().unwrap())
+        .report_call(
+            &kari(),
+            &pending.challenge_id,
+            heard.call_outcome().unwrap(),
+        )
         .await
         .unwrap();
     assert!(verdict.is_approved());
+    // The key press approves; the sign-in page's poll redeems it, once, for the proof.
+    assert_eq!(verdict.proof(), None);
+    assert_eq!(
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
+        ChallengeStatus::Approved,
+        "a view does not redeem"
+    );
+    let signed_in = w.mfa.poll(&kari(), &pending.challenge_id).await.unwrap();
+    assert!(
+        matches!(&signed_in, Verification::Approved(a) if a.purpose == Purpose::SignIn && a.proof.is_some()),
+        "{signed_in:?}"
+    );
+    assert_eq!(
+        w.mfa.poll(&kari(), &pending.challenge_id).await.unwrap(),
+        Verification::AlreadyUsed
+    );
     // Signing in is not enrolling: there is nothing to complete.
-    assert!(w.mfa.complete(&pending.challenge_id).await.is_err());
+    assert!(
+        w.mfa
+            .complete(&kari(), &pending.challenge_id)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -362,7 +425,7 @@ async fn unanswered_busy_and_hung_up_calls_leave_the_challenge_pending() {
     let heard = w.phone.hang_up(&id).unwrap();
     assert_eq!(heard.call_outcome(), None);
     assert_eq!(
-        w.mfa.challenge_status(&id).await.unwrap(),
+        w.mfa.challenge_status(&kari(), &id).await.unwrap(),
         ChallengeStatus::AwaitingCallConfirmation
     );
 
@@ -373,12 +436,20 @@ async fn unanswered_busy_and_hung_up_calls_leave_the_challenge_pending() {
     ] {
         w.phone.set_callee(&mobile(), callee.clone());
         w.clock.advance(Duration::from_secs(30));
-        match w.mfa.resend(&id).await {
-            Err(Error::Delivery(e)) => assert_eq!(e.kind(), kind, "{callee:?}"),
+        // v2: a call that rang out, was busy or hung up on a resend is, like the first
+        // call, `CallNotCompleted` naming the challenge that stays pending.
+        match w.mfa.resend(&kari(), &id).await {
+            Err(Error::CallNotCompleted {
+                challenge_id,
+                error,
+            }) => {
+                assert_eq!(error.kind(), kind, "{callee:?}");
+                assert_eq!(challenge_id, id, "{callee:?}");
+            }
             other => panic!("{callee:?}: {other:?}"),
         }
         assert_eq!(
-            w.mfa.challenge_status(&id).await.unwrap(),
+            w.mfa.challenge_status(&kari(), &id).await.unwrap(),
             ChallengeStatus::AwaitingCallConfirmation,
             "{callee:?}"
         );
@@ -393,7 +464,7 @@ async fn unanswered_busy_and_hung_up_calls_leave_the_challenge_pending() {
     // The fifth send is the last one the policy allows; this time Kari answers.
     w.phone.set_callee(&mobile(), Callee::Presses("#".into()));
     w.clock.advance(Duration::from_secs(30));
-    let pending = w.mfa.resend(&id).await.unwrap();
+    let pending = w.mfa.resend(&kari(), &id).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
 }
 
@@ -409,14 +480,19 @@ async fn junk_keys_and_unknown_challenges_change_nothing() {
     assert_eq!(heard.end, CallEnd::Unrecognized);
     assert_eq!(heard.call_outcome(), None);
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::AwaitingCallConfirmation
     );
     // The call is over: pressing again reaches nobody.
     assert!(w.phone.press(&pending.challenge_id, "#").is_none());
     let unknown = mfa_core::ChallengeId::parse("no-such-challenge").unwrap();
     assert!(matches!(
-        w.mfa.report_call(&unknown, CallOutcome::Confirmed).await,
+        w.mfa
+            .report_call(&kari(), &unknown, CallOutcome::Confirmed)
+            .await,
         Err(Error::NotFound(_))
     ));
 }

@@ -19,7 +19,7 @@ use mfa_core::{
     CallConfirmation, CallOutcome, ChallengeId, ChallengeStatus, Channel, CodeKey, Content,
     Delivery, DeliveryErrorKind, DeliveryRequest, Destination, Error, Event, Extension,
     ManualClock, MemoryEvents, MemoryStore, Method, MethodStatus, Mfa, PhoneNumber, Policy,
-    Purpose, Status, Timestamp, UserId,
+    Purpose, Status, Timestamp, UserId, Verification,
 };
 use mfa_voice::ScriptOptions;
 use mfa_voice::sip::{Codec, Credentials, SipConfig, SipVoice, Transport};
@@ -215,7 +215,7 @@ impl App {
         let mfa = self.mfa(SipVoice::new(config(&phone, "secret")));
         let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
         assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
-        mfa.complete(&pending.challenge_id).await.unwrap();
+        mfa.complete(&kari(), &pending.challenge_id).await.unwrap();
         assert!(phone.finished_as_scripted(), "SIPp saw a different call");
     }
 }
@@ -232,7 +232,11 @@ async fn enrollment_and_sign_in_by_office_phone_are_approved_by_pound() {
 
     let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
-    let record = mfa.complete(&pending.challenge_id).await.unwrap();
+    let record = mfa
+        .complete(&kari(), &pending.challenge_id)
+        .await
+        .unwrap()
+        .method;
     assert_eq!(record.status, MethodStatus::Active);
     assert!(matches!(
         mfa.status(&kari()).await.unwrap(),
@@ -243,6 +247,13 @@ async fn enrollment_and_sign_in_by_office_phone_are_approved_by_pound() {
     assert_eq!(sign_in.purpose, Purpose::SignIn);
     assert_eq!(sign_in.waiting_for, ChallengeStatus::Approved);
     assert!(phone.finished_as_scripted(), "SIPp saw a different call");
+    // The `#` came back in the receipt; the sign-in page's poll redeems it, once.
+    let signed_in = mfa.poll(&kari(), &sign_in.challenge_id).await.unwrap();
+    assert!(signed_in.proof().is_some(), "{signed_in:?}");
+    assert_eq!(
+        mfa.poll(&kari(), &sign_in.challenge_id).await.unwrap(),
+        Verification::AlreadyUsed
+    );
 
     let calls = voice.calls();
     assert_eq!(calls.len(), 2);
@@ -307,14 +318,14 @@ async fn a_busy_line_leaves_the_challenge_pending_for_the_next_call() {
     };
     assert!(busy.finished_as_scripted());
     assert_eq!(
-        mfa.challenge_status(&id).await.unwrap(),
+        mfa.challenge_status(&kari(), &id).await.unwrap(),
         ChallengeStatus::AwaitingCallConfirmation
     );
 
     app.clock.advance(Duration::from_secs(60));
     let phone = Sipp::start("office_pound");
     let mfa = app.mfa(SipVoice::new(config(&phone, "secret")));
-    let pending = mfa.resend(&id).await.unwrap();
+    let pending = mfa.resend(&kari(), &id).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
     assert!(phone.finished_as_scripted());
 }
@@ -591,7 +602,7 @@ async fn enrollment_and_sign_in_through_the_company_proxy() {
     let mfa = app.mfa(voice.clone());
     let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
-    mfa.complete(&pending.challenge_id).await.unwrap();
+    mfa.complete(&kari(), &pending.challenge_id).await.unwrap();
     let sign_in = mfa.challenge(&kari()).await.unwrap();
     assert_eq!(sign_in.waiting_for, ChallengeStatus::Approved);
     assert!(phone.finished_as_scripted(), "SIPp saw a different call");

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use mfa_core::{
     CallConfirmation, ChallengeStatus, CodeKey, Extension, ManualClock, MemoryStore, Method, Mfa,
-    PhoneNumber, Policy, Timestamp, UserId, Verification,
+    PhoneNumber, Policy, Purpose, Timestamp, UserId, Verification,
 };
 use mfa_voice::sip::{Clip, Codec, Prompts, SipConfig, SipVoice, read_wav};
 use mfa_voice::{Language, ScriptOptions};
@@ -275,7 +275,7 @@ async fn the_softphone_hears_the_prompts_and_its_pound_confirms() {
     phone.press_after('#', Duration::from_secs(2));
     let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
-    mfa.complete(&pending.challenge_id).await.unwrap();
+    mfa.complete(&kari(), &pending.challenge_id).await.unwrap();
     let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
     assert_eq!(heard, [Clip::Confirm, Clip::Goodbye]);
 
@@ -330,11 +330,14 @@ async fn the_code_the_softphone_hears_is_the_code_that_verifies() {
     assert_eq!(readings[0].len(), 6);
 
     let verdict = mfa
-        .verify(&pending.challenge_id, &readings[0])
+        .verify(&kari(), &pending.challenge_id, &readings[0])
         .await
         .unwrap();
-    assert_eq!(verdict, Verification::Approved);
-    mfa.complete(&pending.challenge_id).await.unwrap();
+    assert!(
+        matches!(&verdict, Verification::Approved(a) if a.purpose == Purpose::Enrollment && a.proof.is_none()),
+        "{verdict:?}"
+    );
+    mfa.complete(&kari(), &pending.challenge_id).await.unwrap();
 }
 
 /// An office extension reached by DTMF after the answer: the softphone (the

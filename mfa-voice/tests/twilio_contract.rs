@@ -15,7 +15,8 @@ use axum::routing::post;
 use axum::{Form, Json, Router};
 use mfa_core::{
     CallConfirmation, CallOutcome, ChallengeStatus, DeliveryErrorKind, Error, Extension,
-    ManualClock, Method, Mfa, PhoneMode, PhoneNumber, Policy, Timestamp, UserId, Verification,
+    ManualClock, Method, Mfa, PhoneMode, PhoneNumber, Policy, Purpose, Timestamp, UserId,
+    Verification,
 };
 use mfa_voice::twilio::{
     AuthToken, CallEvent, TwilioConfig, TwilioVoice, TwilioWebhooks, WebhookError,
@@ -403,14 +404,14 @@ async fn office_phone_enrollment_over_twilio_confirmed_by_pound() {
     assert_eq!(
         event,
         CallEvent::Outcome {
+            user: kari(),
             challenge_id: pending.challenge_id.clone(),
             outcome: CallOutcome::Confirmed
         }
     );
-    assert_eq!(
-        event.report_to(&w.mfa).await.unwrap(),
-        Some(Verification::Approved)
-    );
+    assert_eq!(event.user(), &kari());
+    let verdict = event.report_to(&w.mfa).await.unwrap();
+    assert!(enrollment_approved(verdict.as_ref()), "{verdict:?}");
 
     // Twilio retries or an attacker replays the same request: refused, nothing changes.
     assert_eq!(
@@ -419,7 +420,10 @@ async fn office_phone_enrollment_over_twilio_confirmed_by_pound() {
     );
     // The call ends normally after the key: no event.
     assert_eq!(status(&w, &status_url, "completed").unwrap().event, None);
-    w.mfa.complete(&pending.challenge_id).await.unwrap();
+    w.mfa
+        .complete(&kari(), &pending.challenge_id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -437,12 +441,16 @@ async fn zero_then_pound_over_twilio_reports_fraud() {
     let reply = press(&w, &action_url(&reply.twiml), "#").unwrap();
     assert!(reply.twiml.contains("denied and reported"));
     let event = reply.event.unwrap();
+    assert_eq!(event.user(), &kari());
     assert_eq!(
         event.report_to(&w.mfa).await.unwrap(),
         Some(Verification::Denied)
     );
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::Denied
     );
 }
@@ -475,13 +483,12 @@ async fn read_out_code_over_twilio_is_held_back_until_a_key() {
         "Debug hides the TwiML"
     );
     assert_eq!(status(&w, &status_url, "completed").unwrap().event, None);
-    assert_eq!(
-        w.mfa
-            .verify(&pending.challenge_id, &digits[..6])
-            .await
-            .unwrap(),
-        Verification::Approved
-    );
+    let verdict = w
+        .mfa
+        .verify(&kari(), &pending.challenge_id, &digits[..6])
+        .await
+        .unwrap();
+    assert!(enrollment_approved(Some(&verdict)), "{verdict:?}");
 }
 
 #[tokio::test]
@@ -502,16 +509,21 @@ async fn voicemail_over_twilio_never_hears_the_code_and_the_challenge_stays_pend
     let reply = status(&w, get(&form, "StatusCallback").unwrap(), "completed").unwrap();
     match reply.event.unwrap() {
         CallEvent::Ended {
+            user,
             challenge_id,
             error,
         } => {
+            assert_eq!(user, kari());
             assert_eq!(challenge_id, pending.challenge_id);
             assert_eq!(error.kind(), DeliveryErrorKind::Declined);
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::AwaitingCode
     );
 }
@@ -539,12 +551,15 @@ async fn unanswered_busy_and_failed_calls_are_typed_and_change_nothing() {
         }
         assert_eq!(event.report_to(&w.mfa).await.unwrap(), None);
         assert_eq!(
-            w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+            w.mfa
+                .challenge_status(&kari(), &pending.challenge_id)
+                .await
+                .unwrap(),
             ChallengeStatus::AwaitingCallConfirmation
         );
         // The user may call again after the cooldown.
         w.clock.advance(Duration::from_secs(30));
-        w.mfa.resend(&pending.challenge_id).await.unwrap();
+        w.mfa.resend(&kari(), &pending.challenge_id).await.unwrap();
     }
 }
 
@@ -633,7 +648,10 @@ async fn forged_replayed_and_junk_webhooks_are_refused_and_change_nothing() {
         WebhookError::BadParameter("CallStatus")
     );
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::AwaitingCallConfirmation
     );
 
@@ -646,7 +664,10 @@ async fn forged_replayed_and_junk_webhooks_are_refused_and_change_nothing() {
     assert!(WebhookError::UnrecognizedKeys.twiml().contains("<Hangup/>"));
     assert_eq!(press(&w, &url, "#").unwrap_err(), WebhookError::Replayed);
     assert_eq!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::AwaitingCallConfirmation
     );
     let ended = status(&w, &status_url, "completed").unwrap().event.unwrap();
@@ -673,7 +694,10 @@ async fn links_expire() {
     w.clock.advance(Duration::from_secs(15 * 60));
     assert_eq!(press(&w, &url, "#").unwrap_err(), WebhookError::Expired);
     assert_ne!(
-        w.mfa.challenge_status(&pending.challenge_id).await.unwrap(),
+        w.mfa
+            .challenge_status(&kari(), &pending.challenge_id)
+            .await
+            .unwrap(),
         ChallengeStatus::Approved
     );
 }
@@ -735,11 +759,12 @@ async fn sign_in_by_twilio_call_after_enrollment() {
         .unwrap();
     let url = action_url(get(&last_request(&w), "Twiml").unwrap());
     let event = press(&w, &url, "#").unwrap().event.unwrap();
-    assert_eq!(
-        event.report_to(&w.mfa).await.unwrap(),
-        Some(Verification::Approved)
-    );
-    w.mfa.complete(&enrollment.challenge_id).await.unwrap();
+    let verdict = event.report_to(&w.mfa).await.unwrap();
+    assert!(enrollment_approved(verdict.as_ref()), "{verdict:?}");
+    w.mfa
+        .complete(&kari(), &enrollment.challenge_id)
+        .await
+        .unwrap();
 
     let sign_in = w.mfa.challenge(&kari()).await.unwrap();
     let twiml = get(&last_request(&w), "Twiml").unwrap().to_owned();
@@ -748,12 +773,23 @@ async fn sign_in_by_twilio_call_after_enrollment() {
     assert_eq!(press(&w, &url, "#").unwrap_err(), WebhookError::Replayed);
     let event = press(&w, &action_url(&twiml), "#").unwrap().event.unwrap();
     assert_eq!(event.challenge_id(), &sign_in.challenge_id);
+    assert_eq!(event.user(), &kari());
+    let verdict = event.report_to(&w.mfa).await.unwrap().unwrap();
+    assert!(verdict.is_approved());
+    // The webhook approves; the sign-in page polls and gets the proof, once.
+    assert_eq!(verdict.proof(), None);
+    let signed_in = w.mfa.poll(&kari(), &sign_in.challenge_id).await.unwrap();
     assert!(
-        event
-            .report_to(&w.mfa)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_approved()
+        matches!(&signed_in, Verification::Approved(a) if a.purpose == Purpose::SignIn && a.proof.is_some()),
+        "{signed_in:?}"
     );
+    assert_eq!(
+        w.mfa.poll(&kari(), &sign_in.challenge_id).await.unwrap(),
+        Verification::AlreadyUsed
+    );
+}
+
+/// An enrollment's approval: it carries no proof (`complete` makes one).
+fn enrollment_approved(v: Option<&Verification>) -> bool {
+    matches!(v, Some(Verification::Approved(a)) if a.purpose == Purpose::Enrollment && a.proof.is_none())
 }

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use mfa_core::{
     ChallengeId, Clock, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest, OsRandomness,
-    PhoneNumber, Randomness, Receipt, SystemClock, Timestamp,
+    PhoneNumber, Randomness, Receipt, SystemClock, Timestamp, UserId,
 };
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -121,6 +121,9 @@ impl TwilioConfig {
 /// A call placed and not yet over.
 #[derive(Debug, Clone)]
 struct BookedCall {
+    /// Whose challenge it is: the webhooks report the keys for this user (never put
+    /// in a link).
+    user: UserId,
     script: CallScript,
     call_sid: String,
     expires_at: Timestamp,
@@ -366,6 +369,7 @@ impl Delivery for TwilioVoice {
         shared.book(
             &request.challenge_id,
             BookedCall {
+                user: request.user.clone(),
                 script,
                 call_sid: sid.clone(),
                 expires_at: expires,

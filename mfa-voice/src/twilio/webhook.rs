@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use mfa_core::{
-    CallOutcome, ChallengeId, DeliveryError, DeliveryErrorKind, Mfa, Timestamp, Verification,
+    CallOutcome, ChallengeId, DeliveryError, DeliveryErrorKind, Mfa, Timestamp, UserId,
+    Verification,
 };
 
 use super::signature::signature_is_valid;
@@ -23,6 +24,8 @@ const MAX_PARAMS: usize = 200;
 pub enum CallEvent {
     /// The callee pressed `#` or `0#`: report it with [`Mfa::report_call`].
     Outcome {
+        /// Whose challenge it is (kept with the call when it was placed).
+        user: UserId,
         /// The challenge the call was for.
         challenge_id: ChallengeId,
         /// What the keys decided.
@@ -31,6 +34,8 @@ pub enum CallEvent {
     /// The call ended without verifying (no answer, busy, failed, hung up before the
     /// key). The challenge stays pending: the user may call again or switch method.
     Ended {
+        /// Whose challenge it is (kept with the call when it was placed).
+        user: UserId,
         /// The challenge the call was for.
         challenge_id: ChallengeId,
         /// Why, as a typed delivery error.
@@ -48,14 +53,26 @@ impl CallEvent {
         }
     }
 
-    /// Hands the event to the driver: an outcome is reported, an ended call changes
-    /// nothing (`Ok(None)`).
+    /// Whose challenge the call was for.
+    pub fn user(&self) -> &UserId {
+        match self {
+            CallEvent::Outcome { user, .. } | CallEvent::Ended { user, .. } => user,
+        }
+    }
+
+    /// Hands the event to the driver: an outcome is reported for the call's user, an
+    /// ended call changes nothing (`Ok(None)`). A `#` on a sign-in approves it; the
+    /// sign-in page redeems it with [`Mfa::poll`].
     pub async fn report_to(&self, mfa: &Mfa) -> Result<Option<Verification>, mfa_core::Error> {
         match self {
             CallEvent::Outcome {
+                user,
                 challenge_id,
                 outcome,
-            } => mfa.report_call(challenge_id, *outcome).await.map(Some),
+            } => mfa
+                .report_call(user, challenge_id, *outcome)
+                .await
+                .map(Some),
             CallEvent::Ended { .. } => Ok(None),
         }
     }
@@ -288,6 +305,7 @@ impl TwilioWebhooks {
                         reply(
                             twiml::closing(&script, CallEnd::Outcome(outcome)),
                             Some(CallEvent::Outcome {
+                                user: call.user.clone(),
                                 challenge_id: challenge.clone(),
                                 outcome,
                             }),
@@ -333,11 +351,11 @@ impl TwilioWebhooks {
             _ => return Err(WebhookError::BadParameter("CallStatus")),
         };
         let mut calls = lock(&self.shared.calls);
-        let settled = calls
+        let (settled, user) = calls
             .get(challenge.as_str())
             .filter(|c| c.call_sid == call_sid)
-            .ok_or(WebhookError::UnknownCall)?
-            .settled;
+            .map(|c| (c.settled, c.user.clone()))
+            .ok_or(WebhookError::UnknownCall)?;
         self.once(format!("status|{call_sid}|{challenge}|{status}"), expires)?;
         let Some((kind, message)) = failure else {
             return Ok(WebhookReply {
@@ -347,6 +365,7 @@ impl TwilioWebhooks {
         };
         calls.remove(challenge.as_str());
         let event = (!(settled && status == "completed")).then(|| CallEvent::Ended {
+            user,
             challenge_id: challenge,
             error: DeliveryError::new(kind, message),
         });
