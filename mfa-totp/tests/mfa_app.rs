@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa_core::{
-    Clock, ManualClock, MemoryStore, Method, MethodStatus, Mfa, Policy, Status, Timestamp, UserId,
-    Verification,
+    Clock, ManualClock, MemoryStore, Method, MethodKind, MethodStatus, Mfa, Policy, Purpose,
+    Status, Timestamp, UserId, Verification,
 };
 use mfa_totp::{KeyUri, Secret, Totp};
 
@@ -57,7 +57,7 @@ async fn enroll(mfa: &Mfa, clock: &ManualClock) -> Secret {
     let now = clock.now();
     let wrong = totp.generate_at_step(&secret, totp.step_at(now).unwrap() + 5);
     assert!(matches!(
-        mfa.verify(&pending.challenge_id, wrong.expose())
+        mfa.verify(&user, &pending.challenge_id, wrong.expose())
             .await
             .unwrap(),
         Verification::Rejected { .. }
@@ -67,13 +67,24 @@ async fn enroll(mfa: &Mfa, clock: &ManualClock) -> Secret {
 
     // The first correct code does.
     let code = totp.generate(&secret, now).unwrap();
-    assert_eq!(
-        mfa.verify(&pending.challenge_id, code.expose())
-            .await
-            .unwrap(),
-        Verification::Approved
+    let verdict = mfa
+        .verify(&user, &pending.challenge_id, code.expose())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &verdict,
+            Verification::Approved(a) if a.purpose == Purpose::Enrollment
+                && a.method == MethodKind::AuthenticatorApp
+                && a.proof.is_none()
+        ),
+        "{verdict:?}"
     );
-    let record = mfa.complete(&pending.challenge_id).await.unwrap();
+    let record = mfa
+        .complete(&user, &pending.challenge_id)
+        .await
+        .unwrap()
+        .method;
     assert_eq!(record.status, MethodStatus::Active);
     assert!(matches!(
         mfa.status(&user).await.unwrap(),
@@ -94,15 +105,14 @@ async fn enrollment_then_sign_in_accepts_each_step_once() {
     let current = totp.step_at(clock.now()).unwrap();
     let previous = totp.generate_at_step(&secret, current - 1);
     let sign_in = mfa.challenge(&user).await.unwrap();
-    assert_eq!(
-        mfa.verify(&sign_in.challenge_id, previous.expose())
-            .await
-            .unwrap(),
-        Verification::Approved
-    );
+    let signed_in = mfa
+        .verify(&user, &sign_in.challenge_id, previous.expose())
+        .await
+        .unwrap();
+    assert!(signed_in_with_proof(&signed_in), "{signed_in:?}");
     // The same challenge answers "already used".
     assert_eq!(
-        mfa.verify(&sign_in.challenge_id, previous.expose())
+        mfa.verify(&user, &sign_in.challenge_id, previous.expose())
             .await
             .unwrap(),
         Verification::AlreadyUsed
@@ -111,7 +121,7 @@ async fn enrollment_then_sign_in_accepts_each_step_once() {
     // A new sign-in with the replayed code: rejected, although it is still in the window.
     let replay = mfa.challenge(&user).await.unwrap();
     assert!(matches!(
-        mfa.verify(&replay.challenge_id, previous.expose())
+        mfa.verify(&user, &replay.challenge_id, previous.expose())
             .await
             .unwrap(),
         Verification::Rejected { .. }
@@ -120,7 +130,7 @@ async fn enrollment_then_sign_in_accepts_each_step_once() {
     // A code from two steps ago: outside the window (and before the last accepted step).
     let old = totp.generate_at_step(&secret, current - 2);
     assert!(matches!(
-        mfa.verify(&replay.challenge_id, old.expose())
+        mfa.verify(&user, &replay.challenge_id, old.expose())
             .await
             .unwrap(),
         Verification::Rejected { .. }
@@ -128,12 +138,16 @@ async fn enrollment_then_sign_in_accepts_each_step_once() {
 
     // The current code is later than the last accepted step: accepted.
     let now_code = totp.generate_at_step(&secret, current);
-    assert_eq!(
-        mfa.verify(&replay.challenge_id, now_code.expose())
-            .await
-            .unwrap(),
-        Verification::Approved
-    );
+    let signed_in = mfa
+        .verify(&user, &replay.challenge_id, now_code.expose())
+        .await
+        .unwrap();
+    assert!(signed_in_with_proof(&signed_in), "{signed_in:?}");
+}
+
+/// An approved sign-in, redeemed at once: it carries its proof.
+fn signed_in_with_proof(v: &Verification) -> bool {
+    matches!(v, Verification::Approved(a) if a.purpose == Purpose::SignIn && a.proof.is_some())
 }
 
 #[tokio::test]
@@ -141,9 +155,10 @@ async fn the_enrollment_code_cannot_sign_in() {
     let (mfa, clock) = setup();
     let secret = enroll(&mfa, &clock).await;
     let code = Totp::default().generate(&secret, clock.now()).unwrap();
-    let sign_in = mfa.challenge(&user()).await.unwrap();
+    let user = user();
+    let sign_in = mfa.challenge(&user).await.unwrap();
     assert!(matches!(
-        mfa.verify(&sign_in.challenge_id, code.expose())
+        mfa.verify(&user, &sign_in.challenge_id, code.expose())
             .await
             .unwrap(),
         Verification::Rejected { .. }
@@ -170,13 +185,13 @@ async fn simultaneous_submissions_of_one_code_accept_exactly_one() {
             let (mfa, start, code) = (mfa.clone(), start.clone(), code.expose().to_owned());
             tokio::spawn(async move {
                 start.wait().await;
-                mfa.verify(&id, &code).await
+                mfa.verify(&user(), &id, &code).await
             })
         })
         .collect();
     let mut approved = 0;
     for task in tasks {
-        if let Ok(Verification::Approved) = task.await.unwrap() {
+        if let Ok(Verification::Approved(_)) = task.await.unwrap() {
             approved += 1;
         }
     }
