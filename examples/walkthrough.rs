@@ -15,9 +15,27 @@ use mfa::sms::{MemorySms, SmsDelivery};
 use mfa::totp::{KeyUri, TerminalBackground, Totp};
 use mfa::voice::{Callee, MemoryVoice};
 use mfa::{
-    Clock, Error, Extension, ManualClock, MemoryStore, Method, MethodKind, Mfa, PhoneMode,
-    PhoneNumber, Policy, Status, Timestamp, UserId, Verification,
+    Clock, Extension, ManualClock, MemoryStore, Method, MethodKind, Mfa, PhoneMode, PhoneNumber,
+    Policy, Status, Timestamp, UserId, Verification,
 };
+
+type Error = Box<dyn std::error::Error>;
+
+/// Something the simulation expected and did not find.
+fn missing(what: &str) -> Error {
+    format!("the simulation found no {what}").into()
+}
+
+/// A check's answer, in the guide's words.
+fn verdict(v: &Verification) -> String {
+    match v {
+        Verification::Approved(_) => "Approved".to_owned(),
+        Verification::Rejected { attempts_left } => {
+            format!("Rejected ({attempts_left} attempts left)")
+        }
+        other => format!("{other:?}"),
+    }
+}
 
 struct Narrator {
     interactive: bool,
@@ -118,22 +136,22 @@ async fn main() -> Result<(), Error> {
         "One minute later the phone has {} messages.",
         phone.inbox(&number).len()
     ));
-    mfa.resend(&pending.challenge_id).await?;
+    mfa.resend(&user, &pending.challenge_id).await?;
     let new_code = phone
         .last_code_to(&number)
-        .ok_or(Error::NotFound("new SMS"))?;
+        .ok_or_else(|| missing("new SMS"))?;
     n.phone("phone", &phone.last_text_to(&number).unwrap_or_default());
     clock.advance(Duration::from_secs(40));
     let late_sms = phone
         .inbox(&number)
         .into_iter()
         .find(|m| m.code.as_ref() != Some(&new_code))
-        .ok_or(Error::NotFound("late SMS"))?;
-    let late = late_sms.code.clone().ok_or(Error::NotFound("late code"))?;
+        .ok_or_else(|| missing("late SMS"))?;
+    let late = late_sms.code.clone().ok_or_else(|| missing("late code"))?;
     n.phone("phone, late", &late_sms.text);
     n.say("The user types the code from the late message first:");
     let typed = n.types(late.expose());
-    match mfa.verify(&pending.challenge_id, &typed).await? {
+    match mfa.verify(&user, &pending.challenge_id, &typed).await? {
         Verification::Rejected { attempts_left } => n.say(&format!(
             "The old code is no longer valid. {attempts_left} attempts left."
         )),
@@ -143,8 +161,8 @@ async fn main() -> Result<(), Error> {
     n.step("Write in the code and choose Check, then Complete");
     loop {
         let typed = n.types(new_code.expose());
-        match mfa.verify(&pending.challenge_id, &typed).await {
-            Ok(Verification::Approved) => break,
+        match mfa.verify(&user, &pending.challenge_id, &typed).await {
+            Ok(Verification::Approved(_)) => break,
             Ok(Verification::Rejected { attempts_left }) => {
                 n.say(&format!("Wrong code: {attempts_left} attempts left."))
             }
@@ -156,28 +174,51 @@ async fn main() -> Result<(), Error> {
         }
     }
     n.say("Verified.");
-    let sms_method = mfa.complete(&pending.challenge_id).await?;
+    let completion = mfa.complete(&user, &pending.challenge_id).await?;
     n.say(&format!(
         "Authentication is complete: {} is your default method.",
-        sms_method.method
+        completion.method.method
     ));
+
+    n.step("Recovery codes, for the day the phone is lost");
+    // The enrollment just completed is the proof this settings change needs.
+    let recovery = mfa
+        .regenerate_recovery_codes(&user, &completion.proof)
+        .await?;
+    n.say(&format!(
+        "Keep these {} recovery codes somewhere safe; each works once and they are shown only now:",
+        recovery.len()
+    ));
+    for pair in recovery.chunks(2) {
+        let shown: Vec<String> = pair.iter().map(|c| c.expose()).collect();
+        n.say(&format!("  {}", shown.join("   ")));
+    }
 
     n.step("Next sign-in: an SMS with a code");
     clock.advance(Duration::from_secs(24 * 3600));
     let signin = mfa.challenge(&user).await?;
-    let code = phone.last_code_to(&number).ok_or(Error::NotFound("SMS"))?;
+    let code = phone.last_code_to(&number).ok_or_else(|| missing("SMS"))?;
     n.phone("phone", &phone.last_text_to(&number).unwrap_or_default());
     let typed = n.types(code.expose());
-    let result = mfa.verify(&signin.challenge_id, &typed).await?;
-    n.say(&format!("Sign-in: {result:?}"));
-    let proof = signin.challenge_id;
+    let result = mfa.verify(&user, &signin.challenge_id, &typed).await?;
+    n.say(&format!("Sign-in: {}", verdict(&result)));
+    // Only an approved sign-in carries a proof, once: the session keeps it for
+    // settings changes within the re-authentication window.
+    let proof = result
+        .proof()
+        .cloned()
+        .ok_or("the sign-in was not approved")?;
+    n.say(&format!(
+        "The session keeps the sign-in's proof for settings changes in the next {} minutes.",
+        mfa.policy().reauthentication_window.as_secs() / 60
+    ));
 
     n.step("Changing the settings later: add the authenticator app");
     let pending = mfa
         .add_method(&user, Method::AuthenticatorApp, &proof)
         .await?;
-    let provisioning = pending.app.clone().ok_or(Error::NotFound("provisioning"))?;
-    let uri = KeyUri::parse(&provisioning.uri).map_err(|_| Error::NotFound("key URI"))?;
+    let provisioning = pending.app.clone().ok_or_else(|| missing("provisioning"))?;
+    let uri = KeyUri::parse(&provisioning.uri)?;
     n.say("Scan this QR code with the authenticator app:");
     if let Ok(qr) = uri.qr() {
         for line in qr.to_terminal(TerminalBackground::Dark).lines() {
@@ -187,16 +228,14 @@ async fn main() -> Result<(), Error> {
     n.say("(or type the key by hand; it is shown to the user only)");
     // The simulated app: the same secret, the same clock.
     let app = Totp::default();
-    let app_code = app
-        .generate(&uri.secret, clock.now())
-        .map_err(|_| Error::NotFound("app code"))?;
+    let app_code = app.generate(&uri.secret, clock.now())?;
     n.phone("app", &format!("Contoso: {}", app_code.expose()));
     let typed = n.types(app_code.expose());
     n.say(&format!(
-        "Check: {:?}",
-        mfa.verify(&pending.challenge_id, &typed).await?
+        "Check: {}",
+        verdict(&mfa.verify(&user, &pending.challenge_id, &typed).await?)
     ));
-    let app_method = mfa.complete(&pending.challenge_id).await?;
+    let app_method = mfa.complete(&user, &pending.challenge_id).await?.method;
     n.say(&format!("Added: {}", app_method.method));
 
     n.step("Add the office phone, extension 1234");
@@ -218,9 +257,9 @@ async fn main() -> Result<(), Error> {
     }
     n.say(&format!(
         "Call: {:?}",
-        mfa.enrollment_state(&pending.challenge_id).await?
+        mfa.enrollment_state(&user, &pending.challenge_id).await?
     ));
-    let office_method = mfa.complete(&pending.challenge_id).await?;
+    let office_method = mfa.complete(&user, &pending.challenge_id).await?.method;
     n.say(&format!("Added: {}", office_method.method));
 
     n.step("Make the app the default");
@@ -245,7 +284,7 @@ async fn main() -> Result<(), Error> {
     if let Some(notice) = pending.cost_notice {
         n.say(&notice.message());
     }
-    mfa.cancel(&pending.challenge_id).await?;
+    mfa.cancel(&user, &pending.challenge_id).await?;
 
     n.step("Your methods");
     for m in mfa.methods(&user).await? {
@@ -254,6 +293,20 @@ async fn main() -> Result<(), Error> {
             m.method,
             if m.is_default { " (default)" } else { "" }
         ));
+    }
+
+    n.step("The phone is lost: a recovery code signs in instead");
+    let typed = n.types(&recovery[0].expose());
+    match mfa.verify_recovery_code(&user, &typed).await? {
+        Some(signed_in) => {
+            n.say(&format!(
+                "Signed in with a recovery code; {} left.",
+                signed_in.remaining
+            ));
+            // Its proof lets the user set up a new phone right away.
+            let _ = signed_in.proof;
+        }
+        None => n.say("That recovery code is not valid."),
     }
     println!("\nDone.");
     Ok(())

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mfa::{
     ChallengeId, ManualClock, MemoryDelivery, MemoryEvents, Method, Mfa, PhoneMode, PhoneNumber,
-    Status, Timestamp, UserId, Verification,
+    Proof, Purpose, Status, Timestamp, UserId, Verification,
 };
 
 /// The application's login service: password first, then the second factor.
@@ -18,12 +18,23 @@ struct LoginService {
     passwords: HashMap<UserId, String>,
 }
 
+/// What the code page remembers in the server-side session: whose challenge it is.
+#[derive(Debug, Clone, PartialEq)]
+struct CodePrompt {
+    user: UserId,
+    challenge: ChallengeId,
+}
+
 #[derive(Debug, PartialEq)]
 enum LoginStep {
     Denied,
     SetUpSecurity,
-    EnterCode(ChallengeId),
-    SignedIn,
+    EnterCode(CodePrompt),
+    /// Signed in: the session keeps the sign-in's proof for settings changes.
+    SignedIn {
+        user: UserId,
+        proof: Proof,
+    },
 }
 
 impl LoginService {
@@ -36,18 +47,35 @@ impl LoginService {
         }
         match self.mfa.status(&user).await {
             Ok(Status::EnrollmentRequired) => LoginStep::SetUpSecurity,
-            Ok(Status::Enrolled { .. }) => match self.mfa.challenge(&user).await {
-                Ok(pending) => LoginStep::EnterCode(pending.challenge_id),
+            // A fraud report suspends factor changes; methods not reported still sign in.
+            Ok(
+                Status::Enrolled { .. }
+                | Status::Suspended {
+                    default: Some(_), ..
+                },
+            ) => match self.mfa.challenge(&user).await {
+                Ok(pending) => LoginStep::EnterCode(CodePrompt {
+                    user,
+                    challenge: pending.challenge_id,
+                }),
                 Err(_) => LoginStep::Denied,
             },
-            Err(_) => LoginStep::Denied,
+            Ok(Status::Suspended { default: None, .. }) | Err(_) => LoginStep::Denied,
         }
     }
 
-    async fn enter_code(&self, challenge: &ChallengeId, code: &str) -> LoginStep {
-        match self.mfa.verify(challenge, code).await {
-            Ok(Verification::Approved) => LoginStep::SignedIn,
-            Ok(Verification::Rejected { .. }) => LoginStep::EnterCode(challenge.clone()),
+    async fn enter_code(&self, prompt: &CodePrompt, code: &str) -> LoginStep {
+        match self.mfa.verify(&prompt.user, &prompt.challenge, code).await {
+            // Only an approved sign-in, with its proof, signs in: never an enrollment's
+            // approval, nor a code accepted before.
+            Ok(Verification::Approved(a)) if a.purpose == Purpose::SignIn => match a.proof {
+                Some(proof) => LoginStep::SignedIn {
+                    user: prompt.user.clone(),
+                    proof,
+                },
+                None => LoginStep::Denied,
+            },
+            Ok(Verification::Rejected { .. }) => LoginStep::EnterCode(prompt.clone()),
             _ => LoginStep::Denied,
         }
     }
@@ -81,10 +109,10 @@ async fn world() -> TestWorld {
     };
     let pending = mfa.begin_enrollment(&user, method).await.unwrap();
     let code = phone.last_code_to(&number).unwrap();
-    mfa.verify(&pending.challenge_id, code.expose())
+    mfa.verify(&user, &pending.challenge_id, code.expose())
         .await
         .unwrap();
-    mfa.complete(&pending.challenge_id).await.unwrap();
+    mfa.complete(&user, &pending.challenge_id).await.unwrap();
     let passwords = HashMap::from([(user, "correct horse".to_owned())]);
     TestWorld {
         app: LoginService { mfa, passwords },
@@ -98,14 +126,19 @@ async fn world() -> TestWorld {
 #[tokio::test]
 async fn the_right_password_and_the_texted_code_sign_in() {
     let w = world().await;
-    let LoginStep::EnterCode(challenge) = w.app.login("Ola@Example.com", "correct horse").await
-    else {
+    let LoginStep::EnterCode(prompt) = w.app.login("Ola@Example.com", "correct horse").await else {
         panic!("expected a code prompt");
     };
     let code = w.phone.last_code_to(&w.number).unwrap();
+    let step = w.app.enter_code(&prompt, code.expose()).await;
+    assert!(
+        matches!(&step, LoginStep::SignedIn { user, .. } if user.as_str() == "ola@example.com"),
+        "{step:?}"
+    );
+    // The same code again (a replay, or a double submit) does not sign in twice.
     assert_eq!(
-        w.app.enter_code(&challenge, code.expose()).await,
-        LoginStep::SignedIn
+        w.app.enter_code(&prompt, code.expose()).await,
+        LoginStep::Denied
     );
 }
 
@@ -123,14 +156,13 @@ async fn a_wrong_password_sends_no_sms() {
 #[tokio::test]
 async fn a_code_typed_after_five_minutes_is_refused() {
     let w = world().await;
-    let LoginStep::EnterCode(challenge) = w.app.login("ola@example.com", "correct horse").await
-    else {
+    let LoginStep::EnterCode(prompt) = w.app.login("ola@example.com", "correct horse").await else {
         panic!("expected a code prompt");
     };
     let code = w.phone.last_code_to(&w.number).unwrap();
     w.clock.advance(Duration::from_secs(5 * 60));
     assert_eq!(
-        w.app.enter_code(&challenge, code.expose()).await,
+        w.app.enter_code(&prompt, code.expose()).await,
         LoginStep::Denied
     );
 }

@@ -35,13 +35,16 @@ fn the_walkthrough_tells_the_whole_journey_and_exits_zero() {
         "One minute later the phone has 0 messages.",
         "The old code is no longer valid. 4 attempts left.",
         "Authentication is complete",
+        "Keep these 10 recovery codes somewhere safe",
         "Sign-in: Approved",
+        "The session keeps the sign-in's proof",
         "Scan this QR code with the authenticator app",
         "Check: Approved",
         "Call: Verified",
         "ext. 1234",
         "Default method now: authenticator app",
         "use the authenticator app",
+        "Signed in with a recovery code; 9 left.",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
