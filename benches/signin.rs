@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use mfa::record::MAX_OPEN_CHALLENGES;
 use mfa::{
     ChallengeId, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa, OneTimeCode, PhoneMode,
-    PhoneNumber, Policy, Timestamp, UserId, Verification,
+    PhoneNumber, Policy, Purpose, Timestamp, UserId, Verification,
 };
 use tokio::runtime::Runtime;
 
@@ -49,25 +50,45 @@ fn fixture(rt: &Runtime, users: usize) -> Fixture {
             .expect("a valid policy"),
     );
     let number = PhoneNumber::from_parts(47, "412 34 567").expect("a valid number");
+    let f = Fixture { mfa, phone, number };
+    for u in 0..users {
+        enroll(rt, &f, u);
+    }
+    f
+}
+
+fn user(u: usize) -> UserId {
+    UserId::new(format!("user{u}@example.no")).expect("a valid id")
+}
+
+/// Enrolls `user{u}` by SMS.
+fn enroll(rt: &Runtime, f: &Fixture, u: usize) {
+    let user = user(u);
     rt.block_on(async {
-        for u in 0..users {
-            let user = UserId::new(format!("user{u}@example.no")).expect("a valid id");
-            let method = Method::AuthenticationPhone {
-                number: number.clone(),
-                mode: PhoneMode::Sms,
-            };
-            let pending = mfa
-                .begin_enrollment(&user, method)
-                .await
-                .expect("enrollment");
-            let code = phone.last_code_to(&number).expect("a code");
-            mfa.verify(&pending.challenge_id, code.expose())
-                .await
-                .expect("verify");
-            mfa.complete(&pending.challenge_id).await.expect("complete");
-        }
+        let method = Method::AuthenticationPhone {
+            number: f.number.clone(),
+            mode: PhoneMode::Sms,
+        };
+        let pending = f
+            .mfa
+            .begin_enrollment(&user, method)
+            .await
+            .expect("enrollment");
+        let code = f.phone.last_code_to(&f.number).expect("a code");
+        f.mfa
+            .verify(&user, &pending.challenge_id, code.expose())
+            .await
+            .expect("verify");
+        f.mfa
+            .complete(&user, &pending.challenge_id)
+            .await
+            .expect("complete");
     });
-    Fixture { mfa, phone, number }
+}
+
+/// A redeemed sign-in: approved, with its proof.
+fn signed_in(v: &Verification) -> bool {
+    matches!(v, Verification::Approved(a) if a.purpose == Purpose::SignIn && a.proof.is_some())
 }
 
 /// Starts a sign-in challenge (not timed) and returns it with its code.
@@ -83,7 +104,7 @@ fn start(rt: &Runtime, f: &Fixture, user: &UserId) -> (ChallengeId, OneTimeCode)
 fn signin_verify(c: &mut Criterion) {
     let rt = runtime();
     let f = fixture(&rt, 1);
-    let user = UserId::new("user0@example.no").expect("a valid id");
+    let user = user(0);
     let mut group = c.benchmark_group("signin");
     group.measurement_time(Duration::from_secs(4));
     group.bench_function("verify_sms_code_memory_store", |b| {
@@ -91,9 +112,9 @@ fn signin_verify(c: &mut Criterion) {
             || start(&rt, &f, &user),
             |(id, code)| {
                 let v = rt
-                    .block_on(f.mfa.verify(&id, code.expose()))
+                    .block_on(f.mfa.verify(&user, &id, code.expose()))
                     .expect("verify");
-                assert_eq!(v, Verification::Approved);
+                assert!(signed_in(&v), "{v:?}");
             },
             BatchSize::SmallInput,
         )
@@ -102,19 +123,33 @@ fn signin_verify(c: &mut Criterion) {
 }
 
 /// Two threads verifying at once, each on its own users' challenges: verifications per second.
+///
+/// A user has at most [`MAX_OPEN_CHALLENGES`] open challenges (a newer one closes the
+/// oldest), so each thread's challenges are spread over enough users of its own.
 fn signin_two_threads(c: &mut Criterion) {
     let rt = runtime();
-    let f = Arc::new(fixture(&rt, 2));
+    let f = Arc::new(fixture(&rt, 0));
+    let mut enrolled = 0;
     let mut group = c.benchmark_group("signin_parallel");
     group.measurement_time(Duration::from_secs(4));
     group.bench_function("verify_two_threads_per_op", |b| {
         b.iter_custom(|iters| {
-            let per_thread = iters.div_ceil(2);
+            let per_thread = usize::try_from(iters.div_ceil(2)).expect("iterations fit");
+            let users_per_thread = per_thread.div_ceil(MAX_OPEN_CHALLENGES);
+            while enrolled < 2 * users_per_thread {
+                enroll(&rt, &f, enrolled);
+                enrolled += 1;
+            }
             // Challenges are made before the clock starts.
-            let batches: Vec<Vec<(ChallengeId, OneTimeCode)>> = (0..2)
+            let batches: Vec<Vec<(UserId, ChallengeId, OneTimeCode)>> = (0..2)
                 .map(|t| {
-                    let user = UserId::new(format!("user{t}@example.no")).expect("a valid id");
-                    (0..per_thread).map(|_| start(&rt, &f, &user)).collect()
+                    (0..per_thread)
+                        .map(|i| {
+                            let user = user(t * users_per_thread + i / MAX_OPEN_CHALLENGES);
+                            let (id, code) = start(&rt, &f, &user);
+                            (user, id, code)
+                        })
+                        .collect()
                 })
                 .collect();
             let start_at = Instant::now();
@@ -123,11 +158,11 @@ fn signin_two_threads(c: &mut Criterion) {
                     let f = f.clone();
                     s.spawn(move || {
                         let rt = runtime();
-                        for (id, code) in batch {
+                        for (user, id, code) in batch {
                             let v = rt
-                                .block_on(f.mfa.verify(&id, code.expose()))
+                                .block_on(f.mfa.verify(&user, &id, code.expose()))
                                 .expect("verify");
-                            assert_eq!(v, Verification::Approved);
+                            assert!(signed_in(&v), "{v:?}");
                         }
                     });
                 }
@@ -158,11 +193,11 @@ fn enrollment_journey(c: &mut Criterion) {
                 let pending = f.mfa.begin_enrollment(&user, method).await.expect("begin");
                 let code = f.phone.last_code_to(&f.number).expect("a code");
                 f.mfa
-                    .verify(&pending.challenge_id, code.expose())
+                    .verify(&user, &pending.challenge_id, code.expose())
                     .await
                     .expect("verify");
                 f.mfa
-                    .complete(&pending.challenge_id)
+                    .complete(&user, &pending.challenge_id)
                     .await
                     .expect("complete")
             })

@@ -47,10 +47,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         number.masked()
     );
     for line in std::io::stdin().lock().lines() {
-        let verification = mfa.verify(&pending.challenge_id, line?.trim()).await;
+        let verification = mfa.verify(&user, &pending.challenge_id, line?.trim()).await;
         match verification {
             Ok(v) if v.is_approved() => {
-                mfa.complete(&pending.challenge_id).await?;
+                mfa.complete(&user, &pending.challenge_id).await?;
                 println!("Authentication is complete: from now on you will get an SMS at sign-in.");
                 return Ok(());
             }

@@ -50,9 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         number.masked()
     );
     for line in std::io::stdin().lock().lines() {
-        match mfa.verify(&pending.challenge_id, line?.trim()).await {
+        match mfa.verify(&user, &pending.challenge_id, line?.trim()).await {
             Ok(v) if v.is_approved() => {
-                mfa.complete(&pending.challenge_id).await?;
+                mfa.complete(&user, &pending.challenge_id).await?;
                 println!("Authentication is complete: from now on you will get an SMS at sign-in.");
                 return Ok(());
             }

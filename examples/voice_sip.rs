@@ -85,9 +85,16 @@ async fn run(
         println!("Not confirmed: {:?}", pending.waiting_for);
         return Ok(());
     }
-    mfa.complete(&pending.challenge_id).await?;
+    mfa.complete(&user, &pending.challenge_id).await?;
     println!("Enrolled. Calling again for a sign-in ...");
     let sign_in = mfa.challenge(&user).await?;
-    println!("Sign-in: {:?}", sign_in.waiting_for);
+    println!("Sign-in call: {:?}", sign_in.waiting_for);
+    // The `#` approved the challenge during the call; the sign-in page redeems it once.
+    let signed_in = mfa.poll(&user, &sign_in.challenge_id).await?;
+    if signed_in.proof().is_some() {
+        println!("Signed in: the session keeps the proof for settings changes.");
+    } else {
+        println!("Not signed in: {signed_in:?}");
+    }
     Ok(())
 }

@@ -147,12 +147,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
         received = back;
         let event = event.map_err(|_| "the webhook server stopped")?;
-        if event.challenge_id() != &pending.challenge_id {
+        if event.user() != &user || event.challenge_id() != &pending.challenge_id {
             continue;
         }
         match (event.report_to(&mfa).await?, &event) {
             (Some(v), _) if v.is_approved() => {
-                mfa.complete(&pending.challenge_id).await?;
+                mfa.complete(&user, &pending.challenge_id).await?;
                 println!("Authentication is complete: sign-in will call this phone.");
             }
             (Some(v), _) => {
