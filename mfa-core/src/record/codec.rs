@@ -152,8 +152,7 @@ fn write_number(w: &mut Writer, n: &PhoneNumber) {
 
 fn read_number(r: &mut Reader<'_>) -> Result<PhoneNumber, StoreError> {
     let e164 = r.str()?;
-    if !e164.starts_with('+') || e164.len() > 16 || !e164[1..].bytes().all(|b| b.is_ascii_digit())
-    {
+    if !e164.starts_with('+') || e164.len() > 16 || !e164[1..].bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("phone number"));
     }
     let e164 = e164.to_owned();
