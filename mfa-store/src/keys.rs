@@ -166,8 +166,9 @@ impl Keyring {
             .find(|k| k.id == id)
     }
 
-    /// The id of the store's row (or Redis key) for `user`.
-    pub(crate) fn user_index(&self, user: &UserId) -> [u8; 32] {
+    /// The id of `user`'s row (SQL: `mfa_user_records.id`; Redis: the hex inside the
+    /// key's braces), to find or erase one user's data by hand.
+    pub fn user_index(&self, user: &UserId) -> [u8; 32] {
         self.index.mac(b"mfa user v2\0", user.as_str().as_bytes())
     }
 
