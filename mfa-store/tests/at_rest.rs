@@ -130,7 +130,7 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
             .push(("an e164 number", n.e164().as_bytes().to_vec()));
         secrets
             .patterns
-            .push(("a number's digits", n.e164()[1..].as_bytes().to_vec()));
+            .push(("a number's digits", n.e164().as_bytes()[1..].to_vec()));
     }
     secrets.add_bytes("the app secret", &secret);
     for h in &hashes {
