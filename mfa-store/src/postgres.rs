@@ -237,6 +237,23 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// How many records each sealing key id seals, to know when an old key can leave
+    /// the keyring (when it seals none).
+    pub async fn records_by_key(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT key_id, COUNT(*) FROM mfa_user_records GROUP BY key_id ORDER BY key_id",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0)))
+            .collect())
+    }
+
     /// The schema version in force (the last migration applied).
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let client = self.client().await?;

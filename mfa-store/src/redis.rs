@@ -397,7 +397,8 @@ impl RedisStore {
             let mut cursor = 0u64;
             let mut found: Vec<String> = Vec::new();
             loop {
-                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                // Keys as bytes: a key under the prefix need not be UTF-8.
+                let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
                     .arg(cursor)
                     .arg("MATCH")
                     .arg(&pattern)
@@ -407,8 +408,9 @@ impl RedisStore {
                     .await
                     .map_err(redis_error)?;
                 for key in batch {
-                    let kind = key[self.prefix.len()..].split(':').next().unwrap_or("");
-                    if let Some(k) = V1_KINDS.iter().find(|k| **k == kind) {
+                    let rest = key.strip_prefix(self.prefix.as_bytes()).unwrap_or(&[]);
+                    let kind = rest.split(|b| *b == b':').next().unwrap_or(&[]);
+                    if let Some(k) = V1_KINDS.iter().find(|k| k.as_bytes() == kind) {
                         let shown = format!("{}{k}:*", self.prefix);
                         if !found.contains(&shown) {
                             found.push(shown);

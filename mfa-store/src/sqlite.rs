@@ -116,6 +116,27 @@ impl SqliteStore {
         .await
     }
 
+    /// How many records each sealing key id seals, to know when an old key can leave
+    /// the keyring (when it seals none).
+    pub async fn records_by_key(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.call(|conn, _| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT key_id, COUNT(*) FROM mfa_user_records GROUP BY key_id ORDER BY key_id",
+                )
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(sql_error)?;
+            rows.map(|r| {
+                r.map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+                    .map_err(sql_error)
+            })
+            .collect()
+        })
+        .await
+    }
+
     fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
         match conn.lock() {
             Ok(g) => g,

@@ -372,6 +372,27 @@ mod sqlite {
         check_rotation(open, &RawSqlite(path.clone())).await;
     }
 
+    /// The count of records per key tells when the old key can go.
+    #[tokio::test]
+    async fn sqlite_counts_records_per_key() {
+        let path = db_path("per-key.db");
+        let user = fresh_user("per-key");
+        let old = SqliteStore::open(&path, keys()).unwrap();
+        commit_new(&old, &user, &UserRecord::default()).await;
+        commit_new(&old, &fresh_user("per-key"), &UserRecord::default()).await;
+        assert_eq!(
+            old.records_by_key().await.unwrap(),
+            [("test-1".to_owned(), 2)]
+        );
+        let new = SqliteStore::open(&path, rotated_keys()).unwrap();
+        let loaded = new.load(&user).await.unwrap().unwrap();
+        new.commit(&user, Some(1), &loaded.record).await.unwrap();
+        assert_eq!(
+            new.records_by_key().await.unwrap(),
+            [("test-1".to_owned(), 1), ("test-2".to_owned(), 1)]
+        );
+    }
+
     #[tokio::test]
     async fn sqlite_moved_or_stale_rows_fail_to_open() {
         let path = db_path("tamper.db");

@@ -31,8 +31,12 @@ start_redis() {
         if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ]; then
             export MFA_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
             echo "redis: $MFA_TEST_REDIS_URL"
-            _start_redis_cluster
-            return
+            if ! _start_redis_cluster; then
+                # test.sh stops only what started: leave nothing running.
+                stop_redis
+                return 1
+            fi
+            return 0
         fi
         sleep 0.1
     done
