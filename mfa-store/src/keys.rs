@@ -1,12 +1,26 @@
-//! Encryption at rest: authenticator-app secrets are sealed with AES-256-GCM under an
-//! application key, and every sealed value records the id of its key, so keys can be
-//! rotated.
+//! Encryption at rest: each user's record is sealed with AES-256-GCM under an
+//! application key, bound to the user and the version it was committed at, and found
+//! by a keyed hash of the user id under a separate index key.
+//!
+//! Two kinds of key, because they rotate differently:
+//!
+//! - [`SecretKey`]s seal. The current one seals every commit; older ones stay in the
+//!   [`Keyring`] to open records sealed before a rotation. Each sealed value names
+//!   its key's id, so rotation needs no migration: records move to the new key as
+//!   their users are next committed.
+//! - The [`IndexKey`] names rows and Redis keys (`HMAC-SHA-256(index key, user id)`).
+//!   It must stay the same for the store's life: a new index key would make every
+//!   record unreachable. It is not derived from a sealing key for exactly that
+//!   reason; losing it to an attacker only lets them test guesses of user ids.
 
 use std::fmt;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use mfa_core::{SecretBytes, StoreError};
+use hmac::{Hmac, Mac};
+use mfa_core::record::{self, UserRecord, Version};
+use mfa_core::{StoreError, UserId};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 /// The longest key id accepted, in bytes.
@@ -69,25 +83,64 @@ pub enum KeyError {
     NoRandomness,
 }
 
-/// The current key, which seals new values, and older keys still able to open values
-/// sealed before a rotation.
+/// The key that names rows and Redis keys: a keyed hash of the user id, so no id is
+/// stored in clear. Keep it for the store's life (see the module docs). `Debug`
+/// shows nothing of it.
+#[derive(Clone)]
+pub struct IndexKey(Zeroizing<[u8; 32]>);
+
+impl IndexKey {
+    /// An index key from its 32 bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        IndexKey(Zeroizing::new(bytes))
+    }
+
+    /// A fresh random index key, for a new store.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(bytes.as_mut()).map_err(|_| KeyError::NoRandomness)?;
+        Ok(Self::new(*bytes))
+    }
+
+    fn mac(&self, domain: &[u8], data: &[u8]) -> [u8; 32] {
+        // A 32-byte key always fits HMAC; the fallback is never taken.
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()) else {
+            return [0; 32];
+        };
+        mac.update(domain);
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for IndexKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IndexKey(..)")
+    }
+}
+
+/// The index key, the current sealing key and older sealing keys still able to open
+/// records sealed before a rotation.
 #[derive(Clone, Debug)]
 pub struct Keyring {
+    index: IndexKey,
     current: SecretKey,
     previous: Vec<SecretKey>,
 }
 
-/// A value sealed under a key: the key's id and `nonce || ciphertext || tag`.
+/// A record sealed for one user at one version: the sealing key's id and
+/// `nonce || ciphertext || tag`.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Sealed {
+pub(crate) struct SealedRecord {
     pub key_id: String,
     pub blob: Vec<u8>,
 }
 
 impl Keyring {
-    /// A keyring sealing under `current`.
-    pub fn new(current: SecretKey) -> Self {
+    /// A keyring naming rows with `index` and sealing under `current`.
+    pub fn new(index: IndexKey, current: SecretKey) -> Self {
         Keyring {
+            index,
             current,
             previous: Vec::new(),
         }
@@ -113,68 +166,100 @@ impl Keyring {
             .find(|k| k.id == id)
     }
 
-    /// Seals `plain` under the current key, bound to `context` (the row it belongs to).
-    pub(crate) fn seal(&self, context: &[u8], plain: &[u8]) -> Result<Sealed, StoreError> {
+    /// The id of `user`'s row (SQL: `mfa_user_records.id`; Redis: the hex inside the
+    /// key's braces), to find or erase one user's data by hand.
+    pub fn user_index(&self, user: &UserId) -> [u8; 32] {
+        self.index.mac(b"mfa user v2\0", user.as_str().as_bytes())
+    }
+
+    /// The id of a rate window's row (or Redis key) for the caller's `key`.
+    pub(crate) fn window_index(&self, key: &str) -> [u8; 32] {
+        self.index.mac(b"mfa window v2\0", key.as_bytes())
+    }
+
+    /// Seals `record` for `user` at `version` under the current key.
+    pub(crate) fn seal_record(
+        &self,
+        user: &UserId,
+        version: Version,
+        record: &UserRecord,
+    ) -> Result<SealedRecord, StoreError> {
+        let plain = Zeroizing::new(record::encode(record));
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce)
             .map_err(|_| StoreError::unavailable("no random source for a nonce"))?;
         let cipher = Aes256Gcm::new_from_slice(self.current.bytes.as_ref())
             .map_err(|_| StoreError::corrupt("bad key length"))?;
+        let aad = record_context(user, version);
         let sealed = cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
-                    msg: plain,
-                    aad: context,
+                    msg: plain.as_slice(),
+                    aad: &aad,
                 },
             )
             .map_err(|_| StoreError::corrupt("encryption failed"))?;
         let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&sealed);
-        Ok(Sealed {
+        Ok(SealedRecord {
             key_id: self.current.id.clone(),
             blob,
         })
     }
 
-    /// Opens a value sealed under the key `key_id`, bound to `context`.
-    pub(crate) fn open(
+    /// Opens a record sealed under the key `key_id` for `user` at `version`. A record
+    /// sealed for another user or another version does not open: a row copied or
+    /// rolled back is reported as corrupt, never read.
+    pub(crate) fn open_record(
         &self,
+        user: &UserId,
+        version: Version,
         key_id: &str,
-        context: &[u8],
         blob: &[u8],
-    ) -> Result<SecretBytes, StoreError> {
+    ) -> Result<UserRecord, StoreError> {
         let key = self.key(key_id).ok_or_else(|| {
-            StoreError::corrupt(format!("no key with id {key_id:?} in the keyring"))
+            StoreError::corrupt(format!(
+                "a record is sealed under key {key_id:?}, which is not in the keyring"
+            ))
         })?;
         if blob.len() < NONCE_LEN + 16 {
-            return Err(StoreError::corrupt("a sealed secret is truncated"));
+            return Err(StoreError::corrupt("a sealed record is truncated"));
         }
         let (nonce, sealed) = blob.split_at(NONCE_LEN);
         let cipher = Aes256Gcm::new_from_slice(key.bytes.as_ref())
             .map_err(|_| StoreError::corrupt("bad key length"))?;
-        let plain = cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: context,
-                },
-            )
-            .map_err(|_| StoreError::corrupt("a sealed secret does not open under its key"))?;
-        Ok(SecretBytes::new(plain))
+        let aad = record_context(user, version);
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: sealed,
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| {
+                    StoreError::corrupt(
+                        "a sealed record does not open for this user and version \
+                         (tampered, copied from another user or rolled back)",
+                    )
+                })?,
+        );
+        record::decode(&plain)
     }
 }
 
-/// What an app secret is bound to: its user and method, so a sealed value copied to
-/// another row does not open.
-pub(crate) fn secret_context(user: &str, method: &str) -> Vec<u8> {
-    let mut c = Vec::with_capacity(user.len() + method.len() + 24);
-    c.extend_from_slice(b"mfa app secret v1\0");
-    c.extend_from_slice(&(user.len() as u64).to_be_bytes());
-    c.extend_from_slice(user.as_bytes());
-    c.extend_from_slice(method.as_bytes());
+/// What a sealed record is bound to: its user and its version. The user id is
+/// length-prefixed so no two (user, version) pairs give the same bytes.
+fn record_context(user: &UserId, version: Version) -> Vec<u8> {
+    let id = user.as_str().as_bytes();
+    let mut c = Vec::with_capacity(id.len() + 32);
+    c.extend_from_slice(b"mfa record v2\0");
+    c.extend_from_slice(&(id.len() as u64).to_be_bytes());
+    c.extend_from_slice(id);
+    c.extend_from_slice(&version.to_be_bytes());
     c
 }
 
@@ -182,49 +267,84 @@ pub(crate) fn secret_context(user: &str, method: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    fn user(id: &str) -> UserId {
+        UserId::new(id).unwrap()
+    }
+
+    fn record() -> UserRecord {
+        UserRecord {
+            failures: mfa_core::record::Failures {
+                count: 3,
+                last_at: None,
+            },
+            ..UserRecord::default()
+        }
+    }
+
     #[test]
-    fn sealed_values_open_only_under_their_key_and_context() {
+    fn records_open_only_for_their_user_version_and_key() {
         let k1 = SecretKey::new("k1", [1; 32]).unwrap();
-        let ring = Keyring::new(k1.clone());
-        let ctx = secret_context("kari@example.no", "m1");
-        let sealed = ring.seal(&ctx, b"12345678901234567890").unwrap();
+        let ring = Keyring::new(IndexKey::new([9; 32]), k1.clone());
+        let kari = user("kari@example.no");
+        let sealed = ring.seal_record(&kari, 3, &record()).unwrap();
         assert_eq!(sealed.key_id, "k1");
-        assert!(
-            !sealed
-                .blob
-                .windows(20)
-                .any(|w| w == b"12345678901234567890")
-        );
         assert_eq!(
-            ring.open("k1", &ctx, &sealed.blob).unwrap().expose(),
-            b"12345678901234567890"
+            ring.open_record(&kari, 3, "k1", &sealed.blob).unwrap(),
+            record()
         );
-        // Another row, another key, a flipped bit, a truncated blob: typed errors.
-        assert!(
-            ring.open("k1", &secret_context("ola@example.no", "m1"), &sealed.blob)
-                .is_err()
-        );
-        assert!(ring.open("k2", &ctx, &sealed.blob).is_err());
+        // Another user, another version, another key, a flipped bit, a truncated blob.
+        let corrupt = |r: Result<UserRecord, StoreError>| {
+            assert_eq!(r.unwrap_err().kind(), mfa_core::StoreErrorKind::Corrupt)
+        };
+        corrupt(ring.open_record(&user("ola@example.no"), 3, "k1", &sealed.blob));
+        corrupt(ring.open_record(&kari, 2, "k1", &sealed.blob));
+        corrupt(ring.open_record(&kari, 3, "k2", &sealed.blob));
         let mut flipped = sealed.blob.clone();
         flipped[20] ^= 1;
-        assert!(ring.open("k1", &ctx, &flipped).is_err());
-        assert!(ring.open("k1", &ctx, &sealed.blob[..10]).is_err());
-        // After rotation the old key still opens old values.
-        let ring2 = Keyring::new(SecretKey::new("k2", [2; 32]).unwrap())
-            .with_previous(k1)
-            .unwrap();
+        corrupt(ring.open_record(&kari, 3, "k1", &flipped));
+        corrupt(ring.open_record(&kari, 3, "k1", &sealed.blob[..10]));
+        // After rotation the old key still opens old records; new ones use the new key,
+        // and rows keep their names.
+        let ring2 = Keyring::new(
+            IndexKey::new([9; 32]),
+            SecretKey::new("k2", [2; 32]).unwrap(),
+        )
+        .with_previous(k1)
+        .unwrap();
         assert_eq!(
-            ring2.open("k1", &ctx, &sealed.blob).unwrap().expose(),
-            b"12345678901234567890"
+            ring2.open_record(&kari, 3, "k1", &sealed.blob).unwrap(),
+            record()
         );
-        assert_eq!(ring2.seal(&ctx, b"x").unwrap().key_id, "k2");
+        assert_eq!(ring2.seal_record(&kari, 4, &record()).unwrap().key_id, "k2");
+        assert_eq!(ring.user_index(&kari), ring2.user_index(&kari));
+    }
+
+    #[test]
+    fn indexes_are_keyed_and_separated_by_purpose() {
+        let a = Keyring::new(
+            IndexKey::new([1; 32]),
+            SecretKey::new("k", [0; 32]).unwrap(),
+        );
+        let b = Keyring::new(
+            IndexKey::new([2; 32]),
+            SecretKey::new("k", [0; 32]).unwrap(),
+        );
+        let kari = user("kari@example.no");
+        assert_ne!(a.user_index(&kari), b.user_index(&kari));
+        assert_ne!(a.user_index(&kari), a.window_index("kari@example.no"));
+        assert_ne!(a.user_index(&kari), a.user_index(&user("Kari@example.no")));
     }
 
     #[test]
     fn keys_are_redacted_and_ids_checked() {
         let k = SecretKey::new("2026-01", [7; 32]).unwrap();
         assert_eq!(format!("{k:?}"), "SecretKey(\"2026-01\", ..)");
-        assert!(!format!("{:?}", Keyring::new(k.clone())).contains("7, 7"));
+        let ring = Keyring::new(IndexKey::new([8; 32]), k.clone());
+        let shown = format!("{ring:?}");
+        assert!(
+            !shown.contains("7, 7") && !shown.contains("8, 8"),
+            "{shown}"
+        );
         assert_eq!(
             SecretKey::new("", [0; 32]).unwrap_err(),
             KeyError::InvalidKeyId
@@ -237,13 +357,14 @@ mod tests {
             SecretKey::new(&"x".repeat(33), [0; 32]).unwrap_err(),
             KeyError::InvalidKeyId
         );
-        assert_eq!(
-            Keyring::new(k.clone()).with_previous(k).unwrap_err(),
-            KeyError::DuplicateKeyId
-        );
+        assert_eq!(ring.with_previous(k).unwrap_err(), KeyError::DuplicateKeyId);
         assert_ne!(
             SecretKey::generate("a").unwrap().bytes,
             SecretKey::generate("a").unwrap().bytes
+        );
+        assert_ne!(
+            IndexKey::generate().unwrap().0,
+            IndexKey::generate().unwrap().0
         );
     }
 }

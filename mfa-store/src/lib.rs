@@ -1,15 +1,17 @@
 #![doc = include_str!("../README.md")]
 
-mod codec;
 pub mod keys;
+mod legacy;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod windows;
 
-pub use keys::{KeyError, Keyring, SecretKey};
+pub use keys::{IndexKey, KeyError, Keyring, SecretKey};
+pub use legacy::{OpenError, V1Data, V1Found};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]

@@ -1,11 +1,15 @@
-//! Faults: the store fails in the middle of a sign-in (the code is sent, not yet
-//! typed). Every call then fails with a typed, transient store error and nothing is
-//! approved; once the store is back the same challenge is answered and no enrollment
-//! is lost.
+//! Faults: the store fails between a load and its commit (a driver's step in
+//! flight). Every call then fails with a typed, transient store error, never a panic
+//! or a wrong answer; nothing is half-written; once the store is back, the record is
+//! as it was before the outage and the step commits from the version it loaded.
 //!
 //! PostgreSQL and Redis are stopped and started with the commands
 //! `scripts/services/*.sh` export (`MFA_TEST_POSTGRES_STOP` / `_START`,
 //! `MFA_TEST_REDIS_STOP` / `_START`); SQLite is locked by another connection.
+//!
+//! TODO(lead): Mfa-level. v1 ran a sign-in through the outage (the right code gets an
+//! error, never an approval; the same challenge is answered afterwards); port that
+//! once the v2 driver is in.
 #![cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 #![cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
@@ -13,12 +17,9 @@
 mod support;
 
 use std::process::Command;
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use mfa_core::{
-    ChallengeStatus, Error, MemoryDelivery, Mfa, Status, Store, StoreErrorKind, Verification,
-};
+use mfa_core::{Commit, Store, StoreError, StoreErrorKind, UserId, UserRecord, WindowHit};
 use support::*;
 
 fn env(name: &str) -> String {
@@ -43,85 +44,95 @@ impl Drop for Restart {
     }
 }
 
-fn assert_unavailable<T: std::fmt::Debug>(r: Result<T, Error>, code: &str) {
+fn assert_unavailable<T: std::fmt::Debug>(r: Result<T, StoreError>, user: &UserId) {
     match r {
-        Err(Error::Store(e)) => {
+        Err(e) => {
             assert_eq!(e.kind(), StoreErrorKind::Unavailable, "{e}");
             assert!(e.is_transient());
             assert!(
-                !format!("{e} {e:?}").contains(code),
-                "the error shows the code"
+                !format!("{e} {e:?}").contains(user.as_str()),
+                "the error shows the user id"
             );
         }
-        other => panic!("expected a store error, got {other:?}"),
+        Ok(v) => panic!("expected a store error, got {v:?}"),
     }
 }
 
-async fn journey_through_outage(store: Arc<dyn Store>, stop: &str, start: &str) {
-    let phone = MemoryDelivery::new();
-    let mfa: Mfa = mfa(Arc::clone(&store), &phone, 6);
+fn enrolled() -> UserRecord {
+    let mut r = mfa_core::store::conformance::enrolled_record();
+    r.updated_at = now();
+    r
+}
+
+async fn hit(store: &dyn Store, key: &str) -> Result<u32, StoreError> {
+    let hit = WindowHit {
+        key,
+        window: Duration::from_secs(3600),
+    };
+    Ok(store.hit(&[hit], now()).await?[0].count)
+}
+
+async fn step_through_outage(store: &dyn Store, stop: &str, start: &str) {
     let user = fresh_user("fault");
-    enroll_sms(&mfa, &phone, &user).await;
-    let pending = mfa.challenge(&user).await.unwrap();
-    let code = phone
-        .last_code_to(&number(&user))
-        .unwrap()
-        .expose()
-        .to_owned();
+    let before = enrolled();
+    assert_eq!(
+        store.commit(&user, None, &before).await.unwrap(),
+        Commit::Committed(1)
+    );
+    let window = format!("fault:{}", user.as_str());
+    assert_eq!(hit(store, &window).await.unwrap(), 1);
+    let loaded = store.load(&user).await.unwrap().unwrap();
+    let mut after = loaded.record.clone();
+    after.failures.count = 1;
 
     let mut guard = Restart(Some(start.to_owned()));
     sh(stop);
-    // Fail closed: the right code gets an error, never an approval.
-    assert_unavailable(mfa.verify(&pending.challenge_id, &code).await, &code);
-    assert_unavailable(mfa.verify(&pending.challenge_id, &code).await, &code);
-    assert_unavailable(mfa.status(&user).await, &code);
-    assert_unavailable(mfa.challenge(&user).await, &code);
+    assert_unavailable(store.load(&user).await, &user);
+    assert_unavailable(store.commit(&user, Some(1), &after).await, &user);
+    assert_unavailable(hit(store, &window).await, &user);
+    assert_unavailable(store.purge(now()).await, &user);
     sh(start);
     guard.0 = None;
 
     // The connection comes back; until it does, answers stay errors.
     let begun = Instant::now();
-    let challenge = loop {
-        match store.challenge(&pending.challenge_id).await {
-            Ok(c) => break c.unwrap(),
+    let back = loop {
+        match store.load(&user).await {
+            Ok(v) => break v.unwrap(),
             Err(e) if e.is_transient() && begun.elapsed() < RESTART_PATIENCE => {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => panic!("the store did not come back: {e}"),
         }
     };
+    assert_eq!(back, loaded, "nothing was written during the outage");
     assert_eq!(
-        challenge.status,
-        ChallengeStatus::AwaitingCode,
-        "nothing was approved during the outage"
+        store.commit(&user, Some(1), &after).await.unwrap(),
+        Commit::Committed(2),
+        "the step commits from the version it loaded"
     );
-    assert_eq!(challenge.attempts, 0, "no attempt was counted either");
-    // The journey continues where it stopped.
     assert_eq!(
-        mfa.verify(&pending.challenge_id, &code).await.unwrap(),
-        Verification::Approved
+        hit(store, &window).await.unwrap(),
+        2,
+        "no hit was lost or doubled"
     );
-    match mfa.status(&user).await.unwrap() {
-        Status::Enrolled { methods, .. } => assert_eq!(methods, 1, "the enrollment survived"),
-        other => panic!("the enrollment was lost: {other:?}"),
-    }
-    sign_in_sms(&mfa, &phone, &user).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs PostgreSQL: run scripts/test.sh"]
-async fn postgres_stopped_mid_sign_in_fails_closed_then_continues() {
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn postgres_stopped_mid_step_fails_closed_then_continues() {
     let options = mfa_store::postgres::PoolOptions {
         max_size: 4,
-        timeout: std::time::Duration::from_secs(2),
+        timeout: Duration::from_secs(2),
+        ..Default::default()
     };
     let store =
         mfa_store::PostgresStore::connect_with(&env("MFA_TEST_POSTGRES_URL"), keys(), options)
             .await
             .unwrap();
-    journey_through_outage(
-        Arc::new(store),
+    step_through_outage(
+        &store,
         &env("MFA_TEST_POSTGRES_STOP"),
         &env("MFA_TEST_POSTGRES_START"),
     )
@@ -130,65 +141,71 @@ async fn postgres_stopped_mid_sign_in_fails_closed_then_continues() {
 
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Redis: run scripts/test.sh"]
-async fn redis_stopped_mid_sign_in_fails_closed_then_continues() {
+#[ignore = "needs Redis: run bash scripts/test.sh"]
+async fn redis_stopped_mid_step_fails_closed_then_continues() {
     let options = mfa_store::redis::RedisOptions {
-        timeout: std::time::Duration::from_secs(2),
+        timeout: Duration::from_secs(2),
         ..Default::default()
     };
     let store = mfa_store::RedisStore::connect_with(&env("MFA_TEST_REDIS_URL"), keys(), options)
         .await
         .unwrap();
-    journey_through_outage(
-        Arc::new(store),
+    step_through_outage(
+        &store,
         &env("MFA_TEST_REDIS_STOP"),
         &env("MFA_TEST_REDIS_START"),
     )
     .await;
 }
 
-/// SQLite: another process holds the database's write lock in the middle of a sign-in.
-/// The verification fails as unavailable after the busy timeout and approves nothing;
-/// once the lock is released the same code is accepted.
+/// SQLite: another process holds the database's write lock between a load and its
+/// commit. The commit and hits fail as unavailable after the busy timeout and write
+/// nothing (reads go on: WAL readers do not wait for writers); once the lock is
+/// released the same commit lands.
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_locked_mid_sign_in_fails_closed_then_continues() {
+async fn sqlite_locked_mid_step_fails_closed_then_continues() {
     let dir = std::env::temp_dir().join(format!("mfa-store-fault-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("locked.db");
-    let store =
-        mfa_store::SqliteStore::open_with(&path, keys(), std::time::Duration::from_millis(200))
-            .unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
-    let phone = MemoryDelivery::new();
-    let mfa: Mfa = mfa(Arc::clone(&store), &phone, 6);
+    let store = mfa_store::SqliteStore::open_with(
+        &path,
+        keys(),
+        Duration::from_millis(200),
+        mfa_store::V1Data::Refuse,
+    )
+    .unwrap();
     let user = fresh_user("fault-sqlite");
-    enroll_sms(&mfa, &phone, &user).await;
-    let pending = mfa.challenge(&user).await.unwrap();
-    let code = phone
-        .last_code_to(&number(&user))
-        .unwrap()
-        .expose()
-        .to_owned();
+    store.commit(&user, None, &enrolled()).await.unwrap();
+    let loaded = store.load(&user).await.unwrap().unwrap();
+    let mut after = loaded.record.clone();
+    after.failures.count = 1;
+    let window = format!("fault:{}", user.as_str());
 
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    assert_unavailable(mfa.verify(&pending.challenge_id, &code).await, &code);
+    assert_unavailable(store.commit(&user, Some(1), &after).await, &user);
+    assert_unavailable(hit(&store, &window).await, &user);
+    assert_eq!(store.load(&user).await.unwrap().unwrap(), loaded);
     other.execute_batch("ROLLBACK").unwrap();
     drop(other);
 
-    let challenge = store
-        .challenge(&pending.challenge_id)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(store.load(&user).await.unwrap().unwrap(), loaded);
     assert_eq!(
-        challenge.status,
-        ChallengeStatus::AwaitingCode,
-        "nothing was approved while locked"
+        store.commit(&user, Some(1), &after).await.unwrap(),
+        Commit::Committed(2)
     );
-    assert_eq!(
-        mfa.verify(&pending.challenge_id, &code).await.unwrap(),
-        Verification::Approved
-    );
+    assert_eq!(hit(&store, &window).await.unwrap(), 1);
+}
+
+/// Bad input never panics: the longest user id, odd characters and empty hit lists.
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn odd_input_gets_answers_not_panics() {
+    let store = mfa_store::SqliteStore::in_memory(keys()).unwrap();
+    let long = UserId::new("\u{1F642}".repeat(80)).unwrap();
+    assert_eq!(store.load(&long).await.unwrap(), None);
+    assert_eq!(store.hit(&[], now()).await.unwrap(), vec![]);
+    let huge = "k".repeat(100_000);
+    assert_eq!(hit(&store, &huge).await.unwrap(), 1);
 }

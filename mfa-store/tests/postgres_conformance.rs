@@ -1,8 +1,14 @@
-//! The store conformance suite against PostgreSQL (`scripts/services/postgres.sh`).
+//! The store conformance suite against PostgreSQL (`scripts/services/postgres.sh`),
+//! and what opening a database does with mfa v1 tables.
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
-use mfa_store::{Keyring, PostgresStore, SecretKey};
+mod support;
+
+use mfa_core::Store;
+use mfa_store::postgres::PoolOptions;
+use mfa_store::{OpenError, PostgresStore, V1Data};
+use support::keys;
 
 fn url() -> String {
     std::env::var("MFA_TEST_POSTGRES_URL")
@@ -10,53 +16,111 @@ fn url() -> String {
 }
 
 async fn fresh() -> PostgresStore {
-    let keys = Keyring::new(SecretKey::new("test-1", [42; 32]).unwrap());
-    PostgresStore::connect(&url(), keys).await.unwrap()
+    PostgresStore::connect(&url(), keys()).await.unwrap()
 }
 
 mfa_core::store_conformance!(
-    #[ignore = "needs PostgreSQL: run scripts/test.sh"]
+    #[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
     fresh
 );
 
 #[tokio::test]
-#[ignore = "needs PostgreSQL: run scripts/test.sh"]
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
 async fn migrations_are_applied_once_and_recorded() {
     let a = fresh().await;
     let b = fresh().await;
-    assert_eq!(a.schema_version().await.unwrap(), 1);
-    assert_eq!(b.schema_version().await.unwrap(), 1);
+    assert_eq!(a.schema_version().await.unwrap(), 2);
+    assert_eq!(b.schema_version().await.unwrap(), 2);
 }
 
-/// Purging drops dead challenges, and keeps approved proofs and live ones.
-#[tokio::test]
-#[ignore = "needs PostgreSQL: run scripts/test.sh"]
-async fn purge_drops_expired_challenges() {
-    use mfa_core::Store;
-    use mfa_core::store::conformance::{awaiting_challenge, fresh_user};
+/// A database of its own on the test server, for tests that need an empty one.
+async fn new_database(tag: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).unwrap();
+    let name = format!("mfa_{tag}_{}", support::hex(&b));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let base = url();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    format!("{server}/{name}")
+}
 
-    let store = fresh().await;
-    let user = fresh_user();
-    // Expired long before anything the suite writes, so other runs' rows are untouched.
-    let dead = mfa_core::Challenge {
-        expires_at: mfa_core::Timestamp::from_unix_secs(1),
-        ..awaiting_challenge(&user)
-    };
-    let mut proof = dead.clone();
-    proof.id = awaiting_challenge(&user).id;
-    proof.status = mfa_core::ChallengeStatus::Approved;
-    let live = awaiting_challenge(&user);
-    for c in [&dead, &proof, &live] {
-        store.insert_challenge(c.clone()).await.unwrap();
+/// A v1 database (its tables made by hand, as v1 left them) is refused with
+/// `OpenError::V1Data` naming the tables and what to do, and opens with
+/// `V1Data::LeaveUnread`, leaving the v1 rows untouched.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn v1_data_is_refused_unless_left_unread() {
+    let url = new_database("v1").await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE mfa_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL);
+             INSERT INTO mfa_schema_migrations VALUES (1, 'init');
+             CREATE TABLE mfa_methods (seq BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, id TEXT NOT NULL, number TEXT);
+             INSERT INTO mfa_methods (user_id, id, number) VALUES ('kari@example.no', 'm1', '+4741234567');
+             CREATE TABLE mfa_user_failures (user_id TEXT PRIMARY KEY, count INTEGER NOT NULL);",
+        )
+        .await
+        .unwrap();
+    let err = PostgresStore::connect(&url, keys()).await.unwrap_err();
+    match &err {
+        OpenError::V1Data(found) => assert_eq!(found.found, ["mfa_methods", "mfa_user_failures"]),
+        other => panic!("{other:?}"),
     }
+    let shown = err.to_string();
     assert!(
-        store
-            .purge_expired(mfa_core::Timestamp::from_unix_secs(2))
-            .await
-            .unwrap()
-            >= 1
+        shown.contains("mfa v1") && shown.contains("LeaveUnread"),
+        "{shown}"
     );
-    assert!(store.challenge(&dead.id).await.unwrap().is_none());
-    assert!(store.challenge(&proof.id).await.unwrap().is_some());
-    assert!(store.challenge(&live.id).await.unwrap().is_some());
+
+    let options = PoolOptions {
+        v1: V1Data::LeaveUnread,
+        ..PoolOptions::default()
+    };
+    let store = PostgresStore::connect_with(&url, keys(), options)
+        .await
+        .unwrap();
+    let user = support::fresh_user("after-v1");
+    support::update(&store, &user, |r| r.failures.count = 1)
+        .await
+        .unwrap();
+    drop(store);
+    let store = PostgresStore::connect(&url, keys()).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert!(store.load(&user).await.unwrap().is_some());
+    let n: i64 = client
+        .query_one("SELECT COUNT(*) FROM mfa_methods", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "the v1 rows are left as they were");
+}
+
+/// v1 tables without a migrations table (made by hand) are v1 data too.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn v1_tables_alone_are_refused() {
+    let url = new_database("v1t").await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("CREATE TABLE mfa_challenges (id TEXT PRIMARY KEY)")
+        .await
+        .unwrap();
+    assert!(matches!(
+        PostgresStore::connect(&url, keys()).await,
+        Err(OpenError::V1Data(f)) if f.found == ["mfa_challenges"]
+    ));
 }

@@ -4,6 +4,8 @@
 #   MFA_TEST_POSTGRES_STOP   a shell command that stops the server at once (as a crash would)
 #   MFA_TEST_POSTGRES_START  a shell command that starts it again on the same port and data
 # The fault tests run the last two to stop and restart the server mid-journey.
+# pg_stat_statements is preloaded (and created in mfa_test), so the round-trip test can
+# count the statements a store runs.
 # shellcheck shell=bash
 
 postgres_packages="postgresql-15"
@@ -35,7 +37,7 @@ start_postgres() {
     fi
     # setsid: the server gets a session of its own, so it outlives the shell or test
     # that (re)started it until stop_postgres.
-    export MFA_TEST_POSTGRES_START="setsid -w $as $_postgres_bin/pg_ctl -D $dir/data -l $dir/server.log -w -t 30 -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200' start"
+    export MFA_TEST_POSTGRES_START="setsid -w $as $_postgres_bin/pg_ctl -D $dir/data -l $dir/server.log -w -t 30 -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c shared_preload_libraries=pg_stat_statements' start"
     export MFA_TEST_POSTGRES_STOP="$as $_postgres_bin/pg_ctl -D $dir/data -w -t 30 -m immediate stop"
     if ! sh -c "$MFA_TEST_POSTGRES_START" >/dev/null 2>&1; then
         echo "postgres: the server did not start:" >&2
@@ -44,6 +46,10 @@ start_postgres() {
     fi
     if ! "$_postgres_bin/createdb" -h 127.0.0.1 -p "$port" -U mfa mfa_test; then
         echo "postgres: createdb failed" >&2
+        return 1
+    fi
+    if ! "$_postgres_bin/psql" -q -h 127.0.0.1 -p "$port" -U mfa -d mfa_test -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null; then
+        echo "postgres: CREATE EXTENSION pg_stat_statements failed" >&2
         return 1
     fi
     export MFA_TEST_POSTGRES_URL="postgres://mfa@127.0.0.1:$port/mfa_test"

@@ -1,0 +1,18 @@
+-- mfa v2: one sealed record per user, found by a keyed hash of the user id.
+-- `sealed` is AES-256-GCM under the key `key_id`, bound to the user and `version`.
+-- `expires_at` (Unix ms) is set only for records with nothing left worth keeping.
+CREATE TABLE mfa_user_records (
+    id BLOB PRIMARY KEY,
+    version INTEGER NOT NULL,
+    key_id TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    expires_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX mfa_user_records_expires_at ON mfa_user_records (expires_at) WHERE expires_at IS NOT NULL;
+-- Fixed-window counters shared across users; `id` is a keyed hash of the caller's key.
+CREATE TABLE mfa_rate_windows (
+    id BLOB PRIMARY KEY,
+    count INTEGER NOT NULL,
+    resets_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX mfa_rate_windows_resets_at ON mfa_rate_windows (resets_at);
