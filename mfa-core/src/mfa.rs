@@ -26,6 +26,7 @@ const MAX_CONFLICTS: usize = 64;
 
 /// Where a user stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // returned once per request; boxing would only add an allocation
 pub enum Status {
     /// "You will be asked to set up the extra security": no method set up yet.
     EnrollmentRequired,
