@@ -129,6 +129,7 @@ properties! {
     // submodule re-exported here) that builds its `Mfa` over `store`; list its name
     // here and `PROPERTIES`, `run_all` and `store_conformance!` pick it up.
     driver: [
+        parallel_wrong_codes_over_the_store_stop_at_the_lockout,
     ]
 }
 
@@ -836,5 +837,82 @@ pub async fn purge_forgets_expired_records_and_closed_windows(store: impl Store 
             .count,
         1,
         "the closed window starts again"
+    );
+}
+
+// --- driver-level properties: an `Mfa` over the store ---------------------------
+
+/// 64 wrong codes at once, spread over 8 open sign-ins of one user, over this store:
+/// the user's failures are checked and counted in the same commit, so exactly the
+/// policy's free failures are counted as guesses and every other guess is refused by
+/// the delay. (v1 counted every parallel guess.)
+pub async fn parallel_wrong_codes_over_the_store_stop_at_the_lockout(store: impl Store + 'static) {
+    use crate::delivery::MemoryDelivery;
+    use crate::error::{Error, PolicyError};
+    use crate::machine::Verification;
+    use crate::method::PhoneMode;
+    use crate::{CodeKey, Mfa, Policy};
+
+    let phone = MemoryDelivery::new();
+    let mut policy = Policy::default();
+    policy.send_limits.per_destination.max = 1000;
+    policy.send_limits.per_country.max = 1_000_000;
+    let mfa = std::sync::Arc::new(
+        Mfa::builder()
+            .store(store)
+            .code_key(CodeKey::from_bytes([5; 32]))
+            .sms(phone.clone())
+            .policy(policy.clone())
+            .build()
+            .unwrap(),
+    );
+    let user = fresh_user();
+    let number = PhoneNumber::parse("+4741234567").unwrap();
+    let method = Method::AuthenticationPhone {
+        number: number.clone(),
+        mode: PhoneMode::Sms,
+    };
+    let pending = mfa.begin_enrollment(&user, method).await.unwrap();
+    let code = phone.last_code_to(&number).unwrap();
+    assert!(
+        mfa.verify(&user, &pending.challenge_id, code.expose())
+            .await
+            .unwrap()
+            .is_approved()
+    );
+    mfa.complete(&user, &pending.challenge_id).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        ids.push(mfa.challenge(&user).await.unwrap().challenge_id);
+    }
+    let guesses: Vec<Boxed<'_, Result<Verification, Error>>> = (0..CONCURRENCY)
+        .map(|i| {
+            let (mfa, user, id) = (mfa.clone(), user.clone(), ids[i % ids.len()].clone());
+            Box::pin(async move { mfa.verify(&user, &id, "000000").await }) as Boxed<'_, _>
+        })
+        .collect();
+    let mut rejected = 0;
+    for answer in join_all(guesses).await {
+        match answer {
+            Ok(Verification::Rejected { .. }) => rejected += 1,
+            Ok(Verification::Approved(_)) => panic!("a wrong code approved"),
+            Ok(_) | Err(Error::Policy(PolicyError::UserLocked { .. })) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    let free = policy.lockout.free_failures;
+    assert_eq!(
+        rejected, free as usize,
+        "only the free failures count as guesses"
+    );
+    // The count stands in the stored record: the next request meets the delay.
+    assert!(
+        matches!(
+            mfa.challenge(&user).await,
+            Err(Error::Policy(PolicyError::UserLocked {
+                retry_after: Some(_)
+            }))
+        ),
+        "the user is in a lockout delay"
     );
 }
