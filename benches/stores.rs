@@ -7,7 +7,8 @@
 //! - `store_verify/<store>`: one verification at a time (the challenge and its code are
 //!   made outside the timing): its latency; verifications per second = 1 / time.
 //! - `store_verify_32_in_flight/<store>`: 32 verifications in flight on a two-thread
-//!   runtime; the time reported is per verification (1 / throughput).
+//!   runtime; the time reported is per verification (1 / throughput). A user has at
+//!   most 8 open challenges and one record, so the challenges are spread over users.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented functions
 #![allow(clippy::expect_used)] // a bench that cannot set up should stop loudly
@@ -16,9 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use mfa::record::MAX_OPEN_CHALLENGES;
 use mfa::{
-    ChallengeId, Clock, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa, OneTimeCode,
-    PhoneMode, PhoneNumber, Policy, Randomness, Store, SystemClock, UserId, Verification,
+    ChallengeId, Clock, CodeKey, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa,
+    OneTimeCode, PhoneMode, PhoneNumber, Policy, Purpose, Randomness, Store, SystemClock, UserId,
+    Verification,
 };
 use mfa_store::{Keyring, SecretKey};
 use tokio::runtime::Runtime;
@@ -42,14 +45,25 @@ fn bench_policy() -> Policy {
 }
 
 fn keys() -> Keyring {
-    Keyring::new(SecretKey::new("bench", [5; 32]).expect("a valid key id"))
+    Keyring::new(
+        mfa_store::IndexKey::new([4; 32]),
+        SecretKey::new("bench", [5; 32]).expect("a valid key id"),
+    )
 }
 
 struct Fixture {
     mfa: Arc<Mfa>,
     phone: MemoryDelivery,
     number: PhoneNumber,
-    user: UserId,
+    /// A random prefix, so runs against a shared server never meet old users.
+    prefix: String,
+    /// The users enrolled so far; the first is the single-verification bench's.
+    users: Vec<UserId>,
+}
+
+/// A redeemed sign-in: approved, with its proof.
+fn signed_in(v: &Verification) -> bool {
+    matches!(v, Verification::Approved(a) if a.purpose == Purpose::SignIn && a.proof.is_some())
 }
 
 fn fixture(rt: &Runtime, store: Arc<dyn Store>) -> Fixture {
@@ -58,6 +72,8 @@ fn fixture(rt: &Runtime, store: Arc<dyn Store>) -> Fixture {
     let mfa = Arc::new(
         Mfa::builder()
             .shared_store(store)
+            // Durable stores need the key every server shares.
+            .code_key(CodeKey::from_bytes([9; 32]))
             .clock(clock)
             .sms(phone.clone())
             .policy(bench_policy())
@@ -66,36 +82,58 @@ fn fixture(rt: &Runtime, store: Arc<dyn Store>) -> Fixture {
     );
     let mut b = [0u8; 8];
     mfa::OsRandomness.fill(&mut b);
-    let suffix: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let user = UserId::new(format!("bench-{suffix}@example.no")).expect("a valid id");
+    let prefix: String = b.iter().map(|x| format!("{x:02x}")).collect();
     let number = PhoneNumber::from_parts(47, "412 34 567").expect("a valid number");
-    rt.block_on(async {
-        let method = Method::AuthenticationPhone {
-            number: number.clone(),
-            mode: PhoneMode::Sms,
-        };
-        let pending = mfa
-            .begin_enrollment(&user, method)
-            .await
-            .expect("enrollment");
-        let code = phone.last_code_to(&number).expect("a code");
-        mfa.verify(&pending.challenge_id, code.expose())
-            .await
-            .expect("verify");
-        mfa.complete(&pending.challenge_id).await.expect("complete");
-    });
-    Fixture {
+    let mut f = Fixture {
         mfa,
         phone,
         number,
-        user,
+        prefix,
+        users: Vec::new(),
+    };
+    f.enroll_up_to(rt, 1);
+    f
+}
+
+impl Fixture {
+    /// Enrolls users by SMS until there are `n`.
+    fn enroll_up_to(&mut self, rt: &Runtime, n: usize) {
+        while self.users.len() < n {
+            let user = UserId::new(format!(
+                "bench-{}-{}@example.no",
+                self.prefix,
+                self.users.len()
+            ))
+            .expect("a valid id");
+            rt.block_on(async {
+                let method = Method::AuthenticationPhone {
+                    number: self.number.clone(),
+                    mode: PhoneMode::Sms,
+                };
+                let pending = self
+                    .mfa
+                    .begin_enrollment(&user, method)
+                    .await
+                    .expect("enrollment");
+                let code = self.phone.last_code_to(&self.number).expect("a code");
+                self.mfa
+                    .verify(&user, &pending.challenge_id, code.expose())
+                    .await
+                    .expect("verify");
+                self.mfa
+                    .complete(&user, &pending.challenge_id)
+                    .await
+                    .expect("complete");
+            });
+            self.users.push(user);
+        }
     }
 }
 
-fn start(rt: &Runtime, f: &Fixture) -> (ChallengeId, OneTimeCode) {
+fn start(rt: &Runtime, f: &Fixture, user: &UserId) -> (ChallengeId, OneTimeCode) {
     f.phone.clear();
     rt.block_on(async {
-        let pending = f.mfa.challenge(&f.user).await.expect("challenge");
+        let pending = f.mfa.challenge(user).await.expect("challenge");
         let code = f.phone.last_code_to(&f.number).expect("a code");
         (pending.challenge_id, code)
     })
@@ -147,14 +185,15 @@ fn store_verify(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(4));
     for (name, store) in stores(&rt) {
         let f = fixture(&rt, store);
+        let user = f.users[0].clone();
         group.bench_function(name, |b| {
             b.iter_batched(
-                || start(&rt, &f),
+                || start(&rt, &f, &user),
                 |(id, code)| {
                     let v = rt
-                        .block_on(f.mfa.verify(&id, code.expose()))
+                        .block_on(f.mfa.verify(&user, &id, code.expose()))
                         .expect("verify");
-                    assert_eq!(v, Verification::Approved);
+                    assert!(signed_in(&v), "{v:?}");
                 },
                 BatchSize::SmallInput,
             )
@@ -168,12 +207,21 @@ fn store_verify_in_flight(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_verify_32_in_flight");
     group.measurement_time(Duration::from_secs(4));
     for (name, store) in stores(&rt) {
-        let f = fixture(&rt, store);
+        let mut f = fixture(&rt, store);
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let n = usize::try_from(iters).unwrap_or(usize::MAX).max(1);
-                let work: Vec<(ChallengeId, OneTimeCode)> =
-                    (0..n).map(|_| start(&rt, &f)).collect();
+                // At least as many users as verifications in flight, so the 32 do not
+                // all wait on one user's record.
+                f.enroll_up_to(&rt, n.div_ceil(MAX_OPEN_CHALLENGES).max(IN_FLIGHT.min(n)));
+                let users = f.users.len();
+                let work: Vec<(UserId, ChallengeId, OneTimeCode)> = (0..n)
+                    .map(|i| {
+                        let user = f.users[i % users].clone();
+                        let (id, code) = start(&rt, &f, &user);
+                        (user, id, code)
+                    })
+                    .collect();
                 let began = Instant::now();
                 rt.block_on(async {
                     let work = Arc::new(std::sync::Mutex::new(work));
@@ -183,9 +231,12 @@ fn store_verify_in_flight(c: &mut Criterion) {
                             tokio::spawn(async move {
                                 loop {
                                     let next = work.lock().expect("not poisoned").pop();
-                                    let Some((id, code)) = next else { break };
-                                    let v = mfa.verify(&id, code.expose()).await.expect("verify");
-                                    assert_eq!(v, Verification::Approved);
+                                    let Some((user, id, code)) = next else { break };
+                                    let v = mfa
+                                        .verify(&user, &id, code.expose())
+                                        .await
+                                        .expect("verify");
+                                    assert!(signed_in(&v), "{v:?}");
                                 }
                             })
                         })

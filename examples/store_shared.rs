@@ -12,11 +12,12 @@ use std::sync::Arc;
 use mfa::{
     CodeKey, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Store, UserId, Verification,
 };
-use mfa_store::{Keyring, PostgresStore, RedisStore, SecretKey};
+use mfa_store::{IndexKey, Keyring, PostgresStore, RedisStore, SecretKey};
 
 /// The same keys on every server; in production from a secrets manager.
 fn keys() -> Result<Keyring, Box<dyn Error>> {
-    Ok(Keyring::new(SecretKey::new("2026-01", [7; 32])?))
+    let sealing = SecretKey::new("2026-01", [7; 32])?;
+    Ok(Keyring::new(IndexKey::new([3; 32]), sealing))
 }
 
 async fn connect(url: &str) -> Result<Arc<dyn Store>, Box<dyn Error>> {
@@ -51,22 +52,31 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let pending = a.begin_enrollment(&user, method).await?;
     let code = phone.last_code_to(&number).ok_or("no SMS")?;
     // The code typed into a page served by the other server.
-    assert_eq!(
-        b.verify(&pending.challenge_id, code.expose()).await?,
-        Verification::Approved
-    );
-    a.complete(&pending.challenge_id).await?;
+    assert!(matches!(
+        b.verify(&user, &pending.challenge_id, code.expose())
+            .await?,
+        Verification::Approved(_)
+    ));
+    a.complete(&user, &pending.challenge_id).await?;
     println!("enrolled {user} through server A, verified through server B");
 
     let pending = b.challenge(&user).await?;
     let code = phone.last_code_to(&number).ok_or("no SMS")?;
+    let signed_in = a
+        .verify(&user, &pending.challenge_id, code.expose())
+        .await?;
     println!(
-        "sign-in through A: {:?}",
-        a.verify(&pending.challenge_id, code.expose()).await?
+        "sign-in through A: {}",
+        if signed_in.proof().is_some() {
+            "approved, with a proof for settings changes"
+        } else {
+            "not approved"
+        }
     );
     println!(
         "the same code again through B: {:?}",
-        b.verify(&pending.challenge_id, code.expose()).await?
+        b.verify(&user, &pending.challenge_id, code.expose())
+            .await?
     );
     a.reset_user(&user).await?;
     Ok(())

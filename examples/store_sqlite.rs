@@ -8,12 +8,12 @@ use std::error::Error;
 use mfa::{
     CodeKey, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Status, UserId, Verification,
 };
-use mfa_store::{Keyring, SecretKey, SqliteStore};
+use mfa_store::{IndexKey, Keyring, SecretKey, SqliteStore};
 
 /// Both keys would come from a secrets manager; never from the database.
 fn keys() -> Result<(Keyring, CodeKey), Box<dyn Error>> {
     Ok((
-        Keyring::new(SecretKey::new("2026-01", [7; 32])?),
+        Keyring::new(IndexKey::new([3; 32]), SecretKey::new("2026-01", [7; 32])?),
         CodeKey::from_bytes([9; 32]),
     ))
 }
@@ -44,11 +44,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         };
         let pending = mfa.begin_enrollment(&user, method).await?;
         let code = phone.last_code_to(&number).ok_or("no SMS")?;
-        assert_eq!(
-            mfa.verify(&pending.challenge_id, code.expose()).await?,
-            Verification::Approved
-        );
-        mfa.complete(&pending.challenge_id).await?;
+        assert!(matches!(
+            mfa.verify(&user, &pending.challenge_id, code.expose())
+                .await?,
+            Verification::Approved(_)
+        ));
+        mfa.complete(&user, &pending.challenge_id).await?;
         println!("enrolled {user} with an SMS method in {}", db.display());
     }
 
@@ -60,9 +61,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("after the restart, sign-in uses: {}", default.method);
     let pending = mfa.challenge(&user).await?;
     let code = phone.last_code_to(&number).ok_or("no SMS")?;
+    let signed_in = mfa
+        .verify(&user, &pending.challenge_id, code.expose())
+        .await?;
     println!(
-        "sign-in: {:?}",
-        mfa.verify(&pending.challenge_id, code.expose()).await?
+        "sign-in: {}",
+        if signed_in.proof().is_some() {
+            "approved, with a proof for settings changes"
+        } else {
+            "not approved"
+        }
     );
     std::fs::remove_dir_all(&dir)?;
     Ok(())

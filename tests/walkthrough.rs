@@ -48,4 +48,20 @@ fn the_walkthrough_tells_the_whole_journey_and_exits_zero() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+    // v2 recovery codes: 24 characters shown as six groups of four.
+    let shown = text
+        .split_whitespace()
+        .filter(|w| {
+            let groups: Vec<&str> = w.split('-').collect();
+            groups.len() == 6
+                && groups
+                    .iter()
+                    .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_alphanumeric()))
+        })
+        .count();
+    // Ten shown once, and the one the user types at the end.
+    assert_eq!(
+        shown, 11,
+        "recovery codes as XXXX-XXXX-XXXX-XXXX-XXXX-XXXX in:\n{text}"
+    );
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use mfa_core::{
     CallConfirmation, CallOutcome, ChallengeStatus, Content, DeliveryErrorKind, Error, Event,
-    Extension, ManualClock, MemoryEvents, Method, MethodStatus, Mfa, PhoneMode, PhoneNumber,
-    Policy, Purpose, Status, Timestamp, UserId, Verification,
+    Extension, ManualClock, MemoryEvents, Method, MethodStatus, Mfa, Missing, PhoneMode,
+    PhoneNumber, Policy, Purpose, Status, Timestamp, UserId, Verification,
 };
 use mfa_voice::{CallEnd, CallState, Callee, MemoryVoice};
 
@@ -493,7 +493,7 @@ async fn junk_keys_and_unknown_challenges_change_nothing() {
         w.mfa
             .report_call(&kari(), &unknown, CallOutcome::Confirmed)
             .await,
-        Err(Error::NotFound(_))
+        Err(Error::NotFound(Missing::Challenge))
     ));
 }
 
