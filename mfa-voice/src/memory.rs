@@ -17,7 +17,8 @@ use crate::script::{CallEnd, CallScript, Playback, ScriptOptions};
 #[non_exhaustive]
 pub enum Callee {
     /// Answers and waits: the test presses keys later with [`MemoryVoice::press`] and
-    /// reports the outcome with [`mfa_core::Mfa::report_call`], as a webhook would. The default.
+    /// reports the outcome with [`mfa_core::Mfa::report_call`] for the call's user
+    /// (`PlacedCall::request.user`), as a webhook would. The default.
     Answers,
     /// Answers and presses these keys as the prompts come; the outcome is in the receipt.
     Presses(String),
