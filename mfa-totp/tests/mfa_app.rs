@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mfa_core::record::MAX_OPEN_CHALLENGES;
 use mfa_core::{
     Clock, ManualClock, MemoryStore, Method, MethodKind, MethodStatus, Mfa, Policy, Purpose,
     Status, Timestamp, UserId, Verification,
@@ -173,13 +174,16 @@ async fn simultaneous_submissions_of_one_code_accept_exactly_one() {
     let code = Totp::default().generate(&secret, clock.now()).unwrap();
     let mfa = Arc::new(mfa);
 
-    // Many sign-in sessions (as from many attackers who saw the code), all at once.
+    // Many sign-in sessions (as from many attackers who saw the code), all at once. A
+    // user has at most `MAX_OPEN_CHALLENGES` open (a newer one closes the oldest), so
+    // the 32 submissions go to that many live challenges, several to each.
     let mut challenges = Vec::new();
-    for _ in 0..32 {
+    for _ in 0..MAX_OPEN_CHALLENGES {
         challenges.push(mfa.challenge(&user()).await.unwrap().challenge_id);
     }
-    let start = Arc::new(tokio::sync::Barrier::new(challenges.len()));
-    let tasks: Vec<_> = challenges
+    let submissions: Vec<_> = challenges.iter().cycle().take(32).cloned().collect();
+    let start = Arc::new(tokio::sync::Barrier::new(submissions.len()));
+    let tasks: Vec<_> = submissions
         .into_iter()
         .map(|id| {
             let (mfa, start, code) = (mfa.clone(), start.clone(), code.expose().to_owned());
@@ -191,8 +195,13 @@ async fn simultaneous_submissions_of_one_code_accept_exactly_one() {
         .collect();
     let mut approved = 0;
     for task in tasks {
-        if let Ok(Verification::Approved(_)) = task.await.unwrap() {
-            approved += 1;
+        match task.await.unwrap() {
+            Ok(Verification::Approved(a)) => {
+                assert!(a.proof.is_some(), "a sign-in carries its proof");
+                approved += 1;
+            }
+            Ok(Verification::Rejected { .. } | Verification::AlreadyUsed) => {}
+            other => panic!("every challenge was live: {other:?}"),
         }
     }
     assert_eq!(approved, 1);
