@@ -55,6 +55,12 @@ impl UserId {
             });
         }
         let folded = trimmed.to_lowercase();
+        // Lower case can be longer (`Ⱥ` is two bytes, `ⱥ` three): the limit is on the id kept.
+        if folded.len() > MAX_USER_ID_LEN {
+            return Err(InputError::UserIdTooLong {
+                max: MAX_USER_ID_LEN,
+            });
+        }
         let Some((local, domain)) = folded.rsplit_once('@') else {
             return Err(InputError::UsernameForm("missing '@domain'"));
         };
@@ -136,6 +142,23 @@ mod tests {
                 "{bad:?} gave {err:?}"
             );
         }
+    }
+
+    /// From the `user_name` fuzz target's check that a username fits the limit:
+    /// lower-casing can lengthen text (`Ⱥ` is two bytes, `ⱥ` three), so a name under
+    /// the limit became one over it.
+    #[test]
+    fn a_folded_username_fits_the_limit() {
+        let label = "Ⱥ".repeat(21);
+        let input = format!("a@{}.no", vec![label.as_str(); 7].join("."));
+        assert!(input.len() <= MAX_USER_ID_LEN);
+        assert_eq!(
+            UserId::username(&input),
+            Err(InputError::UserIdTooLong {
+                max: MAX_USER_ID_LEN
+            })
+        );
+        assert_eq!(UserId::username("ȺȺ@Ⱥ.no").unwrap().as_str(), "ⱥⱥ@ⱥ.no");
     }
 
     #[test]
