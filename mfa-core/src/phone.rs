@@ -75,7 +75,15 @@ impl PhoneNumber {
             .strip_prefix('0')
             .filter(|_| country_code != 39)
             .unwrap_or(national);
-        Self::parse(&format!("+{country_code} {national}"))
+        let number = Self::parse(&format!("+{country_code} {national}"))?;
+        // Country codes are prefix-free, so a code that is none reads as a real one
+        // followed by digits of the number ("+79 6..." is +7 9 6...): refuse it.
+        if number.country_code != country_code {
+            return Err(InputError::InvalidPhoneNumber(
+                "no such country calling code",
+            ));
+        }
+        Ok(number)
     }
 
     /// Parses a number in international form, `+` and country calling code first.
@@ -275,6 +283,27 @@ mod tests {
         }
         assert!(PhoneNumber::from_parts(0, "41234567").is_err());
         assert!(PhoneNumber::from_parts(4700, "41234567").is_err());
+    }
+
+    /// Found by the `phone_number` fuzz target: 79 is no country code, but "+79 6..."
+    /// reads as Russia (+7) and 4 then "1 44..." as Switzerland (+41).
+    #[test]
+    fn the_country_code_chosen_is_the_numbers_own() {
+        for (cc, national) in [(79, "06 6982 1234"), (4, "1 44 668 18 00")] {
+            assert_eq!(
+                PhoneNumber::from_parts(cc, national),
+                Err(InputError::InvalidPhoneNumber(
+                    "no such country calling code"
+                )),
+                "{cc} {national}"
+            );
+        }
+        assert_eq!(
+            PhoneNumber::from_parts(7, "912 345 67 89")
+                .unwrap()
+                .country_code(),
+            7
+        );
     }
 
     #[test]

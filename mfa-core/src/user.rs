@@ -55,8 +55,8 @@ impl UserId {
             });
         }
         let folded = trimmed.to_lowercase();
-        // Case folding can grow a name (`İ` is 2 bytes, its lower case 3): check again,
-        // or a name accepted here could not be stored and read back as `UserId::new`.
+        // Case folding can grow a name (`İ` and `Ⱥ` are 2 bytes, their lower case 3):
+        // check again, or a name accepted here could not be stored and read back.
         if folded.len() > MAX_USER_ID_LEN {
             return Err(InputError::UserIdTooLong {
                 max: MAX_USER_ID_LEN,
@@ -143,6 +143,23 @@ mod tests {
                 "{bad:?} gave {err:?}"
             );
         }
+    }
+
+    /// From the `user_name` fuzz target's check that a username fits the limit:
+    /// lower-casing can lengthen text (`Ⱥ` is two bytes, `ⱥ` three), so a name under
+    /// the limit became one over it.
+    #[test]
+    fn a_folded_username_fits_the_limit() {
+        let label = "Ⱥ".repeat(21);
+        let input = format!("a@{}.no", vec![label.as_str(); 7].join("."));
+        assert!(input.len() <= MAX_USER_ID_LEN);
+        assert_eq!(
+            UserId::username(&input),
+            Err(InputError::UserIdTooLong {
+                max: MAX_USER_ID_LEN
+            })
+        );
+        assert_eq!(UserId::username("ȺȺ@Ⱥ.no").unwrap().as_str(), "ⱥⱥ@ⱥ.no");
     }
 
     #[test]

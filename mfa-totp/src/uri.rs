@@ -26,7 +26,7 @@ pub const MAX_URI_LEN: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UriError {
-    /// Longer than [`MAX_URI_LEN`].
+    /// Longer than [`MAX_URI_LEN`], as given or as [`KeyUri::to_uri`] writes it back.
     #[error("the URI is longer than {MAX_URI_LEN} bytes")]
     TooLong,
     /// Not an `otpauth://` URI.
@@ -326,7 +326,7 @@ impl KeyUri {
             Some(_) => return Err(UriError::ImageNotHttps),
             None => None,
         };
-        Ok(KeyUri {
+        let uri = KeyUri {
             kind,
             issuer,
             account,
@@ -334,7 +334,14 @@ impl KeyUri {
             algorithm,
             digits,
             image,
-        })
+        };
+        // Raw spaces and control characters are written back percent-encoded, three
+        // bytes each: a key whose own URI would be refused is refused now. The text
+        // holds the secret, so it is wiped.
+        if zeroize::Zeroizing::new(uri.to_uri()).len() > MAX_URI_LEN {
+            return Err(UriError::TooLong);
+        }
+        Ok(uri)
     }
 }
 
@@ -529,6 +536,25 @@ mod tests {
             parse(&"x".repeat(MAX_URI_LEN + 1)).err(),
             Some(UriError::TooLong)
         );
+    }
+
+    /// Found by the `otpauth_uri` fuzz target: raw spaces and control characters in a
+    /// label are accepted but written back percent-encoded, three bytes each, so a URI
+    /// under the limit gave one over it that `parse` refused.
+    #[test]
+    fn an_accepted_uri_writes_back_within_the_limit() {
+        let raw = format!(
+            "otpauth://totp/Contoso:a{}b?secret={SECRET}",
+            " \u{f}".repeat(700)
+        );
+        assert!(raw.len() < MAX_URI_LEN);
+        assert_eq!(parse(&raw), Err(UriError::TooLong));
+        let fits = format!(
+            "otpauth://totp/Contoso:a{}b?secret={SECRET}",
+            " ".repeat(300)
+        );
+        let u = parse(&fits).unwrap();
+        assert_eq!(parse(&u.to_uri()), Ok(u));
     }
 
     #[test]

@@ -309,14 +309,18 @@ pub fn response_with(
     body: &[u8],
 ) -> Vec<u8> {
     let mut out = format!("SIP/2.0 {status} {reason}\r\n");
+    for value in request.headers("via") {
+        out.push_str(&format!("Via: {value}\r\n"));
+    }
+    // Only Via is a list: the others are copied whole, commas and all, so the answer
+    // matches the request even when a Call-ID holds a comma it should not.
     for (name, display) in [
-        ("via", "Via"),
         ("from", "From"),
         ("to", "To"),
         ("call-id", "Call-ID"),
         ("cseq", "CSeq"),
     ] {
-        for value in request.headers(name) {
+        if let Some(value) = request.header(name) {
             out.push_str(&format!("{display}: {value}\r\n"));
         }
     }
@@ -421,6 +425,24 @@ mod tests {
                 Message::parse(junk).is_none() || Message::parse(junk).unwrap().cseq().is_none()
             );
         }
+    }
+
+    /// Found by the `sip_message` fuzz target: only Via is a list; a comma in a
+    /// Call-ID or CSeq (invalid, but sent) split it, and the answer no longer matched.
+    #[test]
+    fn a_response_copies_single_headers_whole() {
+        let raw = "BYE sip:mfa@127.0.0.1:40000 SIP/2.0\r\n\
+                   Via: SIP/2.0/UDP p1;branch=z9hG4bKa, SIP/2.0/UDP p2;branch=z9hG4bKb\r\n\
+                   From: \"Office, 2nd floor\" <sip:2000@pbx>;tag=callee9\r\n\
+                   To: <sip:mfa@pbx>;tag=t1\r\nCall-ID: abc,def@127.0.0.1\r\n\
+                   CSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n";
+        let request = Message::parse(raw.as_bytes()).unwrap();
+        let answer = Message::parse(&response_to(&request, 200, "OK")).unwrap();
+        assert_eq!(answer.call_id(), Some("abc,def@127.0.0.1"));
+        assert_eq!(answer.cseq(), Some((3, "BYE".into())));
+        assert_eq!(answer.header("from"), request.header("from"));
+        assert_eq!(answer.headers("via"), request.headers("via"));
+        assert_eq!(answer.headers("via").len(), 2);
     }
 
     #[test]

@@ -63,6 +63,17 @@ pub use audio::{
 pub use rtp::MediaSource;
 pub use transport::Transport;
 
+/// The parsers of what a PBX and a callee send, for the fuzz targets in `fuzz/`.
+/// Not part of the API: it changes without notice.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::dialog::{Message, info_key, response_to, tag_of, uri_of};
+    pub use super::digest::{Algorithm, Challenge, ChallengeError};
+    pub use super::rtp::{Incoming, KeyReceiver, Sender, event_code, event_key};
+    pub use super::sdp::{Answer, SdpError, offer, parse_answer};
+}
+
 /// The account the backend authenticates with when the PBX or proxy challenges it.
 #[derive(Clone)]
 pub struct Credentials {
