@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn a_folded_username_fits_the_limit() {
         let label = "Ⱥ".repeat(21);
-        let input = format!("a@{}.no", vec![label.as_str(); 7].join("."));
+        let input = format!("a@{}.no", [label.as_str(); 7].join("."));
         assert!(input.len() <= MAX_USER_ID_LEN);
         assert_eq!(
             UserId::username(&input),
