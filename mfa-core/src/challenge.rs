@@ -249,7 +249,7 @@ pub enum ChallengeEvent<'a> {
     Cancel,
     /// The application's sweeper saw the lifetime pass.
     Expire,
-    /// "Complete": the enrollment's method becomes active; a sign-in's approval is redeemed.
+    /// "Complete": the enrollment's method becomes active.
     Complete,
 }
 
@@ -463,15 +463,19 @@ fn step(
                 }],
             ))
         }
-        (ChallengeStatus::Approved, ChallengeEvent::Complete) => {
+        (ChallengeStatus::Approved, ChallengeEvent::Complete)
+            if next.purpose == Purpose::Enrollment =>
+        {
             next.status = ChallengeStatus::Completed;
-            let mut effects = vec![Effect::Close {
-                to: ChallengeStatus::Completed,
-            }];
-            if next.purpose == Purpose::Enrollment {
-                effects.push(Effect::ActivateMethod);
-            }
-            Ok((next, effects))
+            Ok((
+                next,
+                vec![
+                    Effect::Close {
+                        to: ChallengeStatus::Completed,
+                    },
+                    Effect::ActivateMethod,
+                ],
+            ))
         }
         (s, _) => Err(refuse(s, &event)),
     }

@@ -125,7 +125,7 @@ proptest! {
                 Step::Expire => transition(state.clone(), ChallengeEvent::Expire, &Context { now, policy: &policy, key: &key, app: None }),
                 Step::Complete => transition(state.clone(), ChallengeEvent::Complete, &Context { now, policy: &policy, key: &key, app: None }),
             };
-            let Ok((next, effects)) = result else { continue };
+            let Ok((next, _effects)) = result else { continue };
 
             // Approval only from a correct answer to an awaiting, unexpired challenge.
             if next.status == ChallengeStatus::Approved && before.status != ChallengeStatus::Approved {
@@ -133,12 +133,9 @@ proptest! {
                 prop_assert!(before_status.is_awaiting());
                 prop_assert!(before.attempts < before.max_attempts);
             }
-            // Completed only from approved; only an enrollment activates a method (a
-            // sign-in's completion redeems its approval).
+            // Enrolled only from approved, only for enrollments.
             if next.status == ChallengeStatus::Completed && before.status != ChallengeStatus::Completed {
                 prop_assert_eq!(before.status, ChallengeStatus::Approved);
-            }
-            if effects.contains(&mfa_core::challenge::Effect::ActivateMethod) {
                 prop_assert_eq!(purpose, Purpose::Enrollment);
             }
             // The cap is never exceeded; attempts never go down (resend keeps them).
