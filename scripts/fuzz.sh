@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target in fuzz/ for a short, bounded time on a copy of its
-# checked-in seeds, and fails on the first crash, printing the input that caused it.
+# checked-in seeds, and fails if any crashes, printing the input that did it.
 # Installs cargo-fuzz if missing; needs the nightly toolchain.
 #
 #   bash scripts/fuzz.sh                   # every target, 10 s each
@@ -15,9 +15,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 # Our crates forbid unsafe code, so AddressSanitizer would find nothing a panic does
-# not; without it the build is much faster and the fuzzers run faster too.
-build=(cargo +nightly fuzz build --sanitizer none)
-"${build[@]}"
+# not; without it the build and the runs are much faster. Debug assertions turn
+# integer overflow into a panic the fuzzer reports.
+flags=(--sanitizer none --debug-assertions)
+cargo +nightly fuzz build "${flags[@]}"
+bin=target/x86_64-unknown-linux-gnu/release
 
 if [ $# -gt 0 ]; then
     targets=("$@")
@@ -37,26 +39,24 @@ for target in "${targets[@]}"; do
     if [ -d "corpus/$target" ]; then
         cp "corpus/$target"/* "$corpus"/ 2>/dev/null || true
     fi
-    printf '==> fuzz %s for %ss\n' "$target" "$seconds"
     log="$work/$target.log"
-    if cargo +nightly fuzz run --sanitizer none "$target" "$corpus" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1; then
-        grep -E '^(stat::number_of_executed_units|stat::new_units_added)' "$log" |
-            tr '\n' ' ' | sed 's/stat:://g; s/$/\n/'
+    # The binary itself, as `cargo fuzz run` would start it, without a cargo run per target.
+    if RUST_BACKTRACE=0 "$bin/$target" "$corpus" -max_total_time="$seconds" -timeout=10 \
+        -rss_limit_mb=2048 -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1; then
+        printf '%-18s %ss: %s runs, %s new inputs\n' "$target" "$seconds" \
+            "$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")" \
+            "$(sed -n 's/^stat::new_units_added: *//p' "$log")"
     else
         failed+=("$target")
-        # The panic message and libFuzzer's summary, without the backtrace.
-        grep -v -E '^(INFO|#[0-9])' "$log" | grep -v -E '^ +([0-9]+: | +at )' | tail -n 30
+        echo "==> $target crashed:"
+        grep -v -E '^(INFO|#[0-9])' "$log" | tail -n 30
         for artifact in "$artifacts"/*; do
             [ -e "$artifact" ] || continue
-            echo "--- crashing input $(basename "$artifact") (base64):"
-            base64 -w 0 "$artifact"
-            echo
-            mkdir -p artifacts/"$target"
-            cp "$artifact" artifacts/"$target"/
-            echo "kept as fuzz/artifacts/$target/$(basename "$artifact"); replay in fuzz/ with:"
-            echo "  cargo +nightly fuzz run --sanitizer none $target artifacts/$target/$(basename "$artifact")"
+            mkdir -p "artifacts/$target"
+            cp "$artifact" "artifacts/$target/"
+            echo "--- the input, base64: $(base64 -w 0 "$artifact")"
+            echo "kept as fuzz/artifacts/$target/$(basename "$artifact"); replay in fuzz/ with"
+            echo "  cargo +nightly fuzz run ${flags[*]} $target artifacts/$target/$(basename "$artifact")"
         done
     fi
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every test (the service tests included),
-# examples and benches built once. Installs and starts the services the ignored
-# tests need, on loopback, and stops them on exit. Fails if a service does not start.
+# examples and benches built once, and a short run of every fuzz target. Installs and
+# starts the services the ignored tests need, on loopback, and stops them on exit.
+# Fails if a service does not start.
 #
 #   bash scripts/test.sh
 set -euo pipefail
@@ -88,6 +89,9 @@ cargo test --workspace --all-features --doc
 
 step "benches, once each in test mode"
 cargo test --workspace --all-features --benches
+
+step "fuzz targets, ${FUZZ_SECONDS:-10} s each, on nightly (scripts/fuzz.sh)"
+bash scripts/fuzz.sh
 
 step "the main journey"
 cargo run --quiet --all-features --example walkthrough >/dev/null

@@ -29,12 +29,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(number) = PhoneNumber::parse(text) {
         check(&number, text);
     }
-    if let Some((cc, national)) = text.split_once(' ') {
-        if let Ok(cc) = cc.parse::<u16>() {
-            if let Ok(number) = PhoneNumber::from_parts(cc, national) {
-                assert_eq!(number.country_code(), cc, "{text:?}");
-                check(&number, text);
-            }
-        }
+    if let Some((cc, national)) = text.split_once(' ')
+        && let Ok(cc) = cc.parse::<u16>()
+        && let Ok(number) = PhoneNumber::from_parts(cc, national)
+    {
+        assert_eq!(number.country_code(), cc, "{text:?}");
+        check(&number, text);
     }
 });
