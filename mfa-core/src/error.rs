@@ -151,6 +151,12 @@ pub enum InputError {
     /// A setting is out of its allowed range.
     #[error("invalid setting: {0}")]
     InvalidSetting(&'static str),
+    /// A method's name is empty, too long or holds control characters.
+    #[error("a method's name has 1 to 64 characters and no control characters")]
+    InvalidMethodName,
+    /// A second method of this kind needs a name, to tell it from the first.
+    #[error("give this method a name, to tell it from the one already set up")]
+    MethodNameRequired,
 }
 
 /// Refusals by policy.
@@ -214,6 +220,17 @@ pub enum PolicyError {
     /// The user has as many methods as a user may have.
     #[error("no more methods can be added; remove one first")]
     TooManyMethods,
+    /// The user has as many methods of this kind as the policy allows.
+    #[error("no more methods of this kind can be added (at most {max}); remove one first")]
+    TooManyOfKind {
+        /// The kind.
+        kind: crate::method::MethodKind,
+        /// The most the policy allows.
+        max: usize,
+    },
+    /// Another of the user's methods already has this name.
+    #[error("another method already has this name")]
+    NameTaken,
     /// Building an `Mfa` over a durable store needs the code key every server shares.
     #[error("a durable store needs the code key shared by every server: set MfaBuilder::code_key")]
     CodeKeyRequired,

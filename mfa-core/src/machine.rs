@@ -16,7 +16,9 @@ use crate::code::{CodeHash, CodeKey, OneTimeCode};
 use crate::delivery::{CallOutcome, Content, Purpose};
 use crate::error::{Error, InputError, Missing, PolicyError};
 use crate::event::{Event, Refusal};
-use crate::method::{ChallengeId, Method, MethodId, MethodKind, MethodRecord, MethodStatus};
+use crate::method::{
+    ChallengeId, Method, MethodId, MethodKind, MethodName, MethodRecord, MethodStatus,
+};
 use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy};
 use crate::proof::Proof;
 use crate::record::{
@@ -287,6 +289,33 @@ pub fn begin_enrollment(
     ctx: &Ctx<'_>,
     effects: &mut Vec<Effect>,
 ) -> Result<crate::Pending, Error> {
+    begin_named_enrollment(
+        rec,
+        method,
+        None,
+        replaces,
+        proof,
+        provisioning,
+        fresh,
+        ctx,
+        effects,
+    )
+}
+
+/// [`begin_enrollment`] of a method the user names ("work phone"): a second
+/// authenticator app needs a name, and names are unique among the user's methods.
+#[allow(clippy::too_many_arguments)] // the request's parts, each named
+pub fn begin_named_enrollment(
+    rec: &mut UserRecord,
+    method: Method,
+    name: Option<MethodName>,
+    replaces: Option<&MethodId>,
+    proof: Option<&Proof>,
+    provisioning: Option<&AppProvisioning>,
+    fresh: &Fresh,
+    ctx: &Ctx<'_>,
+    effects: &mut Vec<Effect>,
+) -> Result<crate::Pending, Error> {
     check_active(rec, ctx, effects)?;
     if method.kind() == MethodKind::RecoveryCodes {
         return Err(InputError::InvalidSetting(
@@ -312,13 +341,15 @@ pub fn begin_enrollment(
             );
         }
     }
-    if rec
-        .methods
-        .iter()
-        .any(|m| m.status != MethodStatus::Pending && m.method == method)
+    if !method.kind().allows_several()
+        && rec
+            .methods
+            .iter()
+            .any(|m| m.status != MethodStatus::Pending && m.method == method)
     {
         return Err(PolicyError::AlreadyEnrolled.into());
     }
+    check_several(rec, &method, name.as_ref(), ctx)?;
     if rec.methods.len() >= MAX_METHODS {
         return Err(PolicyError::TooManyMethods.into());
     }
@@ -336,6 +367,7 @@ pub fn begin_enrollment(
         app: provisioning.map(|p| p.credential.clone()),
         replaces: replaces.cloned(),
         app_step: None,
+        name,
     });
     emit(
         effects,
@@ -346,6 +378,39 @@ pub fn begin_enrollment(
     );
     let method_id = fresh.method_id.clone();
     start_challenge(rec, &method_id, Purpose::Enrollment, fresh, ctx, effects)
+}
+
+/// Names are unique among a user's set-up methods; a kind a user may have several
+/// of (authenticator apps) is capped by the policy, and its second needs a name.
+fn check_several(
+    rec: &UserRecord,
+    method: &Method,
+    name: Option<&MethodName>,
+    ctx: &Ctx<'_>,
+) -> Result<(), Error> {
+    let set_up = || {
+        rec.methods
+            .iter()
+            .filter(|m| m.status != MethodStatus::Pending)
+    };
+    if let Some(name) = name {
+        if set_up().any(|m| m.name.as_ref().is_some_and(|n| n.same_as(name))) {
+            return Err(PolicyError::NameTaken.into());
+        }
+    }
+    let kind = method.kind();
+    let max = match kind {
+        MethodKind::AuthenticatorApp => ctx.policy.max_authenticator_apps,
+        _ => return Ok(()),
+    };
+    let count = set_up().filter(|m| m.method.kind() == kind).count();
+    if count >= max {
+        return Err(PolicyError::TooManyOfKind { kind, max }.into());
+    }
+    if count > 0 && name.is_none() {
+        return Err(InputError::MethodNameRequired.into());
+    }
+    Ok(())
 }
 
 /// A sign-in challenge on `method` (the default when `None`).
@@ -933,6 +998,34 @@ pub fn set_default(
             method_id: method_id.clone(),
         },
     );
+    Ok(())
+}
+
+/// Gives a set-up method a new name, unique among the user's methods.
+pub fn rename_method(
+    rec: &mut UserRecord,
+    method_id: &MethodId,
+    name: MethodName,
+    proof: &Proof,
+    ctx: &Ctx<'_>,
+    effects: &mut Vec<Effect>,
+) -> Result<(), Error> {
+    check_active(rec, ctx, effects)?;
+    check_proof(rec, proof, ctx, effects)?;
+    if rec.methods.iter().any(|m| {
+        &m.id != method_id
+            && m.status != MethodStatus::Pending
+            && m.name.as_ref().is_some_and(|n| n.same_as(&name))
+    }) {
+        return Err(PolicyError::NameTaken.into());
+    }
+    let Some(target) = rec
+        .method_mut(method_id)
+        .filter(|m| m.status != MethodStatus::Pending)
+    else {
+        return Err(Error::NotFound(Missing::Method));
+    };
+    target.name = Some(name);
     Ok(())
 }
 

@@ -95,6 +95,14 @@ pub enum MethodKind {
     RecoveryCodes,
 }
 
+impl MethodKind {
+    /// Whether a user may set up more than one method of this kind, each named
+    /// (authenticator apps); other kinds are told apart by their number or serial.
+    pub fn allows_several(self) -> bool {
+        matches!(self, MethodKind::AuthenticatorApp)
+    }
+}
+
 /// Where a code or call goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
@@ -278,12 +286,103 @@ pub struct MethodRecord {
     pub replaces: Option<MethodId>,
     /// For authenticator apps: the last accepted time step; only later codes count.
     pub app_step: Option<u64>,
+    /// The name the user gave it ("work phone"), to tell several of a kind apart.
+    pub name: Option<MethodName>,
+}
+
+/// The longest [`MethodName`], in characters.
+pub const MAX_METHOD_NAME_CHARS: usize = 64;
+
+/// A name the user gives a method, such as "work phone" or "YubiKey on my keyring",
+/// so that several apps, tokens or passkeys can be told apart.
+///
+/// Trimmed; 1 to [`MAX_METHOD_NAME_CHARS`] characters; no control characters
+/// (line breaks, escapes, bidirectional overrides), so it is safe to show in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MethodName(String);
+
+impl MethodName {
+    /// Checks a name as the user typed it.
+    pub fn parse(input: &str) -> Result<Self, InputError> {
+        // Checked before trimming too, so a huge input costs one length check.
+        if input.len() > MAX_METHOD_NAME_CHARS * 4 + 64 {
+            return Err(InputError::InvalidMethodName);
+        }
+        let name = input.trim();
+        let chars = name.chars().count();
+        let forbidden = |c: char| {
+            c.is_control()
+                // Bidirectional controls reorder what is shown around them.
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+                || c == '\u{200e}'
+                || c == '\u{200f}'
+        };
+        if chars == 0 || chars > MAX_METHOD_NAME_CHARS || name.chars().any(forbidden) {
+            return Err(InputError::InvalidMethodName);
+        }
+        Ok(MethodName(name.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether two names would look the same in a list (case and spacing aside).
+    pub fn same_as(&self, other: &MethodName) -> bool {
+        let fold = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        fold(&self.0) == fold(&other.0)
+    }
+}
+
+impl fmt::Display for MethodName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::code::SeededRandomness;
+
+    #[test]
+    fn method_names_are_bounded_and_printable() {
+        assert_eq!(
+            MethodName::parse("  work phone ").unwrap().as_str(),
+            "work phone"
+        );
+        assert_eq!(
+            MethodName::parse("Ærlig nøkkel ✓").unwrap().as_str(),
+            "Ærlig nøkkel ✓"
+        );
+        let longest = "é".repeat(MAX_METHOD_NAME_CHARS);
+        assert_eq!(MethodName::parse(&longest).unwrap().as_str(), longest);
+        for bad in [
+            String::new(),
+            "   ".to_owned(),
+            "a\nb".to_owned(),
+            "a\u{1b}[31m".to_owned(),
+            "evil\u{202e}gnp.exe".to_owned(),
+            "x".repeat(MAX_METHOD_NAME_CHARS + 1),
+            "x".repeat(1 << 20),
+        ] {
+            assert_eq!(
+                MethodName::parse(&bad),
+                Err(InputError::InvalidMethodName),
+                "{bad:?}"
+            );
+        }
+        let a = MethodName::parse("Work  Phone").unwrap();
+        assert!(a.same_as(&MethodName::parse("work phone").unwrap()));
+        assert!(!a.same_as(&MethodName::parse("home phone").unwrap()));
+    }
 
     #[test]
     fn extensions_are_digits() {

@@ -14,7 +14,7 @@ use crate::delivery::{CallOutcome, Delivery, DeliveryRequest, Purpose};
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
-use crate::method::{ChallengeId, Channel, Method, MethodId, MethodKind, MethodRecord};
+use crate::method::{ChallengeId, Channel, Method, MethodId, MethodKind, MethodName, MethodRecord};
 use crate::policy::{CostNotice, Policy};
 use crate::proof::Proof;
 use crate::record::{UserRecord, UserStatus};
@@ -316,10 +316,65 @@ impl Mfa {
         self.enroll(user, method, Some(old), Some(proof)).await
     }
 
+    /// [`Mfa::begin_enrollment`] of a method the user names ("work phone"), shown in
+    /// [`Mfa::methods`]; names are unique among the user's methods.
+    pub async fn begin_enrollment_named(
+        &self,
+        user: &UserId,
+        method: Method,
+        name: &str,
+    ) -> Result<Pending, Error> {
+        let name = MethodName::parse(name)?;
+        self.enroll_named(user, method, Some(name), None, None)
+            .await
+    }
+
+    /// [`Mfa::add_method`] of a method the user names. A second (up to
+    /// [`Policy::max_authenticator_apps`]) authenticator app needs a name; setting it
+    /// up leaves the first untouched.
+    pub async fn add_method_named(
+        &self,
+        user: &UserId,
+        method: Method,
+        name: &str,
+        proof: &Proof,
+    ) -> Result<Pending, Error> {
+        let name = MethodName::parse(name)?;
+        self.enroll_named(user, method, Some(name), None, Some(proof))
+            .await
+    }
+
+    /// Gives a method a new name; needs a proof.
+    pub async fn rename_method(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+        name: &str,
+        proof: &Proof,
+    ) -> Result<(), Error> {
+        let name = MethodName::parse(name)?;
+        self.run(user, |rec, ctx, fx| {
+            machine::rename_method(rec, method_id, name.clone(), proof, ctx, fx)
+        })
+        .await
+        .map(|_| ())
+    }
+
     async fn enroll(
         &self,
         user: &UserId,
         method: Method,
+        replaces: Option<&MethodId>,
+        proof: Option<&Proof>,
+    ) -> Result<Pending, Error> {
+        self.enroll_named(user, method, None, replaces, proof).await
+    }
+
+    async fn enroll_named(
+        &self,
+        user: &UserId,
+        method: Method,
+        name: Option<MethodName>,
         replaces: Option<&MethodId>,
         proof: Option<&Proof>,
     ) -> Result<Pending, Error> {
@@ -339,9 +394,10 @@ impl Mfa {
         let fresh = self.fresh();
         let (mut pending, sends) = self
             .run(user, |rec, ctx, fx| {
-                machine::begin_enrollment(
+                machine::begin_named_enrollment(
                     rec,
                     method.clone(),
+                    name.clone(),
                     replaces,
                     proof,
                     provisioning.as_ref(),

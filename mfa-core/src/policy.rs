@@ -188,6 +188,8 @@ pub struct Policy {
     pub app_name: String,
     /// The default locale for messages (`en`, `nb`).
     pub locale: String,
+    /// The most authenticator apps one user may set up (default 5, as Entra allows).
+    pub max_authenticator_apps: usize,
 }
 
 impl Default for Policy {
@@ -206,6 +208,7 @@ impl Default for Policy {
             countries: CountryPolicy::default(),
             app_name: "mfa".to_owned(),
             locale: "en".to_owned(),
+            max_authenticator_apps: 5,
         }
     }
 }
@@ -237,6 +240,11 @@ impl Policy {
         if !(1..=100).contains(&self.recovery_codes) {
             return Err(InputError::InvalidSetting(
                 "recovery_codes must be 1 to 100",
+            ));
+        }
+        if !(1..=crate::record::MAX_METHODS).contains(&self.max_authenticator_apps) {
+            return Err(InputError::InvalidSetting(
+                "max_authenticator_apps must be 1 to 16",
             ));
         }
         Ok(())

@@ -81,6 +81,7 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
         app,
         replaces: None,
         app_step: None,
+        name: None,
     };
     let record = UserRecord {
         methods: vec![

@@ -12,7 +12,8 @@ use crate::code::{CodeHash, SecretBytes};
 use crate::delivery::Purpose;
 use crate::error::StoreError;
 use crate::method::{
-    AppCredential, ChallengeId, Extension, Method, MethodId, MethodRecord, MethodStatus, PhoneMode,
+    AppCredential, ChallengeId, Extension, Method, MethodId, MethodName, MethodRecord,
+    MethodStatus, PhoneMode,
 };
 use crate::phone::{NumberKind, PhoneNumber};
 use crate::record::{
@@ -65,7 +66,41 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     }
     w.u32(record.sends.count);
     w.time(record.sends.started_at);
+    write_names(&mut w, record);
     w.0
+}
+
+// Sections appended after the send window. Each is read only when bytes remain, so
+// a record written before it still loads.
+
+/// The names users gave their methods: a list of (method id, name).
+fn write_names(w: &mut Writer, record: &UserRecord) {
+    let named: Vec<_> = record
+        .methods
+        .iter()
+        .filter_map(|m| m.name.as_ref().map(|n| (&m.id, n)))
+        .collect();
+    w.len(named.len());
+    for (id, name) in named {
+        w.str(id.as_str());
+        w.str(name.as_str());
+    }
+}
+
+fn read_names(r: &mut Reader<'_>, methods: &mut [MethodRecord]) -> Result<(), StoreError> {
+    let names = r.list(|r| {
+        let id = method_id(r.str()?)?;
+        let name = MethodName::parse(r.str()?).map_err(|_| bad("method name"))?;
+        Ok((id, name))
+    })?;
+    for (id, name) in names {
+        let method = methods
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or_else(|| bad("method name's method"))?;
+        method.name = Some(name);
+    }
+    Ok(())
 }
 
 /// A record from its bytes; a typed error for anything that is not one.
@@ -112,6 +147,10 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         count: r.u32()?,
         started_at: r.time()?,
     };
+    let mut methods = methods;
+    if !r.0.is_empty() {
+        read_names(&mut r, &mut methods)?;
+    }
     if !r.0.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -274,6 +313,7 @@ fn read_method(r: &mut Reader<'_>) -> Result<MethodRecord, StoreError> {
         app,
         replaces,
         app_step,
+        name: None,
     })
 }
 
@@ -453,5 +493,59 @@ impl<'a> Reader<'a> {
             v.push(item(self)?);
         }
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named_record() -> UserRecord {
+        let method = |id: &str, name: Option<&str>| MethodRecord {
+            id: MethodId::parse(id).unwrap(),
+            method: Method::AuthenticatorApp,
+            status: MethodStatus::Active,
+            is_default: false,
+            created_at: Timestamp::from_unix_secs(1),
+            app: None,
+            replaces: None,
+            app_step: None,
+            name: name.map(|n| MethodName::parse(n).unwrap()),
+        };
+        UserRecord {
+            methods: vec![method("a1", Some("work phone")), method("a2", None)],
+            ..UserRecord::default()
+        }
+    }
+
+    #[test]
+    fn method_names_round_trip() {
+        let record = named_record();
+        assert_eq!(decode(&encode(&record)).unwrap(), record);
+    }
+
+    #[test]
+    fn a_record_written_before_the_names_section_still_loads() {
+        let mut old = named_record();
+        old.methods[0].name = None;
+        let mut bytes = encode(&old);
+        // The empty names section: a zero count.
+        assert_eq!(bytes.split_off(bytes.len() - 2), [0, 0]);
+        assert_eq!(decode(&bytes).unwrap(), old);
+    }
+
+    #[test]
+    fn a_name_for_a_missing_method_or_a_bad_name_is_corrupt() {
+        let record = named_record();
+        let bytes = encode(&record);
+        let text = b"work phone";
+        let at = bytes.windows(text.len()).position(|w| w == text).unwrap();
+        let mut bad_name = bytes.clone();
+        bad_name[at + 4] = b'\n';
+        assert!(decode(&bad_name).is_err());
+        let id = bytes.windows(2).rposition(|w| w == b"a1").unwrap();
+        let mut orphan = bytes.clone();
+        orphan[id + 1] = b'9';
+        assert!(decode(&orphan).is_err());
     }
 }

@@ -184,6 +184,7 @@ fn method(method: Method, status: MethodStatus, offset: u64) -> MethodRecord {
         app: None,
         replaces: None,
         app_step: None,
+        name: None,
     }
 }
 
@@ -231,6 +232,7 @@ pub fn rich_record() -> UserRecord {
         parameters: "totp sha1 6 30".to_owned(),
     });
     app.app_step = Some(56_666_666);
+    app.name = Some(crate::method::MethodName::parse("Telefon på jobb ✓").expect("valid name"));
     let mut app_pending = method(Method::AuthenticatorApp, MethodStatus::Pending, 6);
     app_pending.app = Some(AppCredential {
         secret: SecretBytes::new(vec![0, 255, 1, 254]),
