@@ -56,4 +56,21 @@ pub trait AppVerifier: Send + Sync + fmt::Debug {
         now: Timestamp,
         after_step: Option<u64>,
     ) -> Result<Option<AppMatch>, InputError>;
+
+    /// Finds a counter that drifted past the look-ahead from two consecutive codes
+    /// (`first`, then `second`), for HOTP hardware tokens; the match is `second`'s.
+    /// Only counters after `after_step` count. The default: no resynchronisation
+    /// (time-based credentials rely on their window).
+    fn resync(
+        &self,
+        credential: &AppCredential,
+        first: &OneTimeCode,
+        second: &OneTimeCode,
+        after_step: Option<u64>,
+    ) -> Result<Option<AppMatch>, InputError> {
+        let _ = (credential, first, second, after_step);
+        Err(InputError::InvalidSetting(
+            "this credential does not resynchronise",
+        ))
+    }
 }

@@ -56,6 +56,8 @@ pub enum Missing {
     VoiceDelivery,
     /// The authenticator-app verifier.
     AppVerifier,
+    /// The hardware-token verifier.
+    TokenVerifier,
 }
 
 impl std::fmt::Display for Missing {
@@ -67,6 +69,7 @@ impl std::fmt::Display for Missing {
             Missing::SmsDelivery => "SMS delivery",
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
+            Missing::TokenVerifier => "hardware token verifier",
         })
     }
 }
@@ -154,6 +157,10 @@ pub enum InputError {
     /// A method's name is empty, too long or holds control characters.
     #[error("a method's name has 1 to 64 characters and no control characters")]
     InvalidMethodName,
+    /// A hardware token's serial is empty, too long or holds other than letters,
+    /// digits, `-`, `_`, `.` and `:`.
+    #[error("a token serial has 1 to 64 letters, digits, '-', '_', '.' or ':'")]
+    InvalidTokenSerial,
     /// A second method of this kind needs a name, to tell it from the first.
     #[error("give this method a name, to tell it from the one already set up")]
     MethodNameRequired,

@@ -149,6 +149,15 @@ pub enum Event {
         /// Who.
         user: UserId,
     },
+    /// A hardware token's counter was moved forward by two consecutive codes.
+    TokenResynchronised {
+        /// Whose token.
+        user: UserId,
+        /// The token's method.
+        method_id: MethodId,
+        /// How far the counter moved past the expected one.
+        drift: i64,
+    },
 }
 
 /// Why a request was refused (or closed): [`Event::Refused`].
@@ -173,6 +182,8 @@ pub enum Refusal {
     Reauthentication,
     /// A settings change came while a fraud report suspends them.
     Suspended,
+    /// Two codes given to resynchronise a hardware token matched no counters.
+    WrongResyncCodes,
 }
 
 /// Receives events.

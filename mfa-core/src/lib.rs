@@ -36,7 +36,7 @@ pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
 pub use machine::{Approved, Verification};
 pub use method::{
     AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
-    MethodName, MethodRecord, MethodStatus, PhoneMode,
+    MethodName, MethodRecord, MethodStatus, PhoneMode, TokenSerial,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
 pub use phone::{NumberKind, PhoneNumber};

@@ -17,7 +17,8 @@ use crate::delivery::{CallOutcome, Content, Purpose};
 use crate::error::{Error, InputError, Missing, PolicyError};
 use crate::event::{Event, Refusal};
 use crate::method::{
-    ChallengeId, Method, MethodId, MethodKind, MethodName, MethodRecord, MethodStatus,
+    AppCredential, ChallengeId, Method, MethodId, MethodKind, MethodName, MethodRecord,
+    MethodStatus,
 };
 use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy};
 use crate::proof::Proof;
@@ -43,6 +44,8 @@ pub struct Ctx<'a> {
     pub key: &'a CodeKey,
     /// The authenticator-app verifier, when one is configured.
     pub app: Option<&'a dyn AppVerifier>,
+    /// The hardware-token verifier, when one is configured.
+    pub tokens: Option<&'a dyn AppVerifier>,
 }
 
 /// Values drawn from the random source before deciding.
@@ -331,6 +334,29 @@ pub fn begin_named_enrollment(
         }
         None => {}
     }
+    if method.kind() == MethodKind::HardwareToken {
+        return Err(InputError::InvalidSetting(
+            "hardware tokens are assigned by an administrator (assign_hardware_token)",
+        )
+        .into());
+    }
+    let credential = provisioning.map(|p| p.credential.clone());
+    add_pending_method(rec, method, name, replaces, credential, fresh, ctx, effects)
+}
+
+/// The part of an enrollment after its authorisation: the checks on the method, the
+/// pending method and its challenge.
+#[allow(clippy::too_many_arguments)] // the request's parts, each named
+fn add_pending_method(
+    rec: &mut UserRecord,
+    method: Method,
+    name: Option<MethodName>,
+    replaces: Option<&MethodId>,
+    credential: Option<AppCredential>,
+    fresh: &Fresh,
+    ctx: &Ctx<'_>,
+    effects: &mut Vec<Effect>,
+) -> Result<crate::Pending, Error> {
     if let Some(old) = replaces {
         let Some(old_record) = rec.method(old) else {
             return Err(Error::NotFound(Missing::Method));
@@ -364,7 +390,7 @@ pub fn begin_named_enrollment(
         status: MethodStatus::Pending,
         is_default: false,
         created_at: ctx.now,
-        app: provisioning.map(|p| p.credential.clone()),
+        app: credential,
         replaces: replaces.cloned(),
         app_step: None,
         name,
@@ -378,6 +404,88 @@ pub fn begin_named_enrollment(
     );
     let method_id = fresh.method_id.clone();
     start_challenge(rec, &method_id, Purpose::Enrollment, fresh, ctx, effects)
+}
+
+/// An administrator assigns an imported hardware token: a pending method holding the
+/// token's key, and an enrollment challenge that the user answers with the token's
+/// first code (then completes), within [`Policy::hardware_token_confirmation`].
+/// Needs no proof from the user: the administrator vouches; the code proves the
+/// user holds the token.
+pub fn assign_token(
+    rec: &mut UserRecord,
+    serial: crate::method::TokenSerial,
+    credential: AppCredential,
+    name: Option<MethodName>,
+    fresh: &Fresh,
+    ctx: &Ctx<'_>,
+    effects: &mut Vec<Effect>,
+) -> Result<crate::Pending, Error> {
+    check_active(rec, ctx, effects)?;
+    let method = Method::HardwareToken { serial };
+    if rec.methods.iter().any(|m| m.method == method) {
+        return Err(PolicyError::AlreadyEnrolled.into());
+    }
+    add_pending_method(
+        rec,
+        method,
+        name,
+        None,
+        Some(credential),
+        fresh,
+        ctx,
+        effects,
+    )
+}
+
+/// Resynchronises an HOTP hardware token whose counter ran past the look-ahead,
+/// from two consecutive codes (the user pressed the button many times away from a
+/// sign-in). Signs nobody in: it only moves the counter, so the next code works.
+/// A pair that does not match counts as a failure, like a wrong code, so the
+/// wider search cannot be used to guess.
+pub fn resync_token(
+    rec: &mut UserRecord,
+    method_id: &MethodId,
+    first: &OneTimeCode,
+    second: &OneTimeCode,
+    ctx: &Ctx<'_>,
+    effects: &mut Vec<Effect>,
+) -> Result<bool, Error> {
+    check_lockout(rec, ctx, None, effects)?;
+    let verifier = ctx
+        .tokens
+        .ok_or(Error::NotConfigured(Missing::TokenVerifier))?;
+    let Some(method) = rec.method(method_id).filter(|m| {
+        m.method.kind() == MethodKind::HardwareToken && m.status == MethodStatus::Active
+    }) else {
+        return Err(Error::NotFound(Missing::Method));
+    };
+    let credential = method
+        .app
+        .as_ref()
+        .ok_or(Error::NotFound(Missing::Method))?;
+    match verifier.resync(credential, first, second, method.app_step)? {
+        Some(m) => {
+            if let Some(rec_method) = rec.method_mut(method_id) {
+                rec_method.app_step = Some(m.step);
+            }
+            rec.failures = Default::default();
+            emit(
+                effects,
+                Event::TokenResynchronised {
+                    user: ctx.user.clone(),
+                    method_id: method_id.clone(),
+                    drift: m.drift,
+                },
+            );
+            Ok(true)
+        }
+        None => {
+            rec.failures.count = rec.failures.count.saturating_add(1);
+            rec.failures.last_at = Some(ctx.now);
+            refused(effects, ctx, None, Refusal::WrongResyncCodes);
+            Ok(false)
+        }
+    }
 }
 
 /// Names are unique among a user's set-up methods; a kind a user may have several
@@ -479,6 +587,9 @@ fn start_challenge(
         && ctx.policy.call_confirmation == CallConfirmation::PressKey;
     let code = (channel.is_some() && !press_key).then_some(&fresh.code);
     let lifetime = match (channel, purpose) {
+        (None, Purpose::Enrollment) if method.kind() == MethodKind::HardwareToken => {
+            ctx.policy.hardware_token_confirmation
+        }
         (None, Purpose::Enrollment) => APP_ENROLLMENT_WINDOW,
         _ => ctx.policy.code_lifetime,
     };
@@ -604,7 +715,12 @@ pub fn verify(
         .ok_or(Error::NotFound(Missing::Method))?;
     let mut cctx = challenge_context(ctx);
     if challenge.answer == Answer::AppCode {
-        let verifier = ctx.app.ok_or(Error::NotConfigured(Missing::AppVerifier))?;
+        let verifier = match method.method.kind() {
+            MethodKind::HardwareToken => ctx
+                .tokens
+                .ok_or(Error::NotConfigured(Missing::TokenVerifier))?,
+            _ => ctx.app.ok_or(Error::NotConfigured(Missing::AppVerifier))?,
+        };
         let credential = method
             .app
             .as_ref()

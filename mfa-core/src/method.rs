@@ -80,6 +80,12 @@ pub enum Method {
     AuthenticatorApp,
     /// Single-use recovery codes, for when the phone is lost.
     RecoveryCodes,
+    /// An OATH hardware token (TOTP or HOTP) an administrator imported from the
+    /// vendor's seed file and assigned to the user, who confirms it with a first code.
+    HardwareToken {
+        /// The serial printed on the token.
+        serial: TokenSerial,
+    },
 }
 
 /// The kind of a [`Method`], without its details.
@@ -93,6 +99,8 @@ pub enum MethodKind {
     AuthenticatorApp,
     /// [`Method::RecoveryCodes`].
     RecoveryCodes,
+    /// [`Method::HardwareToken`].
+    HardwareToken,
 }
 
 impl MethodKind {
@@ -120,6 +128,7 @@ impl Method {
             Method::OfficePhone { .. } => MethodKind::OfficePhone,
             Method::AuthenticatorApp => MethodKind::AuthenticatorApp,
             Method::RecoveryCodes => MethodKind::RecoveryCodes,
+            Method::HardwareToken { .. } => MethodKind::HardwareToken,
         }
     }
 
@@ -135,7 +144,7 @@ impl Method {
                 ..
             }
             | Method::OfficePhone { .. } => Some(Channel::Voice),
-            Method::AuthenticatorApp | Method::RecoveryCodes => None,
+            Method::AuthenticatorApp | Method::RecoveryCodes | Method::HardwareToken { .. } => None,
         }
     }
 
@@ -192,6 +201,7 @@ impl fmt::Display for Method {
             } => write!(f, "call to office phone {}", number.masked()),
             Method::AuthenticatorApp => f.write_str("authenticator app"),
             Method::RecoveryCodes => f.write_str("recovery codes"),
+            Method::HardwareToken { serial } => write!(f, "hardware token {serial}"),
         }
     }
 }
@@ -290,6 +300,37 @@ pub struct MethodRecord {
     pub name: Option<MethodName>,
 }
 
+/// The longest [`TokenSerial`], in bytes.
+pub const MAX_TOKEN_SERIAL_LEN: usize = 64;
+
+/// A hardware token's serial number, as printed on it and listed in the seed file:
+/// 1 to [`MAX_TOKEN_SERIAL_LEN`] ASCII letters, digits and `-`, `_`, `.`, `:`.
+/// Not a secret: it is shown to the user and the administrator.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenSerial(String);
+
+impl TokenSerial {
+    /// Checks a serial.
+    pub fn parse(input: &str) -> Result<Self, InputError> {
+        let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
+        if input.is_empty() || input.len() > MAX_TOKEN_SERIAL_LEN || !input.bytes().all(ok) {
+            return Err(InputError::InvalidTokenSerial);
+        }
+        Ok(TokenSerial(input.to_owned()))
+    }
+
+    /// The serial.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The longest [`MethodName`], in characters.
 pub const MAX_METHOD_NAME_CHARS: usize = 64;
 
@@ -351,6 +392,21 @@ impl fmt::Display for MethodName {
 mod tests {
     use super::*;
     use crate::code::SeededRandomness;
+
+    #[test]
+    fn token_serials_are_short_and_plain() {
+        assert_eq!(
+            TokenSerial::parse("OATH-0001:a.b_c").unwrap().as_str(),
+            "OATH-0001:a.b_c"
+        );
+        for bad in ["", "a b", "ø", "a,b", &"1".repeat(MAX_TOKEN_SERIAL_LEN + 1)] {
+            assert_eq!(
+                TokenSerial::parse(bad),
+                Err(InputError::InvalidTokenSerial),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn method_names_are_bounded_and_printable() {

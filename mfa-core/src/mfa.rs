@@ -9,12 +9,15 @@ use std::sync::Arc;
 use crate::app::{AppProvisioning, AppVerifier};
 use crate::challenge::{ChallengeStatus, EnrollmentState};
 use crate::clock::{Clock, SystemClock, Timestamp};
-use crate::code::{CodeKey, OsRandomness, Randomness, RecoveryCode, random_code};
+use crate::code::{CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, random_code};
 use crate::delivery::{CallOutcome, Delivery, DeliveryRequest, Purpose};
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
-use crate::method::{ChallengeId, Channel, Method, MethodId, MethodKind, MethodName, MethodRecord};
+use crate::method::{
+    AppCredential, ChallengeId, Channel, Method, MethodId, MethodKind, MethodName, MethodRecord,
+    TokenSerial,
+};
 use crate::policy::{CostNotice, Policy};
 use crate::proof::Proof;
 use crate::record::{UserRecord, UserStatus};
@@ -103,6 +106,7 @@ pub struct MfaBuilder {
     app: Option<Arc<dyn AppVerifier>>,
     events: Arc<dyn EventSink>,
     issuer: Option<String>,
+    tokens: Option<Arc<dyn AppVerifier>>,
 }
 
 impl fmt::Debug for MfaBuilder {
@@ -168,6 +172,13 @@ impl MfaBuilder {
         self
     }
 
+    /// The hardware-token verifier (such as `mfa_totp::OathTokens`), which reads the
+    /// TOTP or HOTP settings each imported token's credential carries.
+    pub fn hardware_tokens(mut self, verifier: impl AppVerifier + 'static) -> Self {
+        self.tokens = Some(Arc::new(verifier));
+        self
+    }
+
     /// Where events go (default: nowhere).
     pub fn events(mut self, sink: impl EventSink + 'static) -> Self {
         self.events = Arc::new(sink);
@@ -203,6 +214,7 @@ impl MfaBuilder {
             voice: self.voice,
             app: self.app,
             events: self.events,
+            tokens: self.tokens,
         })
     }
 }
@@ -221,6 +233,7 @@ pub struct Mfa {
     app: Option<Arc<dyn AppVerifier>>,
     events: Arc<dyn EventSink>,
     issuer: String,
+    tokens: Option<Arc<dyn AppVerifier>>,
 }
 
 impl fmt::Debug for Mfa {
@@ -249,6 +262,7 @@ impl Mfa {
             app: None,
             events: Arc::new(NoEvents),
             issuer: None,
+            tokens: None,
         }
     }
 
@@ -410,6 +424,82 @@ impl Mfa {
         self.perform(user, sends, &mut pending).await?;
         pending.app = provisioning;
         Ok(pending)
+    }
+
+    /// An administrator assigns an imported OATH hardware token (its serial and the
+    /// credential made from the seed file, as `mfa_totp::TokenSeed::credential`
+    /// gives) to a user. The token is pending until the user answers the returned
+    /// challenge with its first code and completes, within
+    /// [`Policy::hardware_token_confirmation`]; [`Mfa::enrollment_challenge`] finds
+    /// that challenge again. Needs no proof: the administrator vouches, the code
+    /// proves the user holds the token. A serial is assigned to a user once.
+    pub async fn assign_hardware_token(
+        &self,
+        user: &UserId,
+        serial: TokenSerial,
+        credential: AppCredential,
+        name: Option<&str>,
+    ) -> Result<Pending, Error> {
+        if self.tokens.is_none() {
+            return Err(Error::NotConfigured(Missing::TokenVerifier));
+        }
+        let name = name.map(MethodName::parse).transpose()?;
+        let fresh = self.fresh();
+        let (pending, _) = self
+            .run(user, |rec, ctx, fx| {
+                machine::assign_token(
+                    rec,
+                    serial.clone(),
+                    credential.clone(),
+                    name.clone(),
+                    &fresh,
+                    ctx,
+                    fx,
+                )
+            })
+            .await?;
+        Ok(pending)
+    }
+
+    /// Moves an HOTP hardware token's counter forward from two consecutive codes,
+    /// when it ran past the look-ahead (the button pressed many times away from a
+    /// sign-in). `false` when the pair matches no counters (counted as a failure).
+    /// Signs nobody in.
+    pub async fn resync_hardware_token(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+        first: &str,
+        second: &str,
+    ) -> Result<bool, Error> {
+        let first = OneTimeCode::parse(first)?;
+        let second = OneTimeCode::parse(second)?;
+        let (done, _) = self
+            .run(user, |rec, ctx, fx| {
+                machine::resync_token(rec, method_id, &first, &second, ctx, fx)
+            })
+            .await?;
+        Ok(done)
+    }
+
+    /// The open enrollment challenge of a pending method, such as an assigned
+    /// hardware token waiting for its first code.
+    pub async fn enrollment_challenge(
+        &self,
+        user: &UserId,
+        method_id: &MethodId,
+    ) -> Result<Option<ChallengeId>, Error> {
+        let rec = self.read(user).await?;
+        let now = self.clock.now();
+        Ok(rec
+            .challenges
+            .iter()
+            .find(|c| {
+                &c.method_id == method_id
+                    && c.purpose == Purpose::Enrollment
+                    && (c.status_at(now).is_awaiting() || c.status == ChallengeStatus::Approved)
+            })
+            .map(|c| c.id.clone()))
     }
 
     /// Starts a sign-in challenge on the user's default method.
@@ -682,6 +772,7 @@ impl Mfa {
             policy: &self.policy,
             key: &self.key,
             app: self.app.as_deref(),
+            tokens: self.tokens.as_deref(),
         }
     }
 

@@ -190,6 +190,9 @@ pub struct Policy {
     pub locale: String,
     /// The most authenticator apps one user may set up (default 5, as Entra allows).
     pub max_authenticator_apps: usize,
+    /// How long an assigned hardware token waits for the user's first code (default
+    /// 7 days, at most 30): the administrator assigns it before the user has it.
+    pub hardware_token_confirmation: Duration,
 }
 
 impl Default for Policy {
@@ -209,6 +212,7 @@ impl Default for Policy {
             app_name: "mfa".to_owned(),
             locale: "en".to_owned(),
             max_authenticator_apps: 5,
+            hardware_token_confirmation: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -240,6 +244,13 @@ impl Policy {
         if !(1..=100).contains(&self.recovery_codes) {
             return Err(InputError::InvalidSetting(
                 "recovery_codes must be 1 to 100",
+            ));
+        }
+        if self.hardware_token_confirmation.is_zero()
+            || self.hardware_token_confirmation > Duration::from_secs(30 * 24 * 3600)
+        {
+            return Err(InputError::InvalidSetting(
+                "hardware_token_confirmation must be above zero and at most 30 days",
             ));
         }
         if !(1..=crate::record::MAX_METHODS).contains(&self.max_authenticator_apps) {

@@ -69,6 +69,7 @@ impl Secrets {
 fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
     let (mobile, office) = (random_number(), random_number());
     let secret = random_bytes(20);
+    let token_secret = random_bytes(20);
     let hashes: Vec<[u8; 32]> = (0..3)
         .map(|_| random_bytes(32).try_into().unwrap())
         .collect();
@@ -106,6 +107,15 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
                     parameters: "totp".to_owned(),
                 }),
             ),
+            method(
+                Method::HardwareToken {
+                    serial: mfa_core::TokenSerial::parse("OATH0001").unwrap(),
+                },
+                Some(AppCredential {
+                    secret: SecretBytes::new(token_secret.clone()),
+                    parameters: "HOTP:SHA1:6:0".to_owned(),
+                }),
+            ),
         ],
         recovery_codes: hashes[..2]
             .iter()
@@ -134,6 +144,7 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
             .push(("a number's digits", n.e164().as_bytes()[1..].to_vec()));
     }
     secrets.add_bytes("the app secret", &secret);
+    secrets.add_bytes("the hardware token's secret", &token_secret);
     for h in &hashes {
         secrets.add_bytes("a hash", h);
     }

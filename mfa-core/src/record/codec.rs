@@ -13,7 +13,7 @@ use crate::delivery::Purpose;
 use crate::error::StoreError;
 use crate::method::{
     AppCredential, ChallengeId, Extension, Method, MethodId, MethodName, MethodRecord,
-    MethodStatus, PhoneMode,
+    MethodStatus, PhoneMode, TokenSerial,
 };
 use crate::phone::{NumberKind, PhoneNumber};
 use crate::record::{
@@ -229,6 +229,11 @@ fn write_method(w: &mut Writer, m: &MethodRecord) {
         }
         Method::AuthenticatorApp => w.u8(2),
         Method::RecoveryCodes => w.u8(3),
+        // Far from the first tags, so kinds added elsewhere do not collide.
+        Method::HardwareToken { serial } => {
+            w.u8(0x20);
+            w.str(serial.as_str());
+        }
     }
     w.u8(match m.status {
         MethodStatus::Pending => 0,
@@ -277,6 +282,9 @@ fn read_method(r: &mut Reader<'_>) -> Result<MethodRecord, StoreError> {
         }
         2 => Method::AuthenticatorApp,
         3 => Method::RecoveryCodes,
+        0x20 => Method::HardwareToken {
+            serial: TokenSerial::parse(r.str()?).map_err(|_| bad("token serial"))?,
+        },
         _ => return Err(bad("method")),
     };
     let status = match r.u8()? {

@@ -240,6 +240,18 @@ pub fn rich_record() -> UserRecord {
     });
     app_pending.replaces = Some(app.id.clone());
     let recovery = method(Method::RecoveryCodes, MethodStatus::Active, 7);
+    let mut token = method(
+        Method::HardwareToken {
+            serial: crate::method::TokenSerial::parse("OATH-0001").expect("valid serial"),
+        },
+        MethodStatus::Active,
+        8,
+    );
+    token.app = Some(AppCredential {
+        secret: SecretBytes::new(vec![7; 20]),
+        parameters: "HOTP:SHA1:6:0".to_owned(),
+    });
+    token.app_step = Some(41);
 
     let statuses = [
         ChallengeStatus::AwaitingCode,
@@ -293,6 +305,7 @@ pub fn rich_record() -> UserRecord {
             app,
             app_pending,
             recovery,
+            token,
         ],
         challenges,
         failures: Failures {
