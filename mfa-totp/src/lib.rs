@@ -7,6 +7,8 @@ mod keyed;
 #[cfg(feature = "qr")]
 mod qr;
 mod secret;
+mod seed;
+mod tokens;
 mod totp;
 mod uri;
 
@@ -22,5 +24,10 @@ pub use qr::{KeyQr, QrError, TerminalBackground};
 pub use secret::{
     DEFAULT_SECRET_BITS, MAX_SECRET_BYTES, MIN_GENERATED_BITS, SHORT_SECRET_BITS, Secret,
 };
+pub use seed::{
+    MAX_SEED_ERRORS, MAX_SEED_FILE_BYTES, MAX_SEED_TOKENS, MIN_SEED_BITS, SeedFile, SeedFileError,
+    SeedLineError, SeedProblem, TokenKind, TokenSeed, parse_seed_file,
+};
+pub use tokens::OathTokens;
 pub use totp::{MAX_PERIOD_SECS, MAX_TOTP_DIGITS, MAX_TOTP_WINDOW, Totp};
 pub use uri::{KeyUri, MAX_URI_LEN, OtpKind, UriError};

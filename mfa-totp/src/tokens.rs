@@ -1,0 +1,214 @@
+//! The verifier of OATH hardware tokens: each token's credential carries its own
+//! settings ([`crate::TokenSeed::parameters`]), TOTP or HOTP.
+
+use mfa_core::{
+    AppCredential, AppMatch, AppProvisioning, AppVerifier, InputError, OneTimeCode, Randomness,
+    Timestamp,
+};
+
+use crate::error::ConfigError;
+use crate::{Algorithm, Hotp, PreparedKey, Secret, Totp};
+
+/// Checks codes of imported OATH hardware tokens (`MfaBuilder::hardware_tokens`).
+///
+/// TOTP tokens are checked with a window of steps each way (default one); HOTP
+/// tokens from the counter after the last accepted one, with a look-ahead (default
+/// 10) for presses away from a sign-in, and resynchronised by two consecutive codes
+/// within a wider window (default 1000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OathTokens {
+    past: u32,
+    future: u32,
+    look_ahead: u32,
+    resync_window: u32,
+}
+
+impl Default for OathTokens {
+    fn default() -> Self {
+        OathTokens {
+            past: 1,
+            future: 1,
+            look_ahead: crate::DEFAULT_LOOK_AHEAD,
+            resync_window: crate::DEFAULT_RESYNC_WINDOW,
+        }
+    }
+}
+
+/// A token's settings, read back from its credential.
+enum Settings {
+    Totp(Totp),
+    Hotp { hotp: Hotp, counter: u64 },
+}
+
+impl OathTokens {
+    /// TOTP steps accepted before and after the current one.
+    pub fn with_totp_window(mut self, past: u32, future: u32) -> Result<Self, ConfigError> {
+        Totp::default().with_window(past, future)?;
+        self.past = past;
+        self.future = future;
+        Ok(self)
+    }
+
+    /// HOTP counters checked past the expected one, and the resynchronisation window.
+    pub fn with_hotp_windows(mut self, look_ahead: u32, resync: u32) -> Result<Self, ConfigError> {
+        Hotp::default()
+            .with_look_ahead(look_ahead)?
+            .with_resync_window(resync)?;
+        self.look_ahead = look_ahead;
+        self.resync_window = resync;
+        Ok(self)
+    }
+
+    fn settings(&self, parameters: &str) -> Result<Settings, ConfigError> {
+        let mut parts = parameters.split(':');
+        let (Some(kind), Some(a), Some(d), Some(n), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(ConfigError::Parameters);
+        };
+        let algorithm: Algorithm = a.parse()?;
+        let digits = d.parse::<u8>().map_err(|_| ConfigError::Parameters)?;
+        let number = n.parse::<u64>().map_err(|_| ConfigError::Parameters)?;
+        match kind {
+            "TOTP" => Ok(Settings::Totp(
+                Totp::new(algorithm, digits, number)?.with_window(self.past, self.future)?,
+            )),
+            "HOTP" => Ok(Settings::Hotp {
+                hotp: Hotp::new(algorithm, digits)?
+                    .with_look_ahead(self.look_ahead)?
+                    .with_resync_window(self.resync_window)?,
+                counter: number,
+            }),
+            _ => Err(ConfigError::Parameters),
+        }
+    }
+}
+
+/// The HOTP counter the next code is for: after the last accepted one, or the
+/// token's starting counter.
+fn next_counter(start: u64, after_step: Option<u64>) -> u64 {
+    after_step.map_or(start, |s| s.saturating_add(1).max(start))
+}
+
+impl AppVerifier for OathTokens {
+    /// Hardware tokens come with their secrets: they are imported from the seed
+    /// file, never provisioned.
+    fn provision(
+        &self,
+        _issuer: &str,
+        _account: &str,
+        _rng: &dyn Randomness,
+    ) -> Result<AppProvisioning, InputError> {
+        Err(InputError::InvalidSetting(
+            "hardware tokens are imported from their seed file, not provisioned",
+        ))
+    }
+
+    fn verify(
+        &self,
+        credential: &AppCredential,
+        code: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+    ) -> Result<Option<AppMatch>, InputError> {
+        let secret = credential.secret.expose();
+        match self.settings(&credential.parameters)? {
+            Settings::Totp(totp) => {
+                let key = PreparedKey::new(totp.algorithm(), secret);
+                Ok(totp.verify_prepared(&key, code, now, after_step)?)
+            }
+            Settings::Hotp { hotp, counter } => {
+                let key = PreparedKey::new(hotp.algorithm(), secret);
+                Ok(hotp.verify_prepared(&key, code, next_counter(counter, after_step))?)
+            }
+        }
+    }
+
+    fn resync(
+        &self,
+        credential: &AppCredential,
+        first: &OneTimeCode,
+        second: &OneTimeCode,
+        after_step: Option<u64>,
+    ) -> Result<Option<AppMatch>, InputError> {
+        match self.settings(&credential.parameters)? {
+            Settings::Totp(_) => Err(InputError::InvalidSetting(
+                "TOTP tokens are not resynchronised: their window follows the clock",
+            )),
+            Settings::Hotp { hotp, counter } => {
+                let secret = Secret::from_secret_bytes(&credential.secret)?;
+                Ok(hotp.resync(&secret, first, second, next_counter(counter, after_step))?)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credential(parameters: &str) -> AppCredential {
+        AppCredential {
+            secret: mfa_core::SecretBytes::new(b"12345678901234567890".to_vec()),
+            parameters: parameters.to_owned(),
+        }
+    }
+
+    #[test]
+    fn hotp_tokens_count_from_their_start_and_after_the_last_code() {
+        let tokens = OathTokens::default();
+        let hotp = credential("HOTP:SHA1:6:5");
+        let secret = Secret::from_bytes(b"12345678901234567890".to_vec()).unwrap();
+        let at = |c| Hotp::default().generate(&secret, c);
+        let now = Timestamp::from_unix_secs(0);
+        // RFC 4226 appendix D: counter 5 is 254676.
+        assert_eq!(at(5).expose(), "254676");
+        let m = tokens.verify(&hotp, &at(5), now, None).unwrap().unwrap();
+        assert_eq!((m.step, m.drift), (5, 0));
+        assert_eq!(tokens.verify(&hotp, &at(4), now, None).unwrap(), None);
+        assert_eq!(tokens.verify(&hotp, &at(5), now, Some(5)).unwrap(), None);
+        let m = tokens.verify(&hotp, &at(9), now, Some(5)).unwrap().unwrap();
+        assert_eq!((m.step, m.drift), (9, 3));
+        // Past the look-ahead: only two consecutive codes find it.
+        assert_eq!(tokens.verify(&hotp, &at(40), now, Some(9)).unwrap(), None);
+        let m = tokens
+            .resync(&hotp, &at(40), &at(41), Some(9))
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.step, 41);
+        assert_eq!(
+            tokens.resync(&hotp, &at(40), &at(42), Some(9)).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn totp_tokens_use_their_own_settings_and_bad_settings_are_errors() {
+        let tokens = OathTokens::default();
+        let totp = credential("TOTP:SHA1:8:30");
+        let secret = Secret::from_bytes(b"12345678901234567890".to_vec()).unwrap();
+        let now = Timestamp::from_unix_secs(59);
+        // RFC 6238 appendix B: 94287082 at 59 s.
+        let code = OneTimeCode::parse("94287082").unwrap();
+        assert!(tokens.verify(&totp, &code, now, None).unwrap().is_some());
+        assert!(tokens.resync(&totp, &code, &code, None).is_err());
+        for bad in [
+            "",
+            "TOTP:SHA1:6",
+            "MOTP:SHA1:6:30",
+            "TOTP:MD5:6:30",
+            "HOTP:SHA1:x:0",
+        ] {
+            assert!(
+                tokens.verify(&credential(bad), &code, now, None).is_err(),
+                "{bad}"
+            );
+        }
+        let _ = secret;
+        assert!(tokens.provision("x", "y", &mfa_core::OsRandomness).is_err());
+    }
+}
