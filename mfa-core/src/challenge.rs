@@ -81,6 +81,8 @@ pub enum Answer {
     AppCode,
     /// A key press on a call.
     KeyPress,
+    /// A passkey's answer to a WebAuthn ceremony.
+    Passkey,
 }
 
 /// One challenge, as the store keeps it. This is the state machine's state.
@@ -251,6 +253,8 @@ pub enum ChallengeEvent<'a> {
     Expire,
     /// "Complete": the enrollment's method becomes active.
     Complete,
+    /// A passkey's answer was checked: it verified (`true`) or not.
+    PasskeyChecked(bool),
 }
 
 impl ChallengeEvent<'_> {
@@ -264,6 +268,7 @@ impl ChallengeEvent<'_> {
             ChallengeEvent::Cancel => "cancel",
             ChallengeEvent::Expire => "expire",
             ChallengeEvent::Complete => "complete",
+            ChallengeEvent::PasskeyChecked(_) => "passkey answer",
         }
     }
 }
@@ -357,7 +362,10 @@ fn step(
     let status = challenge.status_at(ctx.now);
     let mut next = challenge;
     match (status, &event) {
-        (ChallengeStatus::Expired, ChallengeEvent::SubmitCode(_)) if next.status.is_awaiting() => {
+        (
+            ChallengeStatus::Expired,
+            ChallengeEvent::SubmitCode(_) | ChallengeEvent::PasskeyChecked(_),
+        ) if next.status.is_awaiting() => {
             next.status = ChallengeStatus::Expired;
             Ok((
                 next,
@@ -393,6 +401,22 @@ fn step(
                     }
                     Ok((next, vec![Effect::RecordFailure]))
                 }
+            }
+        }
+        (ChallengeStatus::AwaitingCode, ChallengeEvent::PasskeyChecked(verified))
+            if next.answer == Answer::Passkey =>
+        {
+            if *verified {
+                next.status = ChallengeStatus::Approved;
+                next.approved_at = Some(ctx.now);
+                let generation = next.generation;
+                Ok((next, vec![Effect::Approve { generation }]))
+            } else {
+                next.attempts = (next.attempts + 1).min(next.max_attempts);
+                if next.attempts >= next.max_attempts {
+                    next.status = ChallengeStatus::Locked;
+                }
+                Ok((next, vec![Effect::RecordFailure]))
             }
         }
         (ChallengeStatus::AwaitingCallConfirmation, ChallengeEvent::CallConfirmed) => {
@@ -521,6 +545,6 @@ fn check_code(challenge: &Challenge, code: &OneTimeCode, ctx: &Context<'_>) -> C
                 _ => Check::Wrong,
             }
         }
-        Answer::KeyPress => Check::Wrong,
+        Answer::KeyPress | Answer::Passkey => Check::Wrong,
     }
 }

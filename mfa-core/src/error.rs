@@ -38,6 +38,9 @@ pub enum Error {
     /// The method needs a backend that was not configured on [`crate::Mfa`].
     #[error("no {0} is configured")]
     NotConfigured(Missing),
+    /// The passkey verifier failed; the answer is "not verified".
+    #[error(transparent)]
+    Passkey(#[from] crate::passkey::PasskeyError),
 }
 
 /// What [`Error::NotFound`] and [`Error::NotConfigured`] name.
@@ -58,6 +61,8 @@ pub enum Missing {
     AppVerifier,
     /// The hardware-token verifier.
     TokenVerifier,
+    /// The passkey (WebAuthn) verifier.
+    PasskeyVerifier,
 }
 
 impl std::fmt::Display for Missing {
@@ -70,6 +75,7 @@ impl std::fmt::Display for Missing {
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
             Missing::TokenVerifier => "hardware token verifier",
+            Missing::PasskeyVerifier => "passkey verifier",
         })
     }
 }
@@ -161,6 +167,9 @@ pub enum InputError {
     /// digits, `-`, `_`, `.` and `:`.
     #[error("a token serial has 1 to 64 letters, digits, '-', '_', '.' or ':'")]
     InvalidTokenSerial,
+    /// The browser's answer to a passkey ceremony is not a WebAuthn response.
+    #[error("the browser's answer is not a WebAuthn response")]
+    InvalidPasskeyResponse,
     /// A second method of this kind needs a name, to tell it from the first.
     #[error("give this method a name, to tell it from the one already set up")]
     MethodNameRequired,

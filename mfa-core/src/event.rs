@@ -184,6 +184,11 @@ pub enum Refusal {
     Suspended,
     /// Two codes given to resynchronise a hardware token matched no counters.
     WrongResyncCodes,
+    /// A passkey's answer did not verify (origin, challenge, signature, credential,
+    /// or user verification the policy asks).
+    PasskeyRejected,
+    /// A passkey's signature counter went back: the authenticator may be cloned.
+    PasskeyCounterRegressed,
 }
 
 /// Receives events.

@@ -10,6 +10,7 @@ pub mod event;
 pub mod machine;
 pub mod method;
 mod mfa;
+pub mod passkey;
 pub mod phone;
 pub mod policy;
 pub mod proof;
@@ -39,6 +40,9 @@ pub use method::{
     MethodName, MethodRecord, MethodStatus, PhoneMode, TokenSerial,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
+pub use passkey::{
+    Ceremony, PasskeyAssertion, PasskeyCredential, PasskeyError, PasskeyUser, PasskeyVerifier,
+};
 pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
 pub use proof::Proof;

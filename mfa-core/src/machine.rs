@@ -28,6 +28,10 @@ use crate::record::{
 };
 use crate::user::UserId;
 
+mod passkey;
+
+pub use passkey::{sign_in_order, verify_passkey};
+
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 pub const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
@@ -46,6 +50,8 @@ pub struct Ctx<'a> {
     pub app: Option<&'a dyn AppVerifier>,
     /// The hardware-token verifier, when one is configured.
     pub tokens: Option<&'a dyn AppVerifier>,
+    /// The passkey verifier, when one is configured.
+    pub passkeys: Option<&'a dyn crate::passkey::PasskeyVerifier>,
 }
 
 /// Values drawn from the random source before deciding.
@@ -394,6 +400,7 @@ fn add_pending_method(
         replaces: replaces.cloned(),
         app_step: None,
         name,
+        passkey: None,
     });
     emit(
         effects,
@@ -509,6 +516,7 @@ fn check_several(
     let kind = method.kind();
     let max = match kind {
         MethodKind::AuthenticatorApp => ctx.policy.max_authenticator_apps,
+        MethodKind::Passkey => MAX_METHODS,
         _ => return Ok(()),
     };
     let count = set_up().filter(|m| m.method.kind() == kind).count();
@@ -531,7 +539,7 @@ pub fn begin_sign_in(
 ) -> Result<crate::Pending, Error> {
     let chosen = match method {
         Some(id) => rec.method(id).filter(|m| m.status == MethodStatus::Active),
-        None => rec.default_method(),
+        None => sign_in_order(rec, ctx.policy).first().copied(),
     };
     let Some(chosen) = chosen.map(|m| m.id.clone()) else {
         return Err(Error::NotFound(match method {
@@ -593,7 +601,7 @@ fn start_challenge(
         (None, Purpose::Enrollment) => APP_ENROLLMENT_WINDOW,
         _ => ctx.policy.code_lifetime,
     };
-    let (challenge, _) = challenge::begin(
+    let (mut challenge, _) = challenge::begin(
         challenge::Begin {
             id: fresh.challenge_id.clone(),
             method_id: method_id.clone(),
@@ -618,7 +626,12 @@ fn start_challenge(
             cost_notice,
         }));
     }
-    let pending = pending(&challenge, method, cost_notice, ctx);
+    let passkey_options = match method.kind() {
+        MethodKind::Passkey => Some(passkey::open_ceremony(rec, &mut challenge, ctx)?),
+        _ => None,
+    };
+    let mut pending = pending(&challenge, method, cost_notice, ctx);
+    pending.passkey_options = passkey_options;
     rec.challenges.push(challenge);
     Ok(pending)
 }
@@ -665,6 +678,7 @@ pub fn pending(
         attempts_left: c.attempts_left(),
         cost_notice,
         app: None,
+        passkey_options: None,
     }
 }
 
@@ -693,7 +707,7 @@ pub fn verify(
     let code = match challenge.answer {
         Answer::SentCode(_) => OneTimeCode::parse_exact(code, ctx.policy.code_digits)?,
         Answer::AppCode => OneTimeCode::parse(code)?,
-        Answer::KeyPress => {
+        Answer::KeyPress | Answer::Passkey => {
             return Err(crate::error::TransitionError {
                 state: challenge.status_at(ctx.now).name(),
                 event: "submit code",

@@ -86,6 +86,9 @@ pub enum Method {
         /// The serial printed on the token.
         serial: TokenSerial,
     },
+    /// A passkey (WebAuthn): a key pair on the user's device or security key, the
+    /// private half never leaving it. A user may register several, each named.
+    Passkey,
 }
 
 /// The kind of a [`Method`], without its details.
@@ -101,13 +104,15 @@ pub enum MethodKind {
     RecoveryCodes,
     /// [`Method::HardwareToken`].
     HardwareToken,
+    /// [`Method::Passkey`].
+    Passkey,
 }
 
 impl MethodKind {
     /// Whether a user may set up more than one method of this kind, each named
     /// (authenticator apps); other kinds are told apart by their number or serial.
     pub fn allows_several(self) -> bool {
-        matches!(self, MethodKind::AuthenticatorApp)
+        matches!(self, MethodKind::AuthenticatorApp | MethodKind::Passkey)
     }
 }
 
@@ -129,6 +134,7 @@ impl Method {
             Method::AuthenticatorApp => MethodKind::AuthenticatorApp,
             Method::RecoveryCodes => MethodKind::RecoveryCodes,
             Method::HardwareToken { .. } => MethodKind::HardwareToken,
+            Method::Passkey => MethodKind::Passkey,
         }
     }
 
@@ -144,7 +150,10 @@ impl Method {
                 ..
             }
             | Method::OfficePhone { .. } => Some(Channel::Voice),
-            Method::AuthenticatorApp | Method::RecoveryCodes | Method::HardwareToken { .. } => None,
+            Method::AuthenticatorApp
+            | Method::RecoveryCodes
+            | Method::HardwareToken { .. }
+            | Method::Passkey => None,
         }
     }
 
@@ -202,6 +211,7 @@ impl fmt::Display for Method {
             Method::AuthenticatorApp => f.write_str("authenticator app"),
             Method::RecoveryCodes => f.write_str("recovery codes"),
             Method::HardwareToken { serial } => write!(f, "hardware token {serial}"),
+            Method::Passkey => f.write_str("passkey"),
         }
     }
 }
@@ -298,6 +308,8 @@ pub struct MethodRecord {
     pub app_step: Option<u64>,
     /// The name the user gave it ("work phone"), to tell several of a kind apart.
     pub name: Option<MethodName>,
+    /// For passkeys: the registered credential (set when its registration verifies).
+    pub passkey: Option<crate::passkey::PasskeyCredential>,
 }
 
 /// The longest [`TokenSerial`], in bytes.

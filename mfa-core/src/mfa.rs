@@ -18,6 +18,7 @@ use crate::method::{
     AppCredential, ChallengeId, Channel, Method, MethodId, MethodKind, MethodName, MethodRecord,
     TokenSerial,
 };
+use crate::passkey::PasskeyVerifier;
 use crate::policy::{CostNotice, Policy};
 use crate::proof::Proof;
 use crate::record::{UserRecord, UserStatus};
@@ -73,6 +74,10 @@ pub struct Pending {
     pub cost_notice: Option<CostNotice>,
     /// For app enrollment: the secret, URI and manual key to show once.
     pub app: Option<AppProvisioning>,
+    /// For passkeys: the options, as JSON, to hand to the browser's WebAuthn call
+    /// (`navigator.credentials.create` to register, `.get` to sign in); its answer
+    /// goes to [`Mfa::verify_passkey`].
+    pub passkey_options: Option<String>,
 }
 
 /// A completed enrollment.
@@ -107,6 +112,7 @@ pub struct MfaBuilder {
     events: Arc<dyn EventSink>,
     issuer: Option<String>,
     tokens: Option<Arc<dyn AppVerifier>>,
+    passkeys: Option<Arc<dyn PasskeyVerifier>>,
 }
 
 impl fmt::Debug for MfaBuilder {
@@ -179,6 +185,12 @@ impl MfaBuilder {
         self
     }
 
+    /// The passkey (WebAuthn) verifier, such as `mfa_passkey::WebauthnPasskeys`.
+    pub fn passkeys(mut self, verifier: impl PasskeyVerifier + 'static) -> Self {
+        self.passkeys = Some(Arc::new(verifier));
+        self
+    }
+
     /// Where events go (default: nowhere).
     pub fn events(mut self, sink: impl EventSink + 'static) -> Self {
         self.events = Arc::new(sink);
@@ -215,6 +227,7 @@ impl MfaBuilder {
             app: self.app,
             events: self.events,
             tokens: self.tokens,
+            passkeys: self.passkeys,
         })
     }
 }
@@ -234,6 +247,7 @@ pub struct Mfa {
     events: Arc<dyn EventSink>,
     issuer: String,
     tokens: Option<Arc<dyn AppVerifier>>,
+    passkeys: Option<Arc<dyn PasskeyVerifier>>,
 }
 
 impl fmt::Debug for Mfa {
@@ -263,6 +277,7 @@ impl Mfa {
             events: Arc::new(NoEvents),
             issuer: None,
             tokens: None,
+            passkeys: None,
         }
     }
 
@@ -395,6 +410,9 @@ impl Mfa {
         if let Some(channel) = method.channel() {
             self.delivery(channel)?;
         }
+        if method.kind() == MethodKind::Passkey && self.passkeys.is_none() {
+            return Err(Error::NotConfigured(Missing::PasskeyVerifier));
+        }
         let provisioning = match method.kind() {
             MethodKind::AuthenticatorApp => {
                 let verifier = self
@@ -502,7 +520,43 @@ impl Mfa {
             .map(|c| c.id.clone()))
     }
 
-    /// Starts a sign-in challenge on the user's default method.
+    /// The browser's answer to a passkey challenge (the JSON of its
+    /// `PublicKeyCredential`). Registration: an answer that verifies waits for
+    /// [`Mfa::complete`], like a correct code. Sign-in: one that verifies is redeemed
+    /// at once and carries its proof. An answer from another origin, for another
+    /// challenge, from a passkey that is not this user's, with a counter that went
+    /// back (a cloned authenticator) or without the user verification the policy
+    /// asks is `Rejected` and costs an attempt; one that is not WebAuthn at all is
+    /// an input error.
+    pub async fn verify_passkey(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+        response: &str,
+    ) -> Result<Verification, Error> {
+        let fresh = self.fresh_proof();
+        let (answer, _) = self
+            .run(user, |rec, ctx, fx| {
+                machine::verify_passkey(rec, challenge, response, &fresh, ctx, fx)
+            })
+            .await?;
+        Ok(answer)
+    }
+
+    /// The user's active methods in the order sign-in offers them: a passkey first
+    /// when they have one ([`Policy::passkeys_first`]), then the default, then the
+    /// rest, strongest first. [`Mfa::challenge`] starts on the first; the others are
+    /// "sign in another way" ([`Mfa::challenge_with`]).
+    pub async fn sign_in_options(&self, user: &UserId) -> Result<Vec<MethodRecord>, Error> {
+        let rec = self.read(user).await?;
+        Ok(machine::sign_in_order(&rec, &self.policy)
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    /// Starts a sign-in challenge on the first of [`Mfa::sign_in_options`]: the
+    /// user's default method, or their passkey when they have one.
     pub async fn challenge(&self, user: &UserId) -> Result<Pending, Error> {
         self.sign_in(user, None).await
     }
@@ -773,6 +827,7 @@ impl Mfa {
             key: &self.key,
             app: self.app.as_deref(),
             tokens: self.tokens.as_deref(),
+            passkeys: self.passkeys.as_deref(),
         }
     }
 

@@ -193,6 +193,13 @@ pub struct Policy {
     /// How long an assigned hardware token waits for the user's first code (default
     /// 7 days, at most 30): the administrator assigns it before the user has it.
     pub hardware_token_confirmation: Duration,
+    /// Whether a passkey must verify the user (PIN or biometrics), not only their
+    /// presence (default true, as NIST SP 800-63B asks of a multi-factor authenticator).
+    pub passkey_user_verification: bool,
+    /// Whether a user's passkey is offered first at sign-in, before their default
+    /// method (default true: the strongest method first, as Entra's system-preferred
+    /// authentication does).
+    pub passkeys_first: bool,
 }
 
 impl Default for Policy {
@@ -213,6 +220,8 @@ impl Default for Policy {
             locale: "en".to_owned(),
             max_authenticator_apps: 5,
             hardware_token_confirmation: Duration::from_secs(7 * 24 * 3600),
+            passkey_user_verification: true,
+            passkeys_first: true,
         }
     }
 }

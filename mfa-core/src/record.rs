@@ -119,6 +119,8 @@ pub struct UserRecord {
     pub sends: SendWindow,
     /// When the record was last committed.
     pub updated_at: Timestamp,
+    /// The states of open passkey ceremonies, one per open passkey challenge.
+    pub passkey_ceremonies: Vec<crate::passkey::PasskeyCeremony>,
 }
 
 impl UserRecord {
@@ -204,6 +206,12 @@ impl UserRecord {
         let challenges = &self.challenges;
         self.methods.retain(|m| {
             m.status != MethodStatus::Pending || challenges.iter().any(|c| c.method_id == m.id)
+        });
+        // A ceremony's state is needed only while its challenge waits.
+        self.passkey_ceremonies.retain(|p| {
+            challenges
+                .iter()
+                .any(|c| c.id == p.challenge_id && c.status_at(now).is_awaiting())
         });
     }
 }

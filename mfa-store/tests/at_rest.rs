@@ -83,6 +83,7 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
         replaces: None,
         app_step: None,
         name: None,
+        passkey: None,
     };
     let record = UserRecord {
         methods: vec![

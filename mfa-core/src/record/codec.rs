@@ -15,6 +15,7 @@ use crate::method::{
     AppCredential, ChallengeId, Extension, Method, MethodId, MethodName, MethodRecord,
     MethodStatus, PhoneMode, TokenSerial,
 };
+use crate::passkey::{PasskeyCeremony, PasskeyCredential};
 use crate::phone::{NumberKind, PhoneNumber};
 use crate::record::{
     Failures, ProofRecord, ProofSource, RecoveryCodeRecord, SendWindow, UserRecord, UserStatus,
@@ -67,7 +68,68 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     w.u32(record.sends.count);
     w.time(record.sends.started_at);
     write_names(&mut w, record);
+    write_passkeys(&mut w, record);
+    w.len(record.passkey_ceremonies.len());
+    for c in &record.passkey_ceremonies {
+        w.str(c.challenge_id.as_str());
+        w.bytes(&c.state);
+    }
     w.0
+}
+
+/// Passkey credentials: a list of (method id, credential id, counter, flags, last
+/// use, the verifier's form).
+fn write_passkeys(w: &mut Writer, record: &UserRecord) {
+    let keys: Vec<_> = record
+        .methods
+        .iter()
+        .filter_map(|m| m.passkey.as_ref().map(|p| (&m.id, p)))
+        .collect();
+    w.len(keys.len());
+    for (id, p) in keys {
+        w.str(id.as_str());
+        w.bytes(&p.credential_id);
+        w.u32(p.counter);
+        w.u8(u8::from(p.backup_eligible)
+            | u8::from(p.backup_state) << 1
+            | u8::from(p.user_verified) << 2);
+        w.opt_time(p.last_used_at);
+        w.bytes(&p.data);
+    }
+}
+
+fn read_passkeys(r: &mut Reader<'_>, methods: &mut [MethodRecord]) -> Result<(), StoreError> {
+    let keys = r.list(|r| {
+        let id = method_id(r.str()?)?;
+        let credential_id = r.bytes()?.to_vec();
+        let counter = r.u32()?;
+        let flags = r.u8()?;
+        if flags > 0b111 {
+            return Err(bad("passkey flags"));
+        }
+        let last_used_at = r.opt_time()?;
+        let data = r.bytes()?.to_vec();
+        Ok((
+            id,
+            PasskeyCredential {
+                credential_id,
+                counter,
+                backup_eligible: flags & 1 != 0,
+                backup_state: flags & 2 != 0,
+                user_verified: flags & 4 != 0,
+                last_used_at,
+                data,
+            },
+        ))
+    })?;
+    for (id, key) in keys {
+        let method = methods
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or_else(|| bad("passkey's method"))?;
+        method.passkey = Some(key);
+    }
+    Ok(())
 }
 
 // Sections appended after the send window. Each is read only when bytes remain, so
@@ -151,6 +213,18 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
     if !r.0.is_empty() {
         read_names(&mut r, &mut methods)?;
     }
+    let mut passkey_ceremonies = Vec::new();
+    if !r.0.is_empty() {
+        read_passkeys(&mut r, &mut methods)?;
+        passkey_ceremonies = r.list(|r| {
+            let challenge_id = ChallengeId::parse(r.str()?).map_err(|_| bad("challenge id"))?;
+            let state = r.bytes()?.to_vec();
+            Ok(PasskeyCeremony {
+                challenge_id,
+                state,
+            })
+        })?;
+    }
     if !r.0.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -163,6 +237,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         proofs,
         sends,
         updated_at,
+        passkey_ceremonies,
     })
 }
 
@@ -234,6 +309,7 @@ fn write_method(w: &mut Writer, m: &MethodRecord) {
             w.u8(0x20);
             w.str(serial.as_str());
         }
+        Method::Passkey => w.u8(0x21),
     }
     w.u8(match m.status {
         MethodStatus::Pending => 0,
@@ -282,6 +358,7 @@ fn read_method(r: &mut Reader<'_>) -> Result<MethodRecord, StoreError> {
         }
         2 => Method::AuthenticatorApp,
         3 => Method::RecoveryCodes,
+        0x21 => Method::Passkey,
         0x20 => Method::HardwareToken {
             serial: TokenSerial::parse(r.str()?).map_err(|_| bad("token serial"))?,
         },
@@ -322,6 +399,7 @@ fn read_method(r: &mut Reader<'_>) -> Result<MethodRecord, StoreError> {
         replaces,
         app_step,
         name: None,
+        passkey: None,
     })
 }
 
@@ -351,6 +429,7 @@ fn write_challenge(w: &mut Writer, c: &Challenge) {
         }
         Answer::AppCode => w.u8(1),
         Answer::KeyPress => w.u8(2),
+        Answer::Passkey => w.u8(0x21),
     }
     w.u32(c.generation);
     w.u32(c.attempts);
@@ -378,6 +457,7 @@ fn read_challenge(r: &mut Reader<'_>) -> Result<Challenge, StoreError> {
         0 => Answer::SentCode(CodeHash(r.bytes32()?)),
         1 => Answer::AppCode,
         2 => Answer::KeyPress,
+        0x21 => Answer::Passkey,
         _ => return Err(bad("answer")),
     };
     Ok(Challenge {
@@ -519,6 +599,7 @@ mod tests {
             replaces: None,
             app_step: None,
             name: name.map(|n| MethodName::parse(n).unwrap()),
+            passkey: None,
         };
         UserRecord {
             methods: vec![method("a1", Some("work phone")), method("a2", None)],
@@ -537,9 +618,11 @@ mod tests {
         let mut old = named_record();
         old.methods[0].name = None;
         let mut bytes = encode(&old);
-        // The empty names section: a zero count.
+        // The empty names, passkeys and ceremonies sections: zero counts.
+        assert_eq!(bytes.split_off(bytes.len() - 4), [0, 0, 0, 0]);
+        assert_eq!(decode(&bytes).unwrap(), old, "without the passkey sections");
         assert_eq!(bytes.split_off(bytes.len() - 2), [0, 0]);
-        assert_eq!(decode(&bytes).unwrap(), old);
+        assert_eq!(decode(&bytes).unwrap(), old, "without any appended section");
     }
 
     #[test]

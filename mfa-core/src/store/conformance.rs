@@ -185,6 +185,7 @@ fn method(method: Method, status: MethodStatus, offset: u64) -> MethodRecord {
         replaces: None,
         app_step: None,
         name: None,
+        passkey: None,
     }
 }
 
@@ -252,6 +253,17 @@ pub fn rich_record() -> UserRecord {
         parameters: "HOTP:SHA1:6:0".to_owned(),
     });
     token.app_step = Some(41);
+    let mut passkey = method(Method::Passkey, MethodStatus::Active, 9);
+    passkey.name = Some(crate::method::MethodName::parse("YubiKey 5").expect("valid name"));
+    passkey.passkey = Some(crate::passkey::PasskeyCredential {
+        credential_id: (0u8..64).collect(),
+        counter: 17,
+        backup_eligible: true,
+        backup_state: false,
+        user_verified: true,
+        last_used_at: Some(at(80)),
+        data: br#"{"cred":"the verifier's own form"}"#.to_vec(),
+    });
 
     let statuses = [
         ChallengeStatus::AwaitingCode,
@@ -263,9 +275,14 @@ pub fn rich_record() -> UserRecord {
         ChallengeStatus::Canceled,
         ChallengeStatus::Denied,
     ];
-    let answers = [Answer::SentCode(hash(1)), Answer::KeyPress, Answer::AppCode];
+    let answers = [
+        Answer::SentCode(hash(1)),
+        Answer::KeyPress,
+        Answer::AppCode,
+        Answer::Passkey,
+    ];
     let methods = [&sms, &call, &office, &app];
-    let challenges = statuses
+    let challenges: Vec<Challenge> = statuses
         .iter()
         .enumerate()
         .map(|(i, status)| {
@@ -306,7 +323,12 @@ pub fn rich_record() -> UserRecord {
             app_pending,
             recovery,
             token,
+            passkey,
         ],
+        passkey_ceremonies: vec![crate::passkey::PasskeyCeremony {
+            challenge_id: challenges[3].id.clone(),
+            state: vec![0, 1, 2, 255],
+        }],
         challenges,
         failures: Failures {
             count: 7,
