@@ -16,6 +16,7 @@ pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
+pub mod request;
 pub mod store;
 pub mod user;
 
@@ -42,8 +43,9 @@ pub use method::{
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
 pub use phone::{NumberKind, PhoneNumber};
-pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
+pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
+pub use request::{EventMeta, RequestContext};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 pub use user::UserId;
