@@ -20,7 +20,7 @@ use crate::method::{
     AppCredential, ChallengeId, Method, MethodId, MethodKind, MethodName, MethodRecord,
     MethodStatus,
 };
-use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy};
+use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy, RiskNotice};
 use crate::proof::Proof;
 use crate::record::{
     MAX_CHALLENGES, MAX_METHODS, MAX_OPEN_CHALLENGES, MAX_PROOFS, ProofRecord, ProofSource,
@@ -667,6 +667,9 @@ pub fn pending(
     cost_notice: Option<CostNotice>,
     ctx: &Ctx<'_>,
 ) -> crate::Pending {
+    let risk_notice = method.destination().map(|_| RiskNotice {
+        app_offered: ctx.app.is_some(),
+    });
     crate::Pending {
         challenge_id: c.id.clone(),
         method_id: c.method_id.clone(),
@@ -677,9 +680,17 @@ pub fn pending(
         resend_after: c.last_sent_at.map(|t| t + ctx.policy.resend_cooldown),
         attempts_left: c.attempts_left(),
         cost_notice,
+        risk_notice,
         app: None,
         passkey_options: None,
     }
+}
+
+/// The kind of the method `id`; a typed error when the record has no such method.
+fn method_kind(rec: &UserRecord, id: &MethodId) -> Result<MethodKind, Error> {
+    rec.method(id)
+        .map(|m| m.method.kind())
+        .ok_or(Error::NotFound(Missing::Method))
 }
 
 fn find<'r>(rec: &'r UserRecord, id: &ChallengeId) -> Result<&'r Challenge, Error> {
@@ -859,9 +870,9 @@ pub fn poll(
     let mut c = find(rec, id)?.clone();
     match c.status_at(ctx.now) {
         ChallengeStatus::Approved => {
-            let kind = rec
-                .method(&c.method_id)
-                .map_or(MethodKind::OfficePhone, |m| m.method.kind());
+            // Removing or blocking a method closes its challenges, so an approved one
+            // always has its method; a record without it is refused, not guessed at.
+            let kind = method_kind(rec, &c.method_id)?;
             let proof = (c.purpose == Purpose::SignIn).then(|| redeem(rec, &mut c, minted, ctx));
             let approved = Verification::Approved(Approved {
                 purpose: c.purpose,
@@ -887,6 +898,7 @@ pub fn report_call(
 ) -> Result<Verification, Error> {
     let challenge = find(rec, id)?.clone();
     let status = challenge.status_at(ctx.now);
+    let kind = method_kind(rec, &challenge.method_id)?;
     let event = match outcome {
         CallOutcome::Confirmed => ChallengeEvent::CallConfirmed,
         CallOutcome::FraudReported => ChallengeEvent::FraudReported,
@@ -899,9 +911,6 @@ pub fn report_call(
     if outcome == CallOutcome::Confirmed {
         // Approved but not redeemed: the sign-in page's poll redeems it once.
         next.approved_at = Some(ctx.now);
-        let kind = rec
-            .method(&method_id)
-            .map_or(MethodKind::OfficePhone, |m| m.method.kind());
         rec.failures = Default::default();
         emit(
             effects,
@@ -920,7 +929,6 @@ pub fn report_call(
         }));
     }
     replace(rec, next);
-    let kind = rec.method(&method_id).map(|m| m.method.kind());
     if let Some(m) = rec.method_mut(&method_id) {
         if m.status == MethodStatus::Active {
             m.status = MethodStatus::Blocked;
@@ -938,7 +946,7 @@ pub fn report_call(
         Event::FraudReported {
             user: ctx.user.clone(),
             method_id,
-            method: kind.unwrap_or(MethodKind::OfficePhone),
+            method: kind,
             challenge_id: id.clone(),
             purpose,
             at: ctx.now,
