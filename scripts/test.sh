@@ -42,6 +42,10 @@ step() { printf '\n==> %s\n' "$*"; }
 # --- install what the services need, once -----------------------------------
 apt_needed=()
 pip_needed=()
+# Build dependencies, not services: mfa-passkey's webauthn-rs links the system OpenSSL.
+for p in libssl-dev pkg-config; do
+    dpkg -s "$p" >/dev/null 2>&1 || apt_needed+=("$p")
+done
 for s in "${services[@]}"; do
     pkgs_var="${s//-/_}_packages"
     pip_var="${s//-/_}_pip"

@@ -15,6 +15,11 @@ pub use mfa_sms as sms;
 #[cfg(feature = "voice")]
 pub use mfa_voice as voice;
 
+/// Passkeys (WebAuthn) over webauthn-rs (feature `passkey`); the trait and types are
+/// `mfa::passkey` (from mfa-core).
+#[cfg(feature = "passkey")]
+pub use mfa_passkey as webauthn;
+
 /// Persistent stores: SQLite, PostgreSQL and Redis (features `sqlite`, `postgres`, `redis`).
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub use mfa_store as stores;
