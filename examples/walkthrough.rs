@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa::sms::{MemorySms, SmsDelivery};
-use mfa::totp::{KeyUri, TerminalBackground, Totp};
+use mfa::totp::{Hotp, KeyUri, OathTokens, TerminalBackground, Totp, parse_seed_file};
 use mfa::voice::{Callee, MemoryVoice};
 use mfa::{
     Clock, Extension, ManualClock, MemoryStore, Method, MethodKind, Mfa, PhoneMode, PhoneNumber,
@@ -93,6 +93,7 @@ async fn main() -> Result<(), Error> {
         .sms(SmsDelivery::new(phone.clone()))
         .voice(desk_phone.clone())
         .app(Totp::default())
+        .hardware_tokens(OathTokens::default())
         .policy(policy)
         .build()?;
 
@@ -262,6 +263,54 @@ async fn main() -> Result<(), Error> {
     let office_method = mfa.complete(&user, &pending.challenge_id).await?.method;
     n.say(&format!("Added: {}", office_method.method));
 
+    n.step("A second authenticator app, on the work tablet: it gets a name");
+    let pending = mfa
+        .add_method_named(&user, Method::AuthenticatorApp, "work tablet", &proof)
+        .await?;
+    let tablet = KeyUri::parse(
+        &pending
+            .app
+            .clone()
+            .ok_or_else(|| missing("provisioning"))?
+            .uri,
+    )?;
+    let tablet_code = app.generate(&tablet.secret, clock.now())?;
+    n.phone("tablet", &format!("Contoso: {}", tablet_code.expose()));
+    let typed = n.types(tablet_code.expose());
+    n.say(&format!(
+        "Check: {}",
+        verdict(&mfa.verify(&user, &pending.challenge_id, &typed).await?)
+    ));
+    mfa.complete(&user, &pending.challenge_id).await?;
+    n.say("Added: authenticator app \"work tablet\"; the first app is as it was.");
+
+    n.step("The help desk assigns a hardware token from the vendor's seed file");
+    let seeds = parse_seed_file(
+        b"serial,secret,type\nOATH0001,3132333435363738393031323334353637383930,hotp\n",
+    )?;
+    let token = seeds.tokens.first().ok_or_else(|| missing("token"))?;
+    let pending = mfa
+        .assign_hardware_token(
+            &user,
+            token.serial.clone(),
+            token.credential(),
+            Some("key ring"),
+        )
+        .await?;
+    // The simulated token: the seed's secret, its first press.
+    let token_code = Hotp::default().generate(&token.secret, 0);
+    n.phone(
+        "token",
+        &format!("the user presses the button: {}", token_code.expose()),
+    );
+    let typed = n.types(token_code.expose());
+    n.say(&format!(
+        "Check: {}",
+        verdict(&mfa.verify(&user, &pending.challenge_id, &typed).await?)
+    ));
+    let token_method = mfa.complete(&user, &pending.challenge_id).await?.method;
+    n.say(&format!("Added: {}", token_method.method));
+
     n.step("Make the app the default");
     mfa.set_default(&user, &app_method.id, &proof).await?;
     if let Status::Enrolled { default, .. } = mfa.status(&user).await? {
@@ -289,8 +338,9 @@ async fn main() -> Result<(), Error> {
     n.step("Your methods");
     for m in mfa.methods(&user).await? {
         n.say(&format!(
-            "{}{}",
+            "{}{}{}",
             m.method,
+            m.name.map(|n| format!(" \"{n}\"")).unwrap_or_default(),
             if m.is_default { " (default)" } else { "" }
         ));
     }
