@@ -18,8 +18,9 @@ use crate::method::ChallengeId;
 pub const MAX_CREDENTIAL_ID_LEN: usize = 1023;
 /// The most bytes of a verifier's stored form of one passkey.
 pub const MAX_PASSKEY_DATA_LEN: usize = 16 * 1024;
-/// The most bytes of a ceremony's state.
-pub const MAX_CEREMONY_STATE_LEN: usize = 32 * 1024;
+/// The most bytes of a ceremony's state (a sign-in's holds every passkey it allows;
+/// the record's codec takes byte strings up to 64 KiB).
+pub const MAX_CEREMONY_STATE_LEN: usize = 60 * 1024;
 /// The longest browser answer read; anything longer is malformed.
 pub const MAX_PASSKEY_RESPONSE_LEN: usize = 64 * 1024;
 
