@@ -7,6 +7,7 @@ pub mod code;
 pub mod delivery;
 pub mod error;
 pub mod event;
+pub mod http;
 pub mod machine;
 pub mod method;
 mod mfa;
@@ -26,13 +27,14 @@ pub use code::{
 };
 pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
-    MemoryDelivery, Purpose, Receipt, SentMessage,
+    MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
 pub use error::{
     Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
     TransitionError,
 };
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
+pub use http::http_status;
 pub use machine::{Approved, Verification};
 pub use method::{
     AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
