@@ -26,7 +26,7 @@ pub(crate) fn request_failed(gateway: &str, error: reqwest::Error) -> DeliveryEr
         DeliveryErrorKind::Transient
     };
     let error = error.without_url();
-    DeliveryError::new(kind, format!("{gateway} request failed: {error}"))
+    DeliveryError::new(kind, format!("{gateway} request failed: {error}")).with_source(error)
 }
 
 #[cfg_attr(not(any(feature = "http", feature = "kannel")), allow(dead_code))]

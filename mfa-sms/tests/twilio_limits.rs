@@ -131,4 +131,14 @@ async fn twilio_answers_read_as_the_voice_backend_reads_them() {
             .unwrap_err();
         assert_eq!(error.kind(), kind, "{status} {body}");
     }
+    // The code itself stays queryable, for what the kind does not say (21610: the
+    // user sent STOP and must send START before any SMS reaches them).
+    server.reply(400, "application/json", r#"{"code": 21610, "status": 400}"#);
+    let error = mfa_core::Delivery::send(&channel, &request())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.provider_code(),
+        Some(mfa_core::ProviderCode::new("twilio", 21610))
+    );
 }

@@ -4,7 +4,7 @@
 //! A code decides the kind when it says more than the HTTP status; otherwise the
 //! status does.
 
-use mfa_core::{DeliveryError, DeliveryErrorKind};
+use mfa_core::{DeliveryError, DeliveryErrorKind, ProviderCode};
 use serde::Deserialize;
 
 /// One entry: code, kind, and the dictionary's title.
@@ -179,8 +179,15 @@ pub fn api_error(status: u16, body: &[u8]) -> DeliveryError {
         ),
         None => format!("Twilio answered {status}"),
     };
-    DeliveryError::new(kind, message)
+    let error = DeliveryError::new(kind, message);
+    match code {
+        Some(code) => error.with_provider_code(ProviderCode::new(PROVIDER, code)),
+        None => error,
+    }
 }
+
+/// The provider name in [`ProviderCode`]s of Twilio's error codes.
+pub const PROVIDER: &str = "twilio";
 
 #[cfg(test)]
 mod tests {
@@ -209,6 +216,7 @@ mod tests {
             br#"{"code": 21211, "message": "The 'To' number +4700 is not valid", "status": 400}"#,
         );
         assert_eq!(e.kind(), InvalidDestination);
+        assert_eq!(e.provider_code(), Some(ProviderCode::new("twilio", 21211)));
         assert!(!e.message().contains("+4700"));
         assert!(e.message().contains("21211"));
         assert_eq!(api_error(401, br#"{"code": 20003}"#).kind(), Configuration);

@@ -143,6 +143,17 @@ async fn inline_twiml_stays_within_4000_characters() {
     .unwrap();
     let refused = voice.send(&request(None, false)).await.unwrap_err();
     assert_eq!(refused.kind(), DeliveryErrorKind::Configuration);
+    let limit = std::error::Error::source(&refused)
+        .and_then(|s| s.downcast_ref::<mfa_twilio::LimitError>())
+        .expect("the limit is the source");
+    assert!(matches!(
+        limit,
+        mfa_twilio::LimitError::TooLong {
+            parameter: "Twiml",
+            max: 4000,
+            ..
+        }
+    ));
     assert!(twilio.requests.lock().unwrap().is_empty());
 }
 

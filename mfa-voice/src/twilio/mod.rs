@@ -328,8 +328,9 @@ impl Delivery for TwilioVoice {
                 "SendDigits" => mfa_twilio::limits::send_digits(value),
                 _ => Ok(()),
             };
-            checked
-                .map_err(|e| DeliveryError::new(DeliveryErrorKind::Configuration, e.to_string()))?;
+            checked.map_err(|e| {
+                DeliveryError::new(DeliveryErrorKind::Configuration, e.to_string()).with_source(e)
+            })?;
         }
         let (user, password) = shared.account.basic_auth();
         let response = self
