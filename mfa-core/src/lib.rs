@@ -8,6 +8,8 @@ pub mod delivery;
 pub mod error;
 pub mod event;
 pub mod http;
+mod inline;
+mod keyed;
 pub mod machine;
 pub mod method;
 mod mfa;
@@ -23,7 +25,7 @@ pub use challenge::{Challenge, ChallengeStatus, EnrollmentState};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use code::{
     CodeHash, CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, SecretBytes,
-    SeededRandomness, random_code,
+    SeededRandomness, ThreadRandomness, random_code,
 };
 pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,

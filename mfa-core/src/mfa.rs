@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::app::{AppProvisioning, AppVerifier};
 use crate::challenge::{ChallengeStatus, EnrollmentState};
 use crate::clock::{Clock, SystemClock, Timestamp};
-use crate::code::{CodeKey, OsRandomness, Randomness, RecoveryCode, random_code};
+use crate::code::{CodeKey, Randomness, RecoveryCode, ThreadRandomness, random_code};
 use crate::delivery::{CallOutcome, Delivery, DeliveryRequest, Purpose};
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
@@ -236,12 +236,13 @@ impl fmt::Debug for Mfa {
 }
 
 impl Mfa {
-    /// A builder with the defaults: memory store, system clock, OS randomness, default policy.
+    /// A builder with the defaults: memory store, system clock, a thread-local CSPRNG
+    /// seeded from the OS ([`ThreadRandomness`]), default policy.
     pub fn builder() -> MfaBuilder {
         MfaBuilder {
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(SystemClock),
-            rng: Arc::new(OsRandomness),
+            rng: Arc::new(ThreadRandomness),
             key: None,
             policy: Policy::default(),
             sms: None,
@@ -689,7 +690,7 @@ impl Mfa {
                 }
             }
             rec.updated_at = now;
-            match self.store.commit(user, version, &rec).await? {
+            match self.store.commit(user, version, rec).await? {
                 Commit::Committed(_) => {
                     self.emit(effects);
                     return Ok((value, sends));

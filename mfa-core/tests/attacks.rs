@@ -472,7 +472,7 @@ async fn a_durable_store_needs_the_shared_code_key() {
             &self,
             u: &UserId,
             v: Option<u64>,
-            r: &mfa_core::UserRecord,
+            r: mfa_core::UserRecord,
         ) -> Result<mfa_core::Commit, mfa_core::StoreError> {
             self.0.commit(u, v, r).await
         }

@@ -76,7 +76,7 @@ async fn step_through_outage(store: &dyn Store, stop: &str, start: &str) {
     let user = fresh_user("fault");
     let before = enrolled();
     assert_eq!(
-        store.commit(&user, None, &before).await.unwrap(),
+        store.commit(&user, None, before.clone()).await.unwrap(),
         Commit::Committed(1)
     );
     let window = format!("fault:{}", user.as_str());
@@ -88,7 +88,7 @@ async fn step_through_outage(store: &dyn Store, stop: &str, start: &str) {
     let mut guard = Restart(Some(start.to_owned()));
     sh(stop);
     assert_unavailable(store.load(&user).await, &user);
-    assert_unavailable(store.commit(&user, Some(1), &after).await, &user);
+    assert_unavailable(store.commit(&user, Some(1), after.clone()).await, &user);
     assert_unavailable(hit(store, &window).await, &user);
     assert_unavailable(store.purge(now()).await, &user);
     sh(start);
@@ -107,7 +107,7 @@ async fn step_through_outage(store: &dyn Store, stop: &str, start: &str) {
     };
     assert_eq!(back, loaded, "nothing was written during the outage");
     assert_eq!(
-        store.commit(&user, Some(1), &after).await.unwrap(),
+        store.commit(&user, Some(1), after.clone()).await.unwrap(),
         Commit::Committed(2),
         "the step commits from the version it loaded"
     );
@@ -176,7 +176,7 @@ async fn sqlite_locked_mid_step_fails_closed_then_continues() {
     )
     .unwrap();
     let user = fresh_user("fault-sqlite");
-    store.commit(&user, None, &enrolled()).await.unwrap();
+    store.commit(&user, None, enrolled().clone()).await.unwrap();
     let loaded = store.load(&user).await.unwrap().unwrap();
     let mut after = loaded.record.clone();
     after.failures.count = 1;
@@ -184,7 +184,7 @@ async fn sqlite_locked_mid_step_fails_closed_then_continues() {
 
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    assert_unavailable(store.commit(&user, Some(1), &after).await, &user);
+    assert_unavailable(store.commit(&user, Some(1), after.clone()).await, &user);
     assert_unavailable(hit(&store, &window).await, &user);
     assert_eq!(store.load(&user).await.unwrap().unwrap(), loaded);
     other.execute_batch("ROLLBACK").unwrap();
@@ -192,7 +192,7 @@ async fn sqlite_locked_mid_step_fails_closed_then_continues() {
 
     assert_eq!(store.load(&user).await.unwrap().unwrap(), loaded);
     assert_eq!(
-        store.commit(&user, Some(1), &after).await.unwrap(),
+        store.commit(&user, Some(1), after.clone()).await.unwrap(),
         Commit::Committed(2)
     );
     assert_eq!(hit(&store, &window).await.unwrap(), 1);

@@ -1,7 +1,7 @@
 //! The in-memory store: records behind sharded locks, so every commit is atomic.
 
 use std::collections::HashMap;
-use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -129,22 +129,20 @@ impl Store for MemoryStore {
         &self,
         user: &UserId,
         expected: Option<Version>,
-        record: &UserRecord,
+        record: UserRecord,
     ) -> Result<Commit, StoreError> {
         let mut shard = self.shard(user);
-        let stored = Stored {
-            version: expected.unwrap_or(0) + 1,
-            record: record.clone(),
-            expires_at: record.expires_at(),
-        };
-        let version = stored.version;
+        let version = expected.unwrap_or(0) + 1;
         let now = record.updated_at;
-        match (shard.records.entry(user.clone()), expected) {
-            (Entry::Occupied(mut e), Some(v)) if e.get().version == v => {
-                e.insert(stored);
-            }
-            (Entry::Vacant(e), None) => {
-                e.insert(stored);
+        let stored = Stored {
+            version,
+            expires_at: record.expires_at(),
+            record,
+        };
+        match (shard.records.get_mut(user), expected) {
+            (Some(current), Some(v)) if current.version == v => *current = stored,
+            (None, None) => {
+                shard.records.insert(user.clone(), stored);
             }
             _ => return Ok(Commit::Conflict),
         }
