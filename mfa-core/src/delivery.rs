@@ -17,6 +17,7 @@ use crate::user::UserId;
 
 /// Why a challenge exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Purpose {
     /// Checking a method the user is setting up.
     Enrollment,
@@ -126,6 +127,12 @@ impl<T: Delivery + ?Sized> Delivery for Arc<T> {
 pub struct DeliveryError {
     kind: DeliveryErrorKind,
     message: String,
+    // Behind one pointer: `Error` holds a `DeliveryError`, and stays small.
+    detail: Option<Arc<Detail>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Detail {
     provider_code: Option<ProviderCode>,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
@@ -140,7 +147,7 @@ impl fmt::Display for DeliveryError {
 // it, so callers can downcast it.
 impl std::error::Error for DeliveryError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.source {
+        match self.detail.as_ref().and_then(|d| d.source.as_ref()) {
             Some(source) => Some(source.as_ref()),
             None => None,
         }
@@ -151,7 +158,7 @@ impl PartialEq for DeliveryError {
     fn eq(&self, other: &Self) -> bool {
         self.kind == other.kind
             && self.message == other.message
-            && self.provider_code == other.provider_code
+            && self.provider_code() == other.provider_code()
     }
 }
 
@@ -226,27 +233,26 @@ impl DeliveryError {
         DeliveryError {
             kind,
             message: message.into(),
-            provider_code: None,
-            source: None,
+            detail: None,
         }
     }
 
     /// The same error, with the provider's own code for it.
     pub fn with_provider_code(mut self, code: ProviderCode) -> Self {
-        self.provider_code = Some(code);
+        Arc::make_mut(self.detail.get_or_insert_with(Arc::default)).provider_code = Some(code);
         self
     }
 
     /// The same error, caused by `source` (kept for [`std::error::Error::source`]). The
     /// source must not hold the code or a secret either.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        Arc::make_mut(self.detail.get_or_insert_with(Arc::default)).source = Some(Arc::new(source));
         self
     }
 
     /// The provider's own code, when it gave one.
     pub fn provider_code(&self) -> Option<ProviderCode> {
-        self.provider_code
+        self.detail.as_ref().and_then(|d| d.provider_code)
     }
 
     /// A temporary failure.
