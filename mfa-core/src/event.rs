@@ -11,6 +11,7 @@ use crate::user::UserId;
 /// Something that happened, for the application's audit log or notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Event {
     /// The user chose a method to set up.
     EnrollmentStarted {
@@ -154,6 +155,7 @@ pub enum Event {
 /// Why a request was refused (or closed): [`Event::Refused`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Refusal {
     /// The user or the application canceled a challenge.
     Canceled,

@@ -17,6 +17,8 @@ pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
+#[cfg(feature = "serde")]
+mod serde_text;
 pub mod store;
 pub mod user;
 

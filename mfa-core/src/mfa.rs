@@ -27,6 +27,7 @@ const MAX_CONFLICTS: usize = 64;
 /// Where a user stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // returned once per request; boxing would only add an allocation
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Status {
     /// "You will be asked to set up the extra security": no method set up yet.
     EnrollmentRequired,
@@ -49,6 +50,7 @@ pub enum Status {
 
 /// A challenge waiting for the user: what to show them next.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Pending {
     /// The challenge to verify, resend or cancel.
     pub challenge_id: ChallengeId,
@@ -69,6 +71,8 @@ pub struct Pending {
     /// Set when the code goes abroad: tell the user, and recommend the app.
     pub cost_notice: Option<CostNotice>,
     /// For app enrollment: the secret, URI and manual key to show once.
+    // The secret to show once: never serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub app: Option<AppProvisioning>,
 }
 
