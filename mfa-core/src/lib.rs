@@ -20,6 +20,8 @@ pub mod record;
 #[cfg(feature = "serde")]
 mod serde_text;
 pub mod store;
+#[cfg(feature = "tracing")]
+pub mod trace;
 pub mod user;
 
 pub use app::{AppMatch, AppProvisioning, AppVerifier};
@@ -50,4 +52,6 @@ pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
+#[cfg(feature = "tracing")]
+pub use trace::TracingEvents;
 pub use user::UserId;
