@@ -150,6 +150,21 @@ pub enum Event {
         /// Who.
         user: UserId,
     },
+    /// The gateway reported on a message: delivered, or not.
+    DeliveryReported {
+        /// Whose message.
+        user: UserId,
+        /// Its challenge.
+        challenge_id: ChallengeId,
+        /// The provider's id of the message.
+        message_id: String,
+        /// Where it stands.
+        status: crate::report::ReportStatus,
+        /// The provider's own reason (Twilio `30003`, an SMPP `err:`), if given.
+        provider_code: Option<u32>,
+        /// From the send to the report.
+        latency: Option<std::time::Duration>,
+    },
 }
 
 /// Why a request was refused (or closed): [`Event::Refused`].

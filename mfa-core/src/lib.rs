@@ -17,6 +17,7 @@ pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
+pub mod report;
 #[cfg(feature = "serde")]
 mod serde_text;
 pub mod store;
@@ -51,6 +52,7 @@ pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
+pub use report::{DeliveryReport, NextStep, ReportAnswer, ReportStatus};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 #[cfg(feature = "tracing")]
 pub use trace::TracingEvents;

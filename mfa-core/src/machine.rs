@@ -25,6 +25,10 @@ use crate::record::{
 };
 use crate::user::UserId;
 
+mod fallback;
+
+pub use fallback::{fall_back, report_delivery};
+
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 pub const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
 

@@ -21,6 +21,8 @@ use crate::record::{UserRecord, UserStatus};
 use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
 
+mod reports;
+
 /// How often a request decides again after losing a commit race before it gives up.
 const MAX_CONFLICTS: usize = 64;
 

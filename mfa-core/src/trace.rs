@@ -56,6 +56,7 @@ fn name(event: &Event) -> &'static str {
         Event::UserUnblocked { .. } => "user_unblocked",
         Event::Refused { .. } => "refused",
         Event::UserReset { .. } => "user_reset",
+        Event::DeliveryReported { .. } => "delivery_reported",
         _ => "other",
     }
 }
