@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa::sms::{MemorySms, SmsDelivery};
-use mfa::totp::{Hotp, KeyUri, OathTokens, TerminalBackground, Totp, parse_seed_file};
+use mfa::totp::{
+    Hotp, KeyUri, OathTokens, TerminalBackground, Totp, TotpVerifier, parse_seed_file,
+};
 use mfa::voice::{Callee, MemoryVoice};
 use mfa::{
     Clock, Extension, ManualClock, MemoryStore, Method, MethodKind, Mfa, PhoneMode, PhoneNumber,
@@ -92,7 +94,7 @@ async fn main() -> Result<(), Error> {
         .clock(clock.clone())
         .sms(SmsDelivery::new(phone.clone()))
         .voice(desk_phone.clone())
-        .app(Totp::default())
+        .app(TotpVerifier::new(Totp::default()))
         .hardware_tokens(OathTokens::default())
         .policy(policy)
         .build()?;

@@ -28,6 +28,9 @@ use crate::record::{
 };
 use crate::user::UserId;
 
+mod fallback;
+
+pub use fallback::{fall_back, report_delivery};
 mod passkey;
 
 pub use passkey::{sign_in_order, verify_passkey};
@@ -95,6 +98,7 @@ pub struct Send {
 
 /// A sign-in or enrollment approval, as the machine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Approved {
     /// Enrollment or sign-in.
     pub purpose: Purpose,
@@ -103,12 +107,15 @@ pub struct Approved {
     /// Its kind.
     pub method: MethodKind,
     /// For a redeemed sign-in: the proof minted for it.
+    // A bearer secret: never serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub proof: Option<Proof>,
 }
 
 /// The answer to a presented code, a key press or a poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Verification {
     /// Correct. A sign-in carries its proof (once); an enrollment waits for
     /// [`Mfa::complete`](crate::Mfa::complete).

@@ -18,7 +18,8 @@ use crate::method::{
 use crate::passkey::{PasskeyCeremony, PasskeyCredential};
 use crate::phone::{NumberKind, PhoneNumber};
 use crate::record::{
-    Failures, ProofRecord, ProofSource, RecoveryCodeRecord, SendWindow, UserRecord, UserStatus,
+    Failures, ProofRecord, ProofSource, RecoveryCodeRecord, SendWindow, Undelivered, UserRecord,
+    UserStatus,
 };
 
 /// The format written; a store holding another refuses to read it.
@@ -67,6 +68,11 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     }
     w.u32(record.sends.count);
     w.time(record.sends.started_at);
+    w.len(record.undelivered.len());
+    for u in &record.undelivered {
+        w.str(u.challenge_id.as_str());
+        w.u32(u.generation);
+    }
     write_names(&mut w, record);
     write_passkeys(&mut w, record);
     w.len(record.passkey_ceremonies.len());
@@ -209,6 +215,12 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         count: r.u32()?,
         started_at: r.time()?,
     };
+    let undelivered = r.list(|r| {
+        Ok(Undelivered {
+            challenge_id: ChallengeId::parse(r.str()?).map_err(|_| bad("challenge id"))?,
+            generation: r.u32()?,
+        })
+    })?;
     let mut methods = methods;
     if !r.0.is_empty() {
         read_names(&mut r, &mut methods)?;
@@ -237,6 +249,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         proofs,
         sends,
         updated_at,
+        undelivered,
         passkey_ceremonies,
     })
 }

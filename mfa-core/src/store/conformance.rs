@@ -282,7 +282,7 @@ pub fn rich_record() -> UserRecord {
         Answer::Passkey,
     ];
     let methods = [&sms, &call, &office, &app];
-    let challenges: Vec<Challenge> = statuses
+    let challenges: Vec<crate::challenge::Challenge> = statuses
         .iter()
         .enumerate()
         .map(|(i, status)| {
@@ -309,6 +309,14 @@ pub fn rich_record() -> UserRecord {
                     .then(|| at(120 + i64)),
                 closed_at: status.is_final().then(|| at(130 + i64)),
             }
+        })
+        .collect();
+    let undelivered: Vec<crate::record::Undelivered> = challenges
+        .iter()
+        .take(1)
+        .map(|c| crate::record::Undelivered {
+            challenge_id: c.id.clone(),
+            generation: 2,
         })
         .collect();
 
@@ -361,6 +369,7 @@ pub fn rich_record() -> UserRecord {
             started_at: at(80),
         },
         updated_at: at(200),
+        undelivered,
     }
 }
 
