@@ -412,6 +412,7 @@ impl Mfa {
 
     /// [`Mfa::begin_enrollment`] of a method the user names ("work phone"), shown in
     /// [`Mfa::methods`]; names are unique among the user's methods.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.begin_enrollment_named", skip_all, fields(user = %user, method = %method), ret, err(level = "warn", Display)))]
     pub async fn begin_enrollment_named(
         &self,
         user: &UserId,
@@ -426,6 +427,7 @@ impl Mfa {
     /// [`Mfa::add_method`] of a method the user names. A second (up to
     /// [`Policy::max_authenticator_apps`]) authenticator app needs a name; setting it
     /// up leaves the first untouched.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.add_method_named", skip_all, fields(user = %user, method = %method), ret, err(level = "warn", Display)))]
     pub async fn add_method_named(
         &self,
         user: &UserId,
@@ -439,6 +441,7 @@ impl Mfa {
     }
 
     /// Gives a method a new name; needs a proof.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.rename_method", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn rename_method(
         &self,
         user: &UserId,
@@ -516,6 +519,7 @@ impl Mfa {
     /// [`Policy::hardware_token_confirmation`]; [`Mfa::enrollment_challenge`] finds
     /// that challenge again. Needs no proof: the administrator vouches, the code
     /// proves the user holds the token. A serial is assigned to a user once.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.assign_hardware_token", skip_all, fields(user = %user, serial = %serial), ret, err(level = "warn", Display)))]
     pub async fn assign_hardware_token(
         &self,
         user: &UserId,
@@ -548,6 +552,7 @@ impl Mfa {
     /// when it ran past the look-ahead (the button pressed many times away from a
     /// sign-in). `false` when the pair matches no counters (counted as a failure).
     /// Signs nobody in.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.resync_hardware_token", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn resync_hardware_token(
         &self,
         user: &UserId,
@@ -567,6 +572,7 @@ impl Mfa {
 
     /// The open enrollment challenge of a pending method, such as an assigned
     /// hardware token waiting for its first code.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.enrollment_challenge", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn enrollment_challenge(
         &self,
         user: &UserId,
@@ -593,6 +599,7 @@ impl Mfa {
     /// back (a cloned authenticator) or without the user verification the policy
     /// asks is `Rejected` and costs an attempt; one that is not WebAuthn at all is
     /// an input error.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.verify_passkey", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn verify_passkey(
         &self,
         user: &UserId,
@@ -612,6 +619,7 @@ impl Mfa {
     /// when they have one ([`Policy::passkeys_first`]), then the default, then the
     /// rest, strongest first. [`Mfa::challenge`] starts on the first; the others are
     /// "sign in another way" ([`Mfa::challenge_with`]).
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.sign_in_options", skip_all, fields(user = %user), err(level = "warn", Display)))]
     pub async fn sign_in_options(&self, user: &UserId) -> Result<Vec<MethodRecord>, Error> {
         let rec = self.read(user).await?;
         Ok(machine::sign_in_order(&rec, &self.policy)
