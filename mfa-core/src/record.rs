@@ -119,6 +119,8 @@ pub struct UserRecord {
     pub sends: SendWindow,
     /// When the record was last committed.
     pub updated_at: Timestamp,
+    /// Remembered devices ("don't ask again on this device"), as keyed hashes.
+    pub devices: Vec<crate::device::DeviceRecord>,
 }
 
 impl UserRecord {
@@ -201,6 +203,7 @@ impl UserRecord {
             dead_since.is_none_or(|t| now < t + RETENTION)
         });
         self.proofs.retain(|p| now < p.expires_at);
+        self.devices.retain(|d| now < d.expires_at);
         let challenges = &self.challenges;
         self.methods.retain(|m| {
             m.status != MethodStatus::Pending || challenges.iter().any(|c| c.method_id == m.id)

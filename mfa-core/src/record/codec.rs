@@ -10,6 +10,7 @@ use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, SecretBytes};
 use crate::delivery::Purpose;
+use crate::device::DeviceRecord;
 use crate::error::StoreError;
 use crate::method::{
     AppCredential, ChallengeId, Extension, Method, MethodId, MethodRecord, MethodStatus, PhoneMode,
@@ -65,6 +66,12 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     }
     w.u32(record.sends.count);
     w.time(record.sends.started_at);
+    w.len(record.devices.len());
+    for d in &record.devices {
+        w.bytes32(&d.hash.0);
+        w.time(d.created_at);
+        w.time(d.expires_at);
+    }
     w.0
 }
 
@@ -112,6 +119,13 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         count: r.u32()?,
         started_at: r.time()?,
     };
+    let devices = r.list(|r| {
+        Ok(DeviceRecord {
+            hash: CodeHash(r.bytes32()?),
+            created_at: r.time()?,
+            expires_at: r.time()?,
+        })
+    })?;
     if !r.0.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -124,6 +138,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         proofs,
         sends,
         updated_at,
+        devices,
     })
 }
 
