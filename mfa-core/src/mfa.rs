@@ -621,7 +621,7 @@ impl Mfa {
         let hash = crate::device::device_hash(&self.key, user, &token);
         self.run(user, |rec, ctx, fx| {
             machine::check_proof(rec, proof, ctx, fx)?;
-            crate::device::remember(rec, hash.clone(), ctx.now, lifetime);
+            crate::device::remember(rec, hash, ctx.now, lifetime);
             Ok(())
         })
         .await?;

@@ -324,6 +324,11 @@ pub fn rich_record() -> UserRecord {
             started_at: at(80),
         },
         updated_at: at(200),
+        devices: vec![crate::device::DeviceRecord {
+            hash: hash(6),
+            created_at: at(90),
+            expires_at: at(990),
+        }],
     }
 }
 
