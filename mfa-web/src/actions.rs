@@ -139,6 +139,17 @@ pub(crate) fn describe(method: &Method, lang: Lang) -> String {
     }
 }
 
+/// Where a phone method's codes go, masked: "+47 ••••••67 (ext. 1234)".
+pub(crate) fn destination(method: &Method) -> String {
+    match method.destination() {
+        Some(d) => match d.extension {
+            Some(ext) => format!("{} ({})", d.number.masked(), ext.as_str()),
+            None => d.number.masked(),
+        },
+        None => String::new(),
+    }
+}
+
 fn answering(method: &Method, waiting_for: ChallengeStatus) -> Answering {
     match method.channel() {
         Some(Channel::Sms) => Answering::Sms,
@@ -264,6 +275,7 @@ impl Visit {
             step,
             answering: answering(&pending.method, pending.waiting_for),
             described: describe(&pending.method, self.lang),
+            to: destination(&pending.method),
             resend_after: pending.resend_after.map(|t| t.unix_millis()),
             cost_notice: pending.cost_notice.map(|n| (n.country_code, n.home)),
             verified: false,

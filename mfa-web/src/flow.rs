@@ -57,6 +57,9 @@ pub struct OpenChallenge {
     pub answering: Answering,
     /// The method as the user sees it, number masked.
     pub described: String,
+    /// Where the code or call goes, number masked (empty for the app).
+    #[serde(default)]
+    pub to: String,
     /// When a new code may be asked for, in Unix milliseconds.
     pub resend_after: Option<u64>,
     /// The cost notice: (country code, home country code).

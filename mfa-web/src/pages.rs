@@ -263,9 +263,9 @@ fn render_code(
     let now = v.web.mfa().now().unix_millis();
     let policy = v.web.mfa().policy();
     let intro = match c.answering {
-        Answering::Sms => t.code_sms.replace("{to}", &c.described),
-        Answering::CallCode => t.code_call.replace("{to}", &c.described),
-        Answering::CallKey => t.call_body.replace("{to}", &c.described),
+        Answering::Sms => t.code_sms.replace("{to}", &c.to),
+        Answering::CallCode => t.code_call.replace("{to}", &c.to),
+        Answering::CallKey => t.call_body.replace("{to}", &c.to),
         Answering::App => t.code_app.to_owned(),
     };
     let resend_in = c
@@ -396,7 +396,7 @@ async fn render_security(v: &mut Visit, codes: Vec<String>, alert: Option<&Probl
         .filter(|m| m.status != MethodStatus::Pending)
         .map(|m| MethodRow {
             id: m.id.as_str().to_owned(),
-            label: describe(&m.method, v.lang),
+            label: capitalized(&describe(&m.method, v.lang)),
             is_default: m.is_default,
             blocked: m.status == MethodStatus::Blocked,
             phone: matches!(
@@ -419,6 +419,14 @@ async fn render_security(v: &mut Visit, codes: Vec<String>, alert: Option<&Probl
         codes,
     };
     html(StatusCode::OK, page.render())
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// A date as `YYYY-MM-DD` (UTC).
@@ -748,7 +756,9 @@ async fn complete(
             };
             let page = CompletePage {
                 b: base(&mut v, |t| t.complete_title, None),
-                body: t.complete_body.replace("{method}", &done.described),
+                body: t
+                    .complete_body
+                    .replace("{method}", &capitalized(&done.described)),
                 codes: done.recovery_codes,
                 next,
             };

@@ -380,7 +380,12 @@ async fn sign_in_with_another_way_remember_and_come_back_without_a_code() {
     let a = c.post("/mfa/verify/call", &[("csrf", &csrf)]).await;
     assert_eq!(a.location(), "/mfa/verify");
     let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
-    assert!(a.body.contains("office phone"));
+    assert!(
+        a.body
+            .contains("Office phone +47 ••••••56 (1234) is set up"),
+        "{}",
+        a.body
+    );
     assert!(a.body.contains("href=\"/mfa/security\""));
 
     // Sign out; sign in again.
@@ -648,7 +653,7 @@ async fn the_app_key_is_shown_once_and_its_code_enrolls() {
         .await;
     assert_eq!(a.location(), "/mfa/verify");
     let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
-    assert!(a.body.contains("authenticator app is set up"), "{}", a.body);
+    assert!(a.body.contains("Authenticator app is set up"), "{}", a.body);
 }
 
 trait Now {

@@ -58,6 +58,16 @@ async fn login(State(web): State<MfaWeb>, session: Session, Form(f): Form<Login>
     }
 }
 
+/// The application's password page (any password passes in the tests).
+async fn login_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(
+        "<!doctype html><html lang=\"en\"><head><title>Sign in</title></head><body>\
+         <form method=\"post\" action=\"/login\"><label for=\"user\">User name</label>\
+         <input id=\"user\" name=\"user\" type=\"email\">\
+         <button type=\"submit\" id=\"login\">Sign in</button></form></body></html>",
+    )
+}
+
 async fn home(signed_in: SecondFactor) -> String {
     format!("Welcome, {}", signed_in.user)
 }
@@ -99,7 +109,7 @@ pub fn world_with(mut policy: Policy) -> World {
         .on_sign_in(Recorder(signed_in.clone()))
         .build();
     let app = Router::new()
-        .route("/login", post(login))
+        .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/app", get(home))
         .route("/app/settings", get(settings))
