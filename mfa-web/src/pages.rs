@@ -5,7 +5,10 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Query, State};
-use axum::http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER, SET_COOKIE,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -44,7 +47,25 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/security/devices/forget", post(forget_device))
         .route("/language", post(language))
         .route("/sign-out", post(sign_out))
+        .route("/webotp.js", get(webotp))
 }
+
+/// The WebOTP enhancement of the SMS code page (the page works without it).
+async fn webotp() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("webotp.js"),
+    )
+        .into_response()
+}
+
+/// What every page forbids: framing (clickjacking), scripts but our own, forms to
+/// other origins, plugins; images only inline (the QR code is inline SVG).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
+     img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 // ---- forms ----------------------------------------------------------------------
 // Every field is optional so a malformed form reaches the CSRF check and a typed
@@ -109,8 +130,12 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(body) => {
             let mut r = (status, Html(body)).into_response();
-            r.headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let h = r.headers_mut();
+            h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+            h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             r
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -304,6 +329,7 @@ fn render_code(
         qr_svg,
         manual_key,
         key_gone,
+        sms: c.answering == Answering::Sms,
     };
     let title: fn(&Texts) -> &'static str = if c.answering == Answering::CallKey {
         |t| t.call_title

@@ -74,6 +74,8 @@ pub(crate) struct CodeView {
     pub qr_svg: Option<String>,
     pub manual_key: Option<String>,
     pub key_gone: bool,
+    /// Whether the code comes by SMS (the WebOTP enhancement applies).
+    pub sms: bool,
 }
 
 #[derive(Template)]

@@ -846,3 +846,223 @@ async fn the_json_api_walks_the_same_flow() {
     let a = c.post_json("/mfa/api/cancel", &csrf, json!({})).await;
     assert_eq!(a.json()["stage"], "done");
 }
+
+#[tokio::test]
+async fn pages_forbid_framing_and_foreign_scripts_and_the_sms_page_offers_webotp() {
+    let w = world();
+    let mut c = Client::new(&w);
+    c.login("kari@contoso.no").await;
+    let a = c.get("/mfa/enroll").await;
+    assert_eq!(a.headers["x-frame-options"], "DENY");
+    let csp = a.headers["content-security-policy"].to_str().unwrap();
+    for part in [
+        "frame-ancestors 'none'",
+        "script-src 'self'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(!a.body.contains("webotp.js"));
+    let csrf = a.csrf();
+    c.post(
+        "/mfa/enroll/method",
+        &[("csrf", &csrf), ("kind", "sms"), ("number", "+4741234567")],
+    )
+    .await;
+    let page = c.get("/mfa/verify").await;
+    assert!(
+        page.body
+            .contains("<script src=\"/mfa/webotp.js\" defer></script>")
+    );
+    let js = c.get("/mfa/webotp.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(
+        js.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.body.contains("OTPCredential"));
+}
+
+#[tokio::test]
+async fn make_default_switches_the_method_sign_in_offers_first() {
+    let w = world();
+    let mut c = enrolled_by_sms(&w).await;
+    let csrf = c.get("/mfa/security").await.csrf();
+    let a = c
+        .post("/mfa/enroll/method", &[("csrf", &csrf), ("kind", "app")])
+        .await;
+    let at = a.body.find("id=\"manual-key\">").unwrap();
+    let rest = &a.body[at + 16..];
+    let secret = mfa_totp::Secret::from_base32(&rest[..rest.find('<').unwrap()]).unwrap();
+    let code = mfa_totp::Totp::default()
+        .generate(&secret, mfa_core::Clock::now(&w.clock))
+        .unwrap();
+    c.post("/mfa/verify", &[("csrf", &csrf), ("code", code.expose())])
+        .await;
+    c.post("/mfa/complete", &[("csrf", &csrf)]).await;
+    let user = mfa_core::UserId::new("kari@contoso.no").unwrap();
+    let app = w
+        .mfa
+        .methods(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.method == mfa_core::Method::AuthenticatorApp)
+        .unwrap();
+    // A forged method id changes nothing.
+    let a = c
+        .post(
+            "/mfa/security/default",
+            &[("csrf", &csrf), ("method", "not-a-method")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    let a = c
+        .post(
+            "/mfa/security/default",
+            &[("csrf", &csrf), ("method", app.id.as_str())],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/security");
+    let page = c.get("/mfa/security").await;
+    assert!(
+        page.body
+            .contains("Authenticator app</span> <strong>(default)</strong>"),
+        "{}",
+        page.body
+    );
+    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    c.login("kari@contoso.no").await;
+    let page = c.get("/mfa/sign-in").await;
+    let first = page.body.find("id=\"sign-in-default\">").unwrap();
+    assert!(
+        page.body[first..].starts_with("id=\"sign-in-default\">Continue with authenticator app")
+    );
+}
+
+#[tokio::test]
+async fn the_json_api_signs_in_steps_up_and_changes_settings() {
+    let w = world();
+    let mut c = enrolled_by_sms(&w).await;
+    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A second phone, added by JSON with the enrollment's fresh proof.
+    let second = mfa_core::PhoneNumber::parse("+4790000001").unwrap();
+    let a = c
+        .post_json(
+            "/mfa/api/enroll",
+            &csrf,
+            json!({"kind": "sms", "number": "+4790000001"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let code = w.sms.last_code_to(&second).unwrap();
+    c.post_json("/mfa/api/verify", &csrf, json!({"code": code.expose()}))
+        .await;
+    let a = c.post_json("/mfa/api/complete", &csrf, json!({})).await;
+    assert_eq!(a.json()["result"], "complete");
+    assert_eq!(
+        a.json()["recovery_codes"],
+        json!([]),
+        "only the first enrollment makes codes"
+    );
+    let state = c.get("/mfa/api/state").await.json();
+    let methods = state["methods"].as_array().unwrap().clone();
+    assert_eq!(methods.len(), 2);
+    let second_id = methods.iter().find(|m| m["is_default"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = c
+        .post_json("/mfa/api/methods/default", &csrf, json!({"id": second_id}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = c
+        .post_json("/mfa/api/recovery-codes", &csrf, json!({}))
+        .await;
+    assert_eq!(a.json()["recovery_codes"].as_array().unwrap().len(), 10);
+
+    // Sign out and in again by JSON, "sign in another way", remembering the device.
+    let csrf_form = c.get("/mfa/security").await.csrf();
+    c.post("/mfa/sign-out", &[("csrf", &csrf_form)]).await;
+    c.login("kari@contoso.no").await;
+    let state = c.get("/mfa/api/state").await.json();
+    assert_eq!(state["stage"], "sign_in");
+    let csrf = state["csrf"].as_str().unwrap().to_owned();
+    let first_id = state["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["is_default"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = c
+        .post_json("/mfa/api/sign-in", &csrf, json!({"method": first_id}))
+        .await;
+    assert_eq!(a.json()["challenge"]["method"], "text message +47 ••••••67");
+    let code = w.sms.last_code_to(&kari_phone()).unwrap();
+    let a = c
+        .post_json(
+            "/mfa/api/verify",
+            &csrf,
+            json!({"code": code.expose(), "remember": true}),
+        )
+        .await;
+    assert_eq!(a.json()["result"], "signed_in");
+    assert_eq!(a.json()["next"], "/app");
+    assert!(
+        a.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("mfa_device=")
+    );
+
+    // Past the window: settings need a step-up, by JSON too.
+    w.clock.advance(Duration::from_secs(11 * 60));
+    let a = c
+        .post_json("/mfa/api/methods/remove", &csrf, json!({"id": first_id}))
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.json()["error"], "step_up_needed");
+    let a = c.post_json("/mfa/api/sign-in", &csrf, json!({})).await;
+    assert_eq!(a.json()["challenge"]["step"], "step_up");
+    let code = w.sms.last_code_to(&second).unwrap();
+    let a = c
+        .post_json("/mfa/api/verify", &csrf, json!({"code": code.expose()}))
+        .await;
+    assert_eq!(a.json()["result"], "stepped_up");
+    let a = c
+        .post_json("/mfa/api/methods/remove", &csrf, json!({"id": first_id}))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["methods"].as_array().unwrap().len(), 1);
+    // Removing a factor forgot the device; forgetting it again is refused.
+    let a = c
+        .post_json(
+            "/mfa/api/devices/forget",
+            &csrf,
+            json!({"id": "0011223344556677"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(
+        w.mfa
+            .devices(&mfa_core::UserId::new("kari@contoso.no").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A call check with nothing open, and a bad recovery code.
+    let a = c.post_json("/mfa/api/verify/call", &csrf, json!({})).await;
+    assert_eq!(a.json()["error"], "nothing_open");
+    let a = c
+        .post_json("/mfa/api/recovery", &csrf, json!({"code": "nope"}))
+        .await;
+    assert_eq!(a.json()["error"], "wrong_recovery_code");
+}
