@@ -8,6 +8,8 @@ pub mod delivery;
 pub mod device;
 pub mod error;
 pub mod event;
+mod inline;
+mod keyed;
 pub mod machine;
 pub mod method;
 mod mfa;
@@ -15,6 +17,7 @@ pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
+pub mod request;
 pub mod store;
 pub mod user;
 
@@ -23,7 +26,7 @@ pub use challenge::{Challenge, ChallengeStatus, EnrollmentState};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use code::{
     CodeHash, CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, SecretBytes,
-    SeededRandomness, random_code,
+    SeededRandomness, ThreadRandomness, random_code,
 };
 pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
@@ -42,8 +45,9 @@ pub use method::{
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
 pub use phone::{NumberKind, PhoneNumber};
-pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
+pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
+pub use request::{EventMeta, RequestContext};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 pub use user::UserId;

@@ -17,7 +17,7 @@ use crate::delivery::{CallOutcome, Content, Purpose};
 use crate::error::{Error, InputError, Missing, PolicyError};
 use crate::event::{Event, Refusal};
 use crate::method::{ChallengeId, Method, MethodId, MethodKind, MethodRecord, MethodStatus};
-use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy};
+use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy, RiskNotice};
 use crate::proof::Proof;
 use crate::record::{
     MAX_CHALLENGES, MAX_METHODS, MAX_OPEN_CHALLENGES, MAX_PROOFS, ProofRecord, ProofSource,
@@ -479,6 +479,9 @@ pub fn pending(
     cost_notice: Option<CostNotice>,
     ctx: &Ctx<'_>,
 ) -> crate::Pending {
+    let risk_notice = method.destination().map(|_| RiskNotice {
+        app_offered: ctx.app.is_some(),
+    });
     crate::Pending {
         challenge_id: c.id.clone(),
         method_id: c.method_id.clone(),
@@ -489,6 +492,7 @@ pub fn pending(
         resend_after: c.last_sent_at.map(|t| t + ctx.policy.resend_cooldown),
         attempts_left: c.attempts_left(),
         cost_notice,
+        risk_notice,
         app: None,
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use crate::clock::Timestamp;
 use crate::code::{Randomness, SecretBytes};
 use crate::error::InputError;
+use crate::inline::InlineStr;
 use crate::phone::PhoneNumber;
 
 /// How the authentication phone is reached: "Send me an SMS" or "Call me".
@@ -188,43 +189,48 @@ impl fmt::Display for Method {
     }
 }
 
+/// The longest id [`MethodId::parse`] and [`ChallengeId::parse`] take.
+pub const MAX_ID_LEN: usize = 64;
+
 macro_rules! random_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(InlineStr<MAX_ID_LEN>);
 
         impl $name {
             /// A fresh random id (128 bits, hex).
             pub fn generate(rng: &dyn Randomness) -> Self {
                 let mut bytes = [0u8; 16];
                 rng.fill(&mut bytes);
-                $name(bytes.iter().map(|b| format!("{b:02x}")).collect())
+                $name(InlineStr::hex(&bytes).unwrap_or_else(|| unreachable!("32 < MAX_ID_LEN")))
             }
 
-            /// An id read back from storage or a request; checked to be 1 to 64 printable ASCII characters.
+            /// An id read back from storage or a request; checked to be 1 to
+            /// [`MAX_ID_LEN`] printable ASCII characters.
             pub fn parse(input: &str) -> Result<Self, InputError> {
-                if input.is_empty() || input.len() > 64 || !input.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(InputError::InvalidSetting(concat!("malformed ", stringify!($name))));
+                let malformed = InputError::InvalidSetting(concat!("malformed ", stringify!($name)));
+                if input.is_empty() || !input.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(malformed);
                 }
-                Ok($name(input.to_owned()))
+                InlineStr::new(input).map($name).ok_or(malformed)
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.0)
+                write!(f, "{}({})", stringify!($name), self.as_str())
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
     };

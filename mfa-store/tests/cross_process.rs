@@ -93,7 +93,7 @@ async fn race_child_process_entry() {
                     updated_at: now(),
                     ..UserRecord::default()
                 };
-                store.commit(&user, None, &record).await.unwrap() == Commit::Committed(1)
+                store.commit(&user, None, record.clone()).await.unwrap() == Commit::Committed(1)
             })
         })
         .collect();

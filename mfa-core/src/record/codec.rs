@@ -170,7 +170,6 @@ fn read_number(r: &mut Reader<'_>) -> Result<PhoneNumber, StoreError> {
     if !e164.starts_with('+') || e164.len() > 16 || !e164[1..].bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("phone number"));
     }
-    let e164 = e164.to_owned();
     let country_code = r.u16()?;
     let region = r.str()?;
     let region = (!region.is_empty()).then_some(region);
@@ -184,7 +183,7 @@ fn read_number(r: &mut Reader<'_>) -> Result<PhoneNumber, StoreError> {
         6 => NumberKind::Other,
         _ => return Err(bad("number kind")),
     };
-    Ok(PhoneNumber::from_stored(e164, country_code, region, kind))
+    PhoneNumber::from_stored(e164, country_code, region, kind).ok_or_else(|| bad("phone number"))
 }
 
 fn write_method(w: &mut Writer, m: &MethodRecord) {

@@ -385,7 +385,10 @@ async fn commit<S: Store + ?Sized>(
     expected: Option<Version>,
     record: &UserRecord,
 ) -> Commit {
-    store.commit(user, expected, record).await.expect("commit")
+    store
+        .commit(user, expected, record.clone())
+        .await
+        .expect("commit")
 }
 
 async fn hit<S: Store + ?Sized>(
