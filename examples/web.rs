@@ -234,6 +234,8 @@ async fn main() -> Result<(), Error> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("Open http://{}/ (password: demo)", listener.local_addr()?);
-    mfa::web::axum::serve(listener, router).await?;
+    // With the connection's address, so sends are limited per client too.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    mfa::web::axum::serve(listener, service).await?;
     Ok(())
 }

@@ -5,8 +5,8 @@
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use mfa_core::{
-    AppProvisioning, ChallengeStatus, Channel, Extension, Method, MethodId, MethodKind, PhoneMode,
-    PhoneNumber, Proof, Status, UserId, Verification,
+    AppProvisioning, ChallengeStatus, Channel, Extension, Method, MethodId, MethodKind, Mfa,
+    PhoneMode, PhoneNumber, Proof, Status, UserId, Verification,
 };
 use tower_sessions::Session;
 
@@ -14,11 +14,14 @@ use crate::flow::{Answering, Flow, HeldProof, OpenChallenge, Step};
 use crate::hook::SignedIn;
 use crate::lang::Lang;
 use crate::problem::Problem;
+use crate::request::Req;
 use crate::{DEVICE_COOKIE, MfaWeb, csrf};
 
 /// One request's view of the flow.
 pub(crate) struct Visit {
     pub web: MfaWeb,
+    /// The service, for this request (its client, for audit and send limits).
+    pub mfa: Mfa,
     pub session: Session,
     pub flow: Flow,
     pub user: UserId,
@@ -173,7 +176,8 @@ fn device_cookie(headers: &HeaderMap) -> Option<String> {
 
 impl Visit {
     /// The visit of a session the password step handed over; `NotSignedIn` otherwise.
-    pub async fn open(web: MfaWeb, session: Session, headers: &HeaderMap) -> Result<Self, Problem> {
+    pub async fn open(web: MfaWeb, session: Session, req: &Req) -> Result<Self, Problem> {
+        let headers = &req.headers;
         let flow = Flow::load(&session)
             .await
             .map_err(|_| Problem::Unavailable)?
@@ -181,6 +185,7 @@ impl Visit {
         let user = flow.user_id().ok_or(Problem::NotSignedIn)?;
         let lang = Lang::choose(flow.lang, headers, &web.mfa().policy().locale);
         Ok(Visit {
+            mfa: web.mfa().with_request(req.request.clone()),
             web,
             session,
             flow,
@@ -212,7 +217,7 @@ impl Visit {
         self.flow
             .proof
             .as_ref()
-            .and_then(|p| p.fresh(self.web.mfa().now(), self.web.reauthentication_window()))
+            .and_then(|p| p.fresh(self.mfa.now(), self.web.reauthentication_window()))
     }
 
     fn require_proof(&self) -> Result<Proof, Problem> {
@@ -254,8 +259,7 @@ impl Visit {
     }
 
     async fn status(&self) -> Result<Status, Problem> {
-        self.web
-            .mfa()
+        self.mfa
             .status(&self.user)
             .await
             .map_err(|e| Problem::from_error(&e))
@@ -265,7 +269,7 @@ impl Visit {
     /// challenge that already ended cannot be canceled, and need not be).
     async fn drop_challenge(&mut self) {
         if let Some(id) = self.flow.challenge.take().and_then(|c| c.challenge_id()) {
-            let _ = self.web.mfa().cancel(&self.user, &id).await;
+            let _ = self.mfa.cancel(&self.user, &id).await;
         }
     }
 
@@ -278,6 +282,7 @@ impl Visit {
             to: destination(&pending.method),
             resend_after: pending.resend_after.map(|t| t.unix_millis()),
             cost_notice: pending.cost_notice.map(|n| (n.country_code, n.home)),
+            risk_notice: pending.risk_notice.map(|n| n.app_offered),
             verified: false,
             key_shown: false,
         });
@@ -291,7 +296,7 @@ impl Visit {
         replaces: Option<&str>,
     ) -> Result<Option<AppProvisioning>, Problem> {
         let method = choice.method()?;
-        let mfa = self.web.mfa().clone();
+        let mfa = self.mfa.clone();
         let (result, step) = if self.flow.done {
             let proof = self.require_proof()?;
             let result = match replaces {
@@ -315,7 +320,7 @@ impl Visit {
     /// Starts a sign-in (or, once signed in, a step-up) challenge on the default
     /// method or the one chosen.
     pub async fn start_sign_in(&mut self, method: Option<&str>) -> Result<(), Problem> {
-        let mfa = self.web.mfa().clone();
+        let mfa = self.mfa.clone();
         let result = match method {
             Some(id) => {
                 let id = MethodId::parse(id).map_err(|_| Problem::NothingOpen)?;
@@ -347,8 +352,7 @@ impl Visit {
             return Ok(Checked::Verified);
         }
         let answer = self
-            .web
-            .mfa()
+            .mfa
             .verify(&self.user, &id, code)
             .await
             .map_err(|e| Problem::from_error(&e))?;
@@ -362,8 +366,7 @@ impl Visit {
             return Ok(Checked::Verified);
         }
         let answer = self
-            .web
-            .mfa()
+            .mfa
             .poll(&self.user, &id)
             .await
             .map_err(|e| Problem::from_error(&e))?;
@@ -401,7 +404,7 @@ impl Visit {
             return Ok(Checked::Verified);
         }
         let proof = approved.proof.ok_or(Problem::AlreadyUsed)?;
-        let now = self.web.mfa().now();
+        let now = self.mfa.now();
         self.flow.proof = Some(HeldProof::new(&proof, now));
         self.flow.challenge = None;
         if c.step == Step::StepUp {
@@ -457,8 +460,7 @@ impl Visit {
             return Ok(false);
         };
         let remembered = self
-            .web
-            .mfa()
+            .mfa
             .device_is_remembered(&self.user, &token)
             .await
             .map_err(|e| Problem::from_error(&e))?;
@@ -477,7 +479,7 @@ impl Visit {
         if !c.verified {
             return Err(Problem::NothingOpen);
         }
-        let mfa = self.web.mfa().clone();
+        let mfa = self.mfa.clone();
         let done = mfa
             .complete(&self.user, &id)
             .await
@@ -503,8 +505,7 @@ impl Visit {
     pub async fn resend(&mut self) -> Result<(), Problem> {
         let (_, id) = self.answering_now()?;
         let pending = self
-            .web
-            .mfa()
+            .mfa
             .resend(&self.user, &id)
             .await
             .map_err(|e| Problem::from_error(&e))?;
@@ -522,13 +523,12 @@ impl Visit {
     /// A recovery code instead of a second factor.
     pub async fn recovery_sign_in(&mut self, code: &str) -> Result<Checked, Problem> {
         let used = self
-            .web
-            .mfa()
+            .mfa
             .verify_recovery_code(&self.user, code)
             .await
             .map_err(|e| Problem::from_error(&e))?
             .ok_or(Problem::WrongRecoveryCode)?;
-        let now = self.web.mfa().now();
+        let now = self.mfa.now();
         self.flow.proof = Some(HeldProof::new(&used.proof, now));
         if self.flow.done {
             self.flow.challenge = None;
@@ -543,8 +543,7 @@ impl Visit {
     pub async fn set_default(&mut self, method: &str) -> Result<(), Problem> {
         let proof = self.require_proof()?;
         let id = MethodId::parse(method).map_err(|_| Problem::NothingOpen)?;
-        self.web
-            .mfa()
+        self.mfa
             .set_default(&self.user, &id, &proof)
             .await
             .map_err(|e| Problem::from_error(&e))
@@ -554,8 +553,7 @@ impl Visit {
     pub async fn remove(&mut self, method: &str) -> Result<(), Problem> {
         let proof = self.require_proof()?;
         let id = MethodId::parse(method).map_err(|_| Problem::NothingOpen)?;
-        self.web
-            .mfa()
+        self.mfa
             .remove_method(&self.user, &id, &proof)
             .await
             .map_err(|e| Problem::from_error(&e))
@@ -565,8 +563,7 @@ impl Visit {
     pub async fn regenerate(&mut self) -> Result<Vec<String>, Problem> {
         let proof = self.require_proof()?;
         let codes = self
-            .web
-            .mfa()
+            .mfa
             .regenerate_recovery_codes(&self.user, &proof)
             .await
             .map_err(|e| Problem::from_error(&e))?;
@@ -576,8 +573,7 @@ impl Visit {
     /// Forgets a remembered device.
     pub async fn forget_device(&mut self, device: &str) -> Result<(), Problem> {
         let proof = self.require_proof()?;
-        self.web
-            .mfa()
+        self.mfa
             .forget_device(&self.user, device, &proof)
             .await
             .map_err(|e| Problem::from_error(&e))

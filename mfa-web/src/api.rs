@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::extract::{Json, State};
 use axum::http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mfa_core::{MethodStatus, PhoneMode};
@@ -16,6 +16,7 @@ use tower_sessions::Session;
 use crate::actions::{Checked, Choice, Stage, Visit, describe};
 use crate::flow::{Answering, Step};
 use crate::problem::Problem;
+use crate::request::Req;
 use crate::{CSRF_HEADER, MfaWeb};
 
 pub(crate) fn routes() -> Router<MfaWeb> {
@@ -190,15 +191,18 @@ fn ok<T: Serialize>(body: T) -> Response {
 async fn open(
     web: &MfaWeb,
     session: Session,
-    headers: &HeaderMap,
+    headers: &Req,
     csrf: bool,
 ) -> Result<Visit, Response> {
-    let lang = crate::Lang::choose(None, headers, &web.mfa().policy().locale);
+    let lang = crate::Lang::choose(None, &headers.headers, &web.mfa().policy().locale);
     let v = Visit::open(web.clone(), session, headers)
         .await
         .map_err(|p| error(p, lang))?;
     if csrf {
-        let presented = headers.get(CSRF_HEADER).and_then(|h| h.to_str().ok());
+        let presented = headers
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|h| h.to_str().ok());
         v.check_csrf(presented).map_err(|p| error(p, v.lang))?;
     }
     Ok(v)
@@ -258,7 +262,7 @@ async fn answer(mut v: Visit, result: Result<(), Problem>) -> Response {
     }
 }
 
-async fn state(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn state(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     match open(&web, session, &headers, false).await {
         Ok(v) => answer(v, Ok(())).await,
         Err(r) => r,
@@ -268,7 +272,7 @@ async fn state(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) 
 async fn enroll(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Json(req): Json<EnrollRequest>,
 ) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
@@ -323,7 +327,7 @@ async fn enroll(
 async fn sign_in(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Json(req): Json<SignInRequest>,
 ) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
@@ -371,7 +375,7 @@ async fn checked(v: Visit, result: Result<Checked, Problem>) -> Response {
 async fn verify(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Json(req): Json<CodeRequest>,
 ) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
@@ -385,7 +389,7 @@ async fn verify(
 async fn verify_call(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Json(req): Json<CodeRequest>,
 ) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
@@ -399,7 +403,7 @@ async fn verify_call(
 async fn recovery(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Json(req): Json<CodeRequest>,
 ) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
@@ -410,7 +414,7 @@ async fn recovery(
     checked(v, result).await
 }
 
-async fn resend(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn resend(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -419,7 +423,7 @@ async fn resend(State(web): State<MfaWeb>, session: Session, headers: HeaderMap)
     answer(v, result).await
 }
 
-async fn cancel(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn cancel(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -428,7 +432,7 @@ async fn cancel(State(web): State<MfaWeb>, session: Session, headers: HeaderMap)
     answer(v, Ok(())).await
 }
 
-async fn complete(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn complete(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -454,7 +458,7 @@ async fn complete(State(web): State<MfaWeb>, session: Session, headers: HeaderMa
 async fn set_default(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Json(req): Json<MethodRequest>,
 ) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
@@ -468,7 +472,7 @@ async fn set_default(
 async fn remove(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Json(req): Json<MethodRequest>,
 ) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
@@ -482,7 +486,7 @@ async fn remove(
 async fn forget_device(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Json(req): Json<MethodRequest>,
 ) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
@@ -493,7 +497,7 @@ async fn forget_device(
     answer(v, result).await
 }
 
-async fn regenerate(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn regenerate(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     let mut v = match open(&web, session, &headers, true).await {
         Ok(v) => v,
         Err(r) => return r,

@@ -64,6 +64,10 @@ pub struct OpenChallenge {
     pub resend_after: Option<u64>,
     /// The cost notice: (country code, home country code).
     pub cost_notice: Option<(u16, u16)>,
+    /// Whether to warn that phone codes can be intercepted (and whether the app is
+    /// offered instead): `Some(app_offered)`.
+    #[serde(default)]
+    pub risk_notice: Option<bool>,
     /// Set when the enrollment's code was right and it waits for "Complete".
     pub verified: bool,
     /// Whether the app's key was already shown (it is shown once).

@@ -21,6 +21,7 @@ mod hook;
 pub mod lang;
 mod pages;
 pub mod problem;
+mod request;
 mod views;
 
 pub use api::{
@@ -58,6 +59,7 @@ struct Inner {
     after_sign_in: String,
     sign_in_url: String,
     secure_cookies: bool,
+    trust_forwarded_for: bool,
     hook: Option<Arc<dyn SignInHook>>,
 }
 
@@ -77,6 +79,7 @@ pub struct MfaWebBuilder {
     after_sign_in: String,
     sign_in_url: String,
     secure_cookies: bool,
+    trust_forwarded_for: bool,
     hook: Option<Arc<dyn SignInHook>>,
 }
 
@@ -117,6 +120,15 @@ impl MfaWebBuilder {
         self
     }
 
+    /// Whether the client's address is the last `X-Forwarded-For` entry (default
+    /// false: the connection's address, from axum's `ConnectInfo` when the server
+    /// provides it). Turn on only behind your own proxy, which appends that entry.
+    /// The address reaches the library's events and its per-client send limits.
+    pub fn trust_forwarded_for(mut self, trust: bool) -> Self {
+        self.trust_forwarded_for = trust;
+        self
+    }
+
     /// Called when a sign-in completes, before the redirect.
     pub fn on_sign_in(mut self, hook: impl SignInHook) -> Self {
         self.hook = Some(Arc::new(hook));
@@ -132,6 +144,7 @@ impl MfaWebBuilder {
                 after_sign_in: self.after_sign_in,
                 sign_in_url: self.sign_in_url,
                 secure_cookies: self.secure_cookies,
+                trust_forwarded_for: self.trust_forwarded_for,
                 hook: self.hook,
             }),
         }
@@ -156,6 +169,7 @@ impl MfaWeb {
             after_sign_in: "/".to_owned(),
             sign_in_url: "/".to_owned(),
             secure_cookies: true,
+            trust_forwarded_for: false,
             hook: None,
         }
     }

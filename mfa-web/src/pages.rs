@@ -12,7 +12,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use mfa_core::{MethodStatus, PhoneMode};
+use mfa_core::{MethodKind, MethodStatus, PhoneMode};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -21,6 +21,7 @@ use crate::actions::{Checked, Choice, Stage, Visit, describe};
 use crate::flow::{Answering, Step};
 use crate::lang::{Lang, Texts};
 use crate::problem::Problem;
+use crate::request::Req;
 use crate::views::{
     Base, COUNTRIES, CodePage, CodeView, CompletePage, Country, DeviceRow, EnrollPage, MessagePage,
     MethodPage, MethodRow, SecurityPage, SignInOption, SignInPage, VerifiedPage,
@@ -187,10 +188,10 @@ fn not_signed_in(web: &MfaWeb, headers: &HeaderMap, problem: &Problem) -> Respon
 }
 
 /// The visit, or the page that says there is none.
-async fn visit(web: &MfaWeb, session: Session, headers: &HeaderMap) -> Result<Visit, Response> {
+async fn visit(web: &MfaWeb, session: Session, headers: &Req) -> Result<Visit, Response> {
     Visit::open(web.clone(), session, headers)
         .await
-        .map_err(|p| not_signed_in(web, headers, &p))
+        .map_err(|p| not_signed_in(web, &headers.headers, &p))
 }
 
 /// Answers a failed step: the page the flow now stands on, with the problem.
@@ -263,12 +264,16 @@ fn render_method(v: &mut Visit, replaces: Option<String>, alert: Option<&Problem
             selected: home.map_or(i == 0, |h| h == *code),
         })
         .collect();
+    let offered = v.mfa.offered_methods();
     let t = lang.texts();
     let cost_home = home.map(|h| t.cost_home.replace("{home}", &h.to_string()));
     let page = MethodPage {
         b: base(v, |t| t.method_title, alert),
         countries,
         cost_home,
+        offer_app: offered.contains(&MethodKind::AuthenticatorApp),
+        offer_phone: offered.contains(&MethodKind::AuthenticationPhone),
+        offer_office: offered.contains(&MethodKind::OfficePhone),
         replaces,
         number: String::new(),
     };
@@ -324,6 +329,10 @@ fn render_code(
                 .replace("{cc}", &cc.to_string())
                 .replace("{home}", &home.to_string())
         }),
+        risk_notice: c
+            .risk_notice
+            .filter(|_| c.step.is_enrollment())
+            .map(|app| if app { t.risk_app } else { t.risk }),
         remember: (c.step == Step::SignIn && remember_days > 0)
             .then(|| t.remember.replace("{days}", &remember_days.to_string())),
         qr_svg,
@@ -465,7 +474,7 @@ fn date(t: mfa_core::Timestamp) -> String {
 
 // ---- GET ------------------------------------------------------------------------
 
-async fn entry(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn entry(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     let mut v = match visit(&web, session, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -487,7 +496,7 @@ async fn entry(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) 
 }
 
 /// The page for `want`, or a redirect to the entry when the flow is elsewhere.
-async fn page_at(web: &MfaWeb, session: Session, headers: &HeaderMap, want: &[Stage]) -> Response {
+async fn page_at(web: &MfaWeb, session: Session, headers: &Req, want: &[Stage]) -> Response {
     let mut v = match visit(web, session, headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -499,11 +508,11 @@ async fn page_at(web: &MfaWeb, session: Session, headers: &HeaderMap, want: &[St
     }
 }
 
-async fn enroll_page(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn enroll_page(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     page_at(&web, session, &headers, &[Stage::EnrollmentRequired]).await
 }
 
-async fn code_page(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn code_page(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     page_at(
         &web,
         session,
@@ -513,19 +522,15 @@ async fn code_page(State(web): State<MfaWeb>, session: Session, headers: HeaderM
     .await
 }
 
-async fn sign_in_page(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn sign_in_page(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     page_at(&web, session, &headers, &[Stage::SignIn]).await
 }
 
-async fn security_page(
-    State(web): State<MfaWeb>,
-    session: Session,
-    headers: HeaderMap,
-) -> Response {
+async fn security_page(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     page_at(&web, session, &headers, &[Stage::Done]).await
 }
 
-async fn method_page(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn method_page(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     let mut v = match visit(&web, session, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -545,7 +550,7 @@ async fn method_page(State(web): State<MfaWeb>, session: Session, headers: Heade
 async fn change_number_page(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Query(q): Query<MethodQuery>,
 ) -> Response {
     let mut v = match visit(&web, session, &headers).await {
@@ -565,7 +570,7 @@ async fn change_number_page(
     }
 }
 
-async fn step_up_page(State(web): State<MfaWeb>, session: Session, headers: HeaderMap) -> Response {
+async fn step_up_page(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
     let mut v = match visit(&web, session, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -584,7 +589,7 @@ async fn step_up_page(State(web): State<MfaWeb>, session: Session, headers: Head
 async fn posted(
     web: &MfaWeb,
     session: Session,
-    headers: &HeaderMap,
+    headers: &Req,
     csrf: Option<&str>,
 ) -> Result<Visit, Response> {
     let v = visit(web, session, headers).await?;
@@ -597,7 +602,7 @@ async fn posted(
 async fn choose_method(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<MethodForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -686,7 +691,7 @@ async fn after_check(v: Visit, checked: Checked) -> Response {
 async fn check_code(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<CodeForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -702,7 +707,7 @@ async fn check_code(
 async fn check_call(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<CodeForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -718,7 +723,7 @@ async fn check_call(
 async fn resend(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -737,7 +742,7 @@ async fn resend(
 async fn cancel(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -760,7 +765,7 @@ async fn cancel(
 async fn complete(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -800,7 +805,7 @@ async fn complete(
 async fn start_sign_in(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<MethodIdForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -830,7 +835,7 @@ async fn start_sign_in(
 async fn recovery_sign_in(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<CodeForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -871,7 +876,7 @@ async fn changed(mut v: Visit, result: Result<(), Problem>) -> Response {
 async fn set_default(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<MethodIdForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -885,7 +890,7 @@ async fn set_default(
 async fn remove(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<MethodIdForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -899,7 +904,7 @@ async fn remove(
 async fn forget_device(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<DeviceForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -913,7 +918,7 @@ async fn forget_device(
 async fn regenerate(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -934,7 +939,7 @@ async fn regenerate(
 async fn language(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<LangForm>,
 ) -> Response {
     let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
@@ -951,7 +956,7 @@ async fn language(
 async fn sign_out(
     State(web): State<MfaWeb>,
     session: Session,
-    headers: HeaderMap,
+    headers: Req,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let v = match posted(&web, session, &headers, f.csrf.as_deref()).await {

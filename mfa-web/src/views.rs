@@ -59,6 +59,9 @@ pub(crate) struct MethodPage {
     pub cost_home: Option<String>,
     pub replaces: Option<String>,
     pub number: String,
+    pub offer_app: bool,
+    pub offer_phone: bool,
+    pub offer_office: bool,
 }
 
 /// The code page's changing parts.
@@ -70,6 +73,7 @@ pub(crate) struct CodeView {
     pub resend_in: u64,
     pub resend_note: String,
     pub cost_notice: Option<String>,
+    pub risk_notice: Option<&'static str>,
     pub remember: Option<String>,
     pub qr_svg: Option<String>,
     pub manual_key: Option<String>,

@@ -1066,3 +1066,57 @@ async fn the_json_api_signs_in_steps_up_and_changes_settings() {
         .await;
     assert_eq!(a.json()["error"], "wrong_recovery_code");
 }
+
+#[tokio::test]
+async fn the_method_page_offers_the_app_first_and_phone_codes_carry_the_risk_notice() {
+    let w = world();
+    let mut c = Client::new(&w);
+    c.login("kari@contoso.no").await;
+    let page = c.get("/mfa/enroll/method").await;
+    let app = page.body.find("value=\"app\"").unwrap();
+    let sms = page.body.find("value=\"sms\"").unwrap();
+    let office = page.body.find("value=\"office\"").unwrap();
+    assert!(app < sms && sms < office);
+    c.post(
+        "/mfa/enroll/method",
+        &[
+            ("csrf", &page.csrf()),
+            ("kind", "sms"),
+            ("number", "+4741234567"),
+        ],
+    )
+    .await;
+    let page = c.get("/mfa/verify").await;
+    assert!(page.body.contains("id=\"risk-notice\""));
+    assert!(page.body.contains("The authenticator app is safer."));
+}
+
+#[tokio::test]
+async fn sends_are_limited_per_client_address_behind_a_trusted_proxy() {
+    let mut policy = Policy::default();
+    policy.send_limits.per_client = mfa_core::policy::RateLimit::new(2, Duration::from_secs(3600));
+    let trusting = support::world_configured(policy.clone(), |b| b.trust_forwarded_for(true));
+    let ignoring = support::world_configured(policy, |b| b);
+    for (w, limited) in [(&trusting, true), (&ignoring, false)] {
+        let mut last = StatusCode::OK;
+        for i in 0..3 {
+            let mut c = Client::new(w);
+            // Each user is new; one address pumps SMS through all of them.
+            c.forwarded_for = Some("198.51.100.9, 203.0.113.7");
+            c.login(&format!("user{i}@contoso.no")).await;
+            let csrf = c.get("/mfa/enroll/method").await.csrf();
+            let number = format!("+479000000{i}");
+            let a = c
+                .post(
+                    "/mfa/enroll/method",
+                    &[("csrf", &csrf), ("kind", "sms"), ("number", &number)],
+                )
+                .await;
+            last = a.status;
+            if a.status == StatusCode::TOO_MANY_REQUESTS {
+                assert!(a.headers.contains_key(RETRY_AFTER));
+            }
+        }
+        assert_eq!(last == StatusCode::TOO_MANY_REQUESTS, limited, "{last}");
+    }
+}

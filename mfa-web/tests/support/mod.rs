@@ -85,7 +85,15 @@ pub fn world() -> World {
     world_with(Policy::default())
 }
 
-pub fn world_with(mut policy: Policy) -> World {
+pub fn world_with(policy: Policy) -> World {
+    world_configured(policy, |b| b)
+}
+
+/// A world whose `MfaWeb` the caller configures further.
+pub fn world_configured(
+    mut policy: Policy,
+    configure: impl FnOnce(mfa_web::MfaWebBuilder) -> mfa_web::MfaWebBuilder,
+) -> World {
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
     let sms = MemorySms::with_clock(Arc::new(clock.clone()));
     let voice = MemoryVoice::with_clock(Arc::new(clock.clone()));
@@ -102,12 +110,14 @@ pub fn world_with(mut policy: Policy) -> World {
             .unwrap(),
     );
     let signed_in = Arc::new(Mutex::new(Vec::new()));
-    let web = MfaWeb::builder(mfa.clone())
-        .prefix("/mfa")
-        .after_sign_in("/app")
-        .sign_in_url("/login")
-        .on_sign_in(Recorder(signed_in.clone()))
-        .build();
+    let web = configure(
+        MfaWeb::builder(mfa.clone())
+            .prefix("/mfa")
+            .after_sign_in("/app")
+            .sign_in_url("/login")
+            .on_sign_in(Recorder(signed_in.clone())),
+    )
+    .build();
     let app = Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
@@ -165,6 +175,8 @@ pub struct Client {
     pub set_cookies: Vec<String>,
     pub urls: Vec<String>,
     pub language: Option<&'static str>,
+    /// Sent as `X-Forwarded-For`, as a proxy in front would.
+    pub forwarded_for: Option<&'static str>,
 }
 
 impl Client {
@@ -175,6 +187,7 @@ impl Client {
             set_cookies: Vec::new(),
             urls: Vec::new(),
             language: None,
+            forwarded_for: None,
         }
     }
 
@@ -188,6 +201,10 @@ impl Client {
         if !cookie.is_empty() {
             req.headers_mut()
                 .insert(header::COOKIE, cookie.join("; ").parse().unwrap());
+        }
+        if let Some(addr) = self.forwarded_for {
+            req.headers_mut()
+                .insert("x-forwarded-for", addr.parse().unwrap());
         }
         if let Some(lang) = self.language {
             req.headers_mut()
