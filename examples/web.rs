@@ -23,7 +23,7 @@ use mfa::web::axum::routing::{get, post};
 use mfa::web::axum::{Extension, Router};
 use mfa::web::tower_sessions::Session;
 use mfa::web::{MfaWeb, SecondFactor, SignInHook, SignedIn};
-use mfa::{ChallengeId, Mfa, Policy, UserId};
+use mfa::{CallOutcome, ChallengeId, Mfa, Policy, UserId};
 use serde::Deserialize;
 
 type Error = Box<dyn std::error::Error>;
@@ -70,7 +70,8 @@ fn page(title: &str, body: &str) -> Html<String> {
          <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:40rem;\
          margin:2rem auto;padding:0 1rem}} li{{margin:.5rem 0}} label{{display:block;margin-top:.6rem}}\
          </style></head><body><h1>{title}</h1>{body}\
-         <p><a href=\"/inbox\">Inbox (the simulated phone)</a></p></body></html>"
+         <p><a href=\"/\">Sign-in page</a> · <a href=\"/mfa\">Second factor</a> · \
+         <a href=\"/inbox\">Inbox (the simulated phone)</a></p></body></html>"
     ))
 }
 
@@ -140,8 +141,13 @@ async fn inbox(State(app): State<App>) -> Html<String> {
                  <button type=\"submit\">Answer and press #</button></form>",
                 call.request.challenge_id
             ),
-            CallState::Ended(p) => format!("ended: {:?}", p.end),
-            CallState::NotConnected(kind) => format!("not connected: {kind:?}"),
+            CallState::Ended(p) => match p.end {
+                CallEnd::Outcome(CallOutcome::Confirmed) => "(answered, # pressed)".to_owned(),
+                CallEnd::Outcome(_) => "(answered, reported as fraud)".to_owned(),
+                CallEnd::CodeRead => "(answered, code read out)".to_owned(),
+                _ => "(ended without a key)".to_owned(),
+            },
+            CallState::NotConnected(_) => "(not connected)".to_owned(),
         };
         items.push(format!(
             "<li><strong>Call to {}</strong>: \"{}\" {state}</li>",
