@@ -26,7 +26,9 @@ start_chromium() {
     _chromium_pid=$!
     local i
     for i in $(seq 1 100); do
-        if curl -fsS "http://127.0.0.1:$port/status" 2>/dev/null | grep -q '"ready": *true'; then
+        if python3 -c 'import json, sys, urllib.request
+sys.exit(0 if json.load(urllib.request.urlopen(sys.argv[1], timeout=1))["value"]["ready"] else 1)' \
+            "http://127.0.0.1:$port/status" 2>/dev/null; then
             export MFA_TEST_WEBDRIVER_URL="http://127.0.0.1:$port"
             export MFA_TEST_CHROMIUM_BIN="$bin"
             export MFA_TEST_CHROMIUM_ARGS="--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking --disable-component-update --disable-sync --no-first-run --window-size=1000,1000"
