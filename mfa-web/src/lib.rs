@@ -21,6 +21,7 @@ mod hook;
 pub mod lang;
 mod pages;
 pub mod problem;
+mod render;
 mod request;
 mod views;
 
