@@ -36,11 +36,47 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/devices/forget", post(forget_device))
 }
 
+/// Where the flow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApiStage {
+    /// No method yet: `POST api/enroll`.
+    EnrollmentRequired,
+    /// A challenge is open: `POST api/verify` (or `api/verify/call`).
+    Answering,
+    /// The enrollment's code was right: `POST api/complete`.
+    Verified,
+    /// Enrolled: `POST api/sign-in`.
+    SignIn,
+    /// No method can sign in (a fraud report): a recovery code or an administrator.
+    Suspended,
+    /// Signed in.
+    Done,
+}
+
+/// What a passed step led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApiResult {
+    /// The enrollment's code was right: complete it.
+    Verified,
+    /// Signed in: go to `next`.
+    SignedIn,
+    /// A fresh second factor: settings can change.
+    SteppedUp,
+    /// The method is set up.
+    Complete,
+    /// A new set of recovery codes.
+    RecoveryCodes,
+}
+
 /// Where the flow stands, and what the client needs to go on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiState {
-    /// `enrollment_required`, `answering`, `verified`, `sign_in`, `suspended` or `done`.
-    pub stage: String,
+    /// Where the flow stands.
+    pub stage: ApiStage,
     /// The token to send in the `x-csrf-token` header.
     pub csrf: String,
     /// The challenge being answered.
@@ -79,11 +115,26 @@ pub struct ApiMethod {
     pub blocked: bool,
 }
 
+/// The method chosen on the method page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EnrollKind {
+    /// "Send me a code by text message".
+    Sms,
+    /// "Call me".
+    Call,
+    /// "Call my office phone".
+    Office,
+    /// "Use verification code through app".
+    App,
+}
+
 /// `POST api/enroll`: the method chosen.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrollRequest {
-    /// `sms`, `call`, `office` or `app`.
-    pub kind: String,
+    /// Which method.
+    pub kind: EnrollKind,
     /// The country calling code, for a number written without `+`.
     #[serde(default)]
     pub country: Option<u16>,
@@ -145,8 +196,8 @@ pub struct MethodRequest {
 /// A passed check or completion.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiChecked {
-    /// `verified` (then complete), `signed_in`, `stepped_up` or `complete`.
-    pub result: String,
+    /// What it led to.
+    pub result: ApiResult,
     /// Recovery codes, shown this once (after the first enrollment, or on request).
     #[serde(default)]
     pub recovery_codes: Vec<String>,
@@ -210,12 +261,12 @@ async fn open(
 
 async fn snapshot(v: &mut Visit) -> Result<ApiState, Problem> {
     let stage = match v.stage().await? {
-        Stage::EnrollmentRequired => "enrollment_required",
-        Stage::Answering => "answering",
-        Stage::Verified => "verified",
-        Stage::SignIn => "sign_in",
-        Stage::Suspended => "suspended",
-        Stage::Done => "done",
+        Stage::EnrollmentRequired => ApiStage::EnrollmentRequired,
+        Stage::Answering => ApiStage::Answering,
+        Stage::Verified => ApiStage::Verified,
+        Stage::SignIn => ApiStage::SignIn,
+        Stage::Suspended => ApiStage::Suspended,
+        Stage::Done => ApiStage::Done,
     };
     let methods = v
         .web
@@ -233,7 +284,7 @@ async fn snapshot(v: &mut Visit) -> Result<ApiState, Problem> {
         })
         .collect();
     Ok(ApiState {
-        stage: stage.to_owned(),
+        stage,
         csrf: v.flow.csrf.clone(),
         challenge: v.flow.challenge.as_ref().map(|c| ApiChallenge {
             step: c.step,
@@ -283,24 +334,23 @@ async fn enroll(
         .country
         .or(web.mfa().policy().countries.home)
         .unwrap_or(47);
-    let choice = match req.kind.as_str() {
-        "sms" => Choice::Phone {
+    let choice = match req.kind {
+        EnrollKind::Sms => Choice::Phone {
             country,
             number: req.number,
             mode: PhoneMode::Sms,
         },
-        "call" => Choice::Phone {
+        EnrollKind::Call => Choice::Phone {
             country,
             number: req.number,
             mode: PhoneMode::Call,
         },
-        "office" => Choice::Office {
+        EnrollKind::Office => Choice::Office {
             country,
             number: req.number,
             extension: req.extension,
         },
-        "app" => Choice::App,
-        _ => return error(Problem::BadNumber, v.lang),
+        EnrollKind::App => Choice::App,
     };
     let provisioning = match v.enroll(&choice, req.replaces.as_deref()).await {
         Ok(p) => p,
@@ -347,16 +397,16 @@ async fn checked(v: Visit, result: Result<Checked, Problem>) -> Response {
         return error(p, v.lang);
     }
     let (result, next, token) = match checked {
-        Checked::Verified => ("verified", None, None),
-        Checked::SteppedUp => ("stepped_up", None, None),
+        Checked::Verified => (ApiResult::Verified, None, None),
+        Checked::SteppedUp => (ApiResult::SteppedUp, None, None),
         Checked::SignedIn { device_token } => (
-            "signed_in",
+            ApiResult::SignedIn,
             Some(v.web.inner.after_sign_in.clone()),
             device_token,
         ),
     };
     let mut r = ok(ApiChecked {
-        result: result.to_owned(),
+        result,
         recovery_codes: Vec::new(),
         next,
     });
@@ -445,7 +495,7 @@ async fn complete(State(web): State<MfaWeb>, session: Session, headers: Req) -> 
     match v.complete().await {
         Ok(done) => match v.save().await {
             Ok(()) => ok(ApiChecked {
-                result: "complete".to_owned(),
+                result: ApiResult::Complete,
                 recovery_codes: done.recovery_codes,
                 next: first.then(|| web.inner.after_sign_in.clone()),
             }),
@@ -505,7 +555,7 @@ async fn regenerate(State(web): State<MfaWeb>, session: Session, headers: Req) -
     match v.regenerate().await {
         Ok(codes) => match v.save().await {
             Ok(()) => ok(ApiChecked {
-                result: "recovery_codes".to_owned(),
+                result: ApiResult::RecoveryCodes,
                 recovery_codes: codes,
                 next: None,
             }),

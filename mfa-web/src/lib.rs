@@ -26,8 +26,8 @@ mod request;
 mod views;
 
 pub use api::{
-    ApiChallenge, ApiChecked, ApiEnrolled, ApiError, ApiMethod, ApiProvisioning, ApiState,
-    CodeRequest, EnrollRequest, MethodRequest, SignInRequest,
+    ApiChallenge, ApiChecked, ApiEnrolled, ApiError, ApiMethod, ApiProvisioning, ApiResult,
+    ApiStage, ApiState, CodeRequest, EnrollKind, EnrollRequest, MethodRequest, SignInRequest,
 };
 pub use flow::{Answering, Step};
 pub use guard::{Denied, FreshSecondFactor, SecondFactor};
