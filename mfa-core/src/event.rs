@@ -12,6 +12,7 @@ use crate::user::UserId;
 /// Something that happened, for the application's audit log or notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Event {
     /// The user chose a method to set up.
     EnrollmentStarted {
@@ -150,11 +151,27 @@ pub enum Event {
         /// Who.
         user: UserId,
     },
+    /// The gateway reported on a message: delivered, or not.
+    DeliveryReported {
+        /// Whose message.
+        user: UserId,
+        /// Its challenge.
+        challenge_id: ChallengeId,
+        /// The provider's id of the message.
+        message_id: String,
+        /// Where it stands.
+        status: crate::report::ReportStatus,
+        /// The provider's own reason (Twilio `30003`, an SMPP `err:`), if given.
+        provider_code: Option<u32>,
+        /// From the send to the report.
+        latency: Option<std::time::Duration>,
+    },
 }
 
 /// Why a request was refused (or closed): [`Event::Refused`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Refusal {
     /// The user or the application canceled a challenge.
     Canceled,

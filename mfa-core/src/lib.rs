@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod device;
 pub mod error;
 pub mod event;
+pub mod http;
 mod inline;
 mod keyed;
 pub mod machine;
@@ -18,7 +19,12 @@ pub mod policy;
 pub mod proof;
 pub mod record;
 pub mod request;
+pub mod report;
+#[cfg(feature = "serde")]
+mod serde_text;
 pub mod store;
+#[cfg(feature = "tracing")]
+pub mod trace;
 pub mod user;
 
 pub use app::{AppMatch, AppProvisioning, AppVerifier};
@@ -30,7 +36,7 @@ pub use code::{
 };
 pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
-    MemoryDelivery, Purpose, Receipt, SentMessage,
+    MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
 pub use device::{DeviceToken, RememberedDevice};
 pub use error::{
@@ -38,6 +44,7 @@ pub use error::{
     TransitionError,
 };
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
+pub use http::http_status;
 pub use machine::{Approved, Verification};
 pub use method::{
     AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
@@ -49,5 +56,8 @@ pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
 pub use request::{EventMeta, RequestContext};
+pub use report::{DeliveryReport, NextStep, ReportAnswer, ReportStatus};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
+#[cfg(feature = "tracing")]
+pub use trace::TracingEvents;
 pub use user::UserId;

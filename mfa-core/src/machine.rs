@@ -25,6 +25,10 @@ use crate::record::{
 };
 use crate::user::UserId;
 
+mod fallback;
+
+pub use fallback::{fall_back, report_delivery};
+
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 pub const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
@@ -84,6 +88,7 @@ pub struct Send {
 
 /// A sign-in or enrollment approval, as the machine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Approved {
     /// Enrollment or sign-in.
     pub purpose: Purpose,
@@ -92,12 +97,15 @@ pub struct Approved {
     /// Its kind.
     pub method: MethodKind,
     /// For a redeemed sign-in: the proof minted for it.
+    // A bearer secret: never serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub proof: Option<Proof>,
 }
 
 /// The answer to a presented code, a key press or a poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Verification {
     /// Correct. A sign-in carries its proof (once); an enrollment waits for
     /// [`Mfa::complete`](crate::Mfa::complete).
@@ -497,6 +505,13 @@ pub fn pending(
     }
 }
 
+/// The kind of the method `id`; a typed error when the record has no such method.
+fn method_kind(rec: &UserRecord, id: &MethodId) -> Result<MethodKind, Error> {
+    rec.method(id)
+        .map(|m| m.method.kind())
+        .ok_or(Error::NotFound(Missing::Method))
+}
+
 fn find<'r>(rec: &'r UserRecord, id: &ChallengeId) -> Result<&'r Challenge, Error> {
     rec.challenge(id).ok_or(Error::NotFound(Missing::Challenge))
 }
@@ -669,9 +684,9 @@ pub fn poll(
     let mut c = find(rec, id)?.clone();
     match c.status_at(ctx.now) {
         ChallengeStatus::Approved => {
-            let kind = rec
-                .method(&c.method_id)
-                .map_or(MethodKind::OfficePhone, |m| m.method.kind());
+            // Removing or blocking a method closes its challenges, so an approved one
+            // always has its method; a record without it is refused, not guessed at.
+            let kind = method_kind(rec, &c.method_id)?;
             let proof = (c.purpose == Purpose::SignIn).then(|| redeem(rec, &mut c, minted, ctx));
             let approved = Verification::Approved(Approved {
                 purpose: c.purpose,
@@ -697,6 +712,7 @@ pub fn report_call(
 ) -> Result<Verification, Error> {
     let challenge = find(rec, id)?.clone();
     let status = challenge.status_at(ctx.now);
+    let kind = method_kind(rec, &challenge.method_id)?;
     let event = match outcome {
         CallOutcome::Confirmed => ChallengeEvent::CallConfirmed,
         CallOutcome::FraudReported => ChallengeEvent::FraudReported,
@@ -709,9 +725,6 @@ pub fn report_call(
     if outcome == CallOutcome::Confirmed {
         // Approved but not redeemed: the sign-in page's poll redeems it once.
         next.approved_at = Some(ctx.now);
-        let kind = rec
-            .method(&method_id)
-            .map_or(MethodKind::OfficePhone, |m| m.method.kind());
         rec.failures = Default::default();
         emit(
             effects,
@@ -730,7 +743,6 @@ pub fn report_call(
         }));
     }
     replace(rec, next);
-    let kind = rec.method(&method_id).map(|m| m.method.kind());
     if let Some(m) = rec.method_mut(&method_id) {
         if m.status == MethodStatus::Active {
             m.status = MethodStatus::Blocked;
@@ -748,7 +760,7 @@ pub fn report_call(
         Event::FraudReported {
             user: ctx.user.clone(),
             method_id,
-            method: kind.unwrap_or(MethodKind::OfficePhone),
+            method: kind,
             challenge_id: id.clone(),
             purpose,
             at: ctx.now,

@@ -10,6 +10,7 @@ use crate::phone::PhoneNumber;
 
 /// How the authentication phone is reached: "Send me an SMS" or "Call me".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PhoneMode {
     /// A text message with a code.
     Sms,
@@ -19,6 +20,7 @@ pub enum PhoneMode {
 
 /// The delivery channel a method uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Channel {
     /// Text messages.
     Sms,
@@ -62,6 +64,7 @@ impl Extension {
 /// A second-factor method, as the user chooses it on the "additional security" page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Method {
     /// A mobile phone that gets an SMS or a call.
     AuthenticationPhone {
@@ -85,6 +88,7 @@ pub enum Method {
 
 /// The kind of a [`Method`], without its details.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MethodKind {
     /// [`Method::AuthenticationPhone`].
     AuthenticationPhone,
@@ -98,6 +102,7 @@ pub enum MethodKind {
 
 /// Where a code or call goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Destination {
     /// The number.
     pub number: PhoneNumber,
@@ -247,6 +252,7 @@ random_id!(
 
 /// Whether a method can be used yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MethodStatus {
     /// Chosen, waiting for its first correct code.
     Pending,
@@ -267,6 +273,7 @@ pub struct AppCredential {
 
 /// A method as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MethodRecord {
     /// Its id.
     pub id: MethodId,
@@ -279,6 +286,8 @@ pub struct MethodRecord {
     /// When it was chosen.
     pub created_at: Timestamp,
     /// The app key, for authenticator apps.
+    // The app's key: never serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub app: Option<AppCredential>,
     /// The method this one replaces once verified (a changed phone number).
     pub replaces: Option<MethodId>,

@@ -23,12 +23,15 @@ use crate::request::{EventMeta, RequestContext};
 use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
 
+mod reports;
+
 /// How often a request decides again after losing a commit race before it gives up.
 const MAX_CONFLICTS: usize = 64;
 
 /// Where a user stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // returned once per request; boxing would only add an allocation
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Status {
     /// "You will be asked to set up the extra security": no method set up yet.
     EnrollmentRequired,
@@ -51,6 +54,7 @@ pub enum Status {
 
 /// A challenge waiting for the user: what to show them next.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Pending {
     /// The challenge to verify, resend or cancel.
     pub challenge_id: ChallengeId,
@@ -73,6 +77,8 @@ pub struct Pending {
     /// Set for phone methods (SMS and calls): tell the user their weakness.
     pub risk_notice: Option<RiskNotice>,
     /// For app enrollment: the secret, URI and manual key to show once.
+    // The secret to show once: never serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub app: Option<AppProvisioning>,
 }
 
@@ -314,6 +320,7 @@ impl Mfa {
     }
 
     /// Whether the user must set up a method, or which one sign-in will use.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.status", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn status(&self, user: &UserId) -> Result<Status, Error> {
         let rec = self.read(user).await?;
         let default = rec.default_method().cloned();
@@ -333,6 +340,7 @@ impl Mfa {
     }
 
     /// The user's methods: active, blocked and pending.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.methods", skip_all, fields(user = %user), err(level = "warn", Display)))]
     pub async fn methods(&self, user: &UserId) -> Result<Vec<MethodRecord>, Error> {
         Ok(self.read(user).await?.methods)
     }
@@ -341,11 +349,13 @@ impl Mfa {
     ///
     /// Sends the SMS or places the call at once; for an app, returns the secret and
     /// URI to show. A user who has set up a method must use [`Mfa::add_method`].
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.begin_enrollment", skip_all, fields(user = %user, method = %method), ret, err(level = "warn", Display)))]
     pub async fn begin_enrollment(&self, user: &UserId, method: Method) -> Result<Pending, Error> {
         self.enroll(user, method, None, None).await
     }
 
     /// Adds another method; needs a proof of a fresh second factor.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.add_method", skip_all, fields(user = %user, method = %method), ret, err(level = "warn", Display)))]
     pub async fn add_method(
         &self,
         user: &UserId,
@@ -357,6 +367,7 @@ impl Mfa {
 
     /// Replaces a phone method's number: the new number must be verified, and the old
     /// method goes only when the new one completes. Emits [`Event::PhoneNumberChanged`].
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.change_phone_number", skip_all, fields(user = %user, method = %method, old = %old), ret, err(level = "warn", Display)))]
     pub async fn change_phone_number(
         &self,
         user: &UserId,
@@ -408,12 +419,14 @@ impl Mfa {
     }
 
     /// Starts a sign-in challenge on the user's default method.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.challenge", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn challenge(&self, user: &UserId) -> Result<Pending, Error> {
         self.sign_in(user, None).await
     }
 
     /// Starts a sign-in challenge on another of the user's active methods ("sign in
     /// another way").
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.challenge_with", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn challenge_with(
         &self,
         user: &UserId,
@@ -438,6 +451,7 @@ impl Mfa {
     /// The challenge must be this user's. A sign-in that passes is redeemed at once:
     /// [`Verification::proof`] is its proof, given this once. A malformed code is an
     /// input error and costs no attempt. Any store failure is an error, never an approval.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.verify", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn verify(
         &self,
         user: &UserId,
@@ -456,6 +470,7 @@ impl Mfa {
     /// Where a challenge stands, for a page waiting on a call: `Waiting` until the user
     /// answers; an approved sign-in is redeemed by the first poll that sees it, which
     /// alone gets the proof; later polls say `AlreadyUsed`.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.poll", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn poll(
         &self,
         user: &UserId,
@@ -483,6 +498,7 @@ impl Mfa {
     /// A call's outcome, reported by a voice backend or its webhook: `#` approves (the
     /// sign-in page then redeems it with [`Mfa::poll`]); `0#` denies the challenge,
     /// blocks the method and suspends changes to the user's factors.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.report_call", skip_all, fields(user = %user, challenge = %challenge, outcome = ?outcome), ret, err(level = "warn", Display)))]
     pub async fn report_call(
         &self,
         user: &UserId,
@@ -501,6 +517,7 @@ impl Mfa {
     /// wrong-attempt count is kept. For calls, calls again.
     ///
     /// If the send fails the challenge stays pending, so the user can try again.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.resend", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn resend(&self, user: &UserId, challenge: &ChallengeId) -> Result<Pending, Error> {
         let fresh = self.fresh();
         let (mut pending, sends) = self
@@ -513,6 +530,7 @@ impl Mfa {
     }
 
     /// Gives up on a challenge; for an enrollment the pending method is dropped.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.cancel", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn cancel(&self, user: &UserId, challenge: &ChallengeId) -> Result<(), Error> {
         self.run(user, |rec, ctx, fx| {
             machine::cancel(rec, challenge, ctx, fx)
@@ -524,6 +542,7 @@ impl Mfa {
     /// "Authentication is complete. Click Complete": the verified method becomes active
     /// (and default when it is the user's first). The answer carries a proof of the
     /// factor just shown, for setting up recovery codes or another method.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.complete", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn complete(
         &self,
         user: &UserId,
@@ -539,6 +558,7 @@ impl Mfa {
     }
 
     /// Makes another active method the default; needs a proof.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.set_default", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn set_default(
         &self,
         user: &UserId,
@@ -554,6 +574,7 @@ impl Mfa {
 
     /// Removes a method, never the last active one (see [`Mfa::reset_user`]); its open
     /// challenges and the proofs made from it die with it.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.remove_method", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn remove_method(
         &self,
         user: &UserId,
@@ -569,6 +590,7 @@ impl Mfa {
 
     /// An administrator's reset: every method, recovery code, proof and open challenge
     /// goes, failures are cleared, and the user must enroll again.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.reset_user", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn reset_user(&self, user: &UserId) -> Result<(), Error> {
         self.run(user, |rec, ctx, fx| {
             machine::reset(rec, ctx, fx);
@@ -580,6 +602,7 @@ impl Mfa {
 
     /// An administrator lifts a fraud report's suspension: the user may change factors
     /// again, and the blocked methods sign in again.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.unblock", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn unblock(&self, user: &UserId) -> Result<(), Error> {
         self.run(user, |rec, ctx, fx| {
             machine::unblock(rec, ctx, fx);
@@ -591,6 +614,7 @@ impl Mfa {
 
     /// Makes a new set of recovery codes (the old set dies) and returns them to show
     /// once. Needs a proof: from a sign-in, or from the enrollment just completed.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.regenerate_recovery_codes", skip_all, fields(user = %user), err(level = "warn", Display)))]
     pub async fn regenerate_recovery_codes(
         &self,
         user: &UserId,
@@ -612,6 +636,7 @@ impl Mfa {
 
     /// Signs in with a recovery code, which then dies; lifts a fraud report's
     /// suspension. `None` when no unused code matches (counted as a failure).
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.verify_recovery_code", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn verify_recovery_code(
         &self,
         user: &UserId,
@@ -629,6 +654,7 @@ impl Mfa {
     }
 
     /// Where an enrollment stands, in the guide's words.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.enrollment_state", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn enrollment_state(
         &self,
         user: &UserId,
@@ -642,6 +668,7 @@ impl Mfa {
     }
 
     /// A challenge as it stands (a view: it never redeems; see [`Mfa::poll`]).
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.challenge_status", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn challenge_status(
         &self,
         user: &UserId,
@@ -719,6 +746,10 @@ impl Mfa {
     }
 
     /// Asks the store to forget what has expired; returns how many entries went.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "mfa.purge", skip_all, ret, err(level = "warn", Display))
+    )]
     pub async fn purge(&self) -> Result<u64, Error> {
         Ok(self.store.purge(self.clock.now()).await?)
     }

@@ -13,6 +13,7 @@ const MAX_NUMBER_INPUT: usize = 64;
 /// What kind of line a number belongs to, as the numbering plan says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum NumberKind {
     /// A mobile phone: SMS and calls.
     Mobile,

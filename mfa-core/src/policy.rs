@@ -15,6 +15,7 @@ pub const MAX_CONSECUTIVE_FAILURES: u32 = 100;
 
 /// How a call verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum CallConfirmation {
     /// The call asks the user to press `#` (Microsoft's way); the key press approves.
     PressKey,
@@ -24,6 +25,7 @@ pub enum CallConfirmation {
 
 /// A count allowed within a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RateLimit {
     /// How many are allowed in one window.
     pub max: u32,
@@ -41,6 +43,7 @@ impl RateLimit {
 /// Limits on sends, counted before anything is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SendLimits {
     /// Per phone number (default 5 per 10 minutes).
     pub per_destination: RateLimit,
@@ -68,6 +71,7 @@ impl Default for SendLimits {
 /// Growing delays after consecutive failures of one user, across challenges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LockoutPolicy {
     /// Failures allowed before any delay (default 5).
     pub free_failures: u32,
@@ -119,6 +123,7 @@ impl LockoutPolicy {
 /// Which countries may be texted or called, and which is home.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CountryPolicy {
     /// Allowed country calling codes; `None` allows every country.
     pub allowed: Option<BTreeSet<u16>>,
@@ -142,6 +147,7 @@ impl CountryPolicy {
 /// app's code cannot. Shown whenever a phone method is set up or used, not only when
 /// it costs money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RiskNotice {
     /// Whether this service offers the authenticator app, so the notice can point
     /// to it.
@@ -164,6 +170,7 @@ impl RiskNotice {
 /// Told to the user when a code goes abroad: the operator may charge for it, and the
 /// authenticator app avoids that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CostNotice {
     /// The destination's country calling code.
     pub country_code: u16,
@@ -190,6 +197,7 @@ impl CostNotice {
 /// All the rules the driver applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Policy {
     /// Digits in SMS and voice codes (default 6; 4 to 10).
     pub code_digits: usize,

@@ -28,6 +28,7 @@ pub const MAX_USER_AGENT_LEN: usize = 256;
 /// assert_eq!(request.user_agent_str(), Some("Mozilla/5.0 (X11; Linux x86_64)X-Injected: 1"));
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RequestContext {
     client: Option<IpAddr>,
     user_agent: Option<String>,
@@ -94,6 +95,7 @@ impl fmt::Debug for RequestContext {
 /// What an event sink is told beside each [`Event`](crate::Event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EventMeta {
     /// When it happened, on the driver's clock.
     pub at: Timestamp,

@@ -17,7 +17,8 @@ use crate::method::{
 };
 use crate::phone::{NumberKind, PhoneNumber};
 use crate::record::{
-    Failures, ProofRecord, ProofSource, RecoveryCodeRecord, SendWindow, UserRecord, UserStatus,
+    Failures, ProofRecord, ProofSource, RecoveryCodeRecord, SendWindow, Undelivered, UserRecord,
+    UserStatus,
 };
 
 /// The format written; a store holding another refuses to read it.
@@ -66,6 +67,11 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     }
     w.u32(record.sends.count);
     w.time(record.sends.started_at);
+    w.len(record.undelivered.len());
+    for u in &record.undelivered {
+        w.str(u.challenge_id.as_str());
+        w.u32(u.generation);
+    }
     w.len(record.devices.len());
     for d in &record.devices {
         w.bytes32(&d.hash.0);
@@ -119,6 +125,12 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         count: r.u32()?,
         started_at: r.time()?,
     };
+    let undelivered = r.list(|r| {
+        Ok(Undelivered {
+            challenge_id: ChallengeId::parse(r.str()?).map_err(|_| bad("challenge id"))?,
+            generation: r.u32()?,
+        })
+    })?;
     let devices = r.list(|r| {
         Ok(DeviceRecord {
             hash: CodeHash(r.bytes32()?),
@@ -138,6 +150,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         proofs,
         sends,
         updated_at,
+        undelivered,
         devices,
     })
 }
