@@ -13,6 +13,10 @@ use crate::flow::Flow;
 
 /// A request from a user who passed both factors.
 ///
+/// It takes the session's word: a reset or a removed method does not end sessions
+/// already signed in (sign them out through [`MfaWeb::sign_out`] when that matters);
+/// [`FreshSecondFactor`] and every settings change are checked by the library again.
+///
 /// ```
 /// use mfa_web::SecondFactor;
 ///

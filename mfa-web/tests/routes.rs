@@ -1120,3 +1120,56 @@ async fn sends_are_limited_per_client_address_behind_a_trusted_proxy() {
         assert_eq!(last == StatusCode::TOO_MANY_REQUESTS, limited, "{last}");
     }
 }
+
+#[tokio::test]
+async fn the_freshness_guard_sends_a_half_signed_in_session_to_the_flow() {
+    use axum::routing::get;
+    let w = world();
+    // A bare application: the guard alone stands before its settings.
+    let app = axum::Router::new()
+        .route(
+            "/login",
+            axum::routing::post(
+                |axum::extract::State(web): axum::extract::State<mfa_web::MfaWeb>,
+                 session: tower_sessions::Session| async move {
+                    let user = mfa_core::UserId::new("kari@contoso.no").unwrap();
+                    web.password_passed(&session, &user).await.unwrap()
+                },
+            ),
+        )
+        .route(
+            "/settings",
+            get(|_: mfa_web::FreshSecondFactor| async { "settings" }),
+        )
+        .with_state(w.web.clone())
+        .layer(mfa_web::memory_sessions(Duration::from_secs(60)));
+    use tower::ServiceExt;
+    let res = app
+        .clone()
+        .oneshot(
+            axum::http::Request::post("/login")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .oneshot(
+            axum::http::Request::get("/settings")
+                .header("cookie", cookie)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    // Half signed in: sent to the flow before anything else is looked at.
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/mfa");
+}
