@@ -582,6 +582,13 @@ async fn changing_factors_needs_a_fresh_second_factor() {
         .await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("id=\"recovery-codes\""));
+    // Shown by that answer only.
+    let at = a.body.find("id=\"recovery-codes\"><li>").unwrap();
+    let rest = &a.body[at + 24..];
+    let first = rest[..rest.find('<').unwrap()].to_owned();
+    let again = c.get("/mfa/security").await;
+    assert!(!again.body.contains(&first));
+    assert!(!again.body.contains("id=\"recovery-codes\""));
     // The last method cannot go.
     let a = c
         .post("/mfa/security/remove", &[("csrf", &csrf), ("method", &id)])
