@@ -1180,3 +1180,42 @@ async fn the_freshness_guard_sends_a_half_signed_in_session_to_the_flow() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/mfa");
 }
+
+#[tokio::test]
+async fn a_call_not_yet_answered_does_not_advance_the_session() {
+    let w = world();
+    let mut c = Client::new(&w);
+    c.login("kari@contoso.no").await;
+    let csrf = c.get("/mfa/enroll/method").await.csrf();
+    // The phone rings; nobody has pressed # yet.
+    let a = c
+        .post(
+            "/mfa/enroll/method",
+            &[("csrf", &csrf), ("kind", "call"), ("number", "+4741234567")],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/verify");
+    let a = c.post("/mfa/verify/call", &[("csrf", &csrf)]).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    assert!(a.body.contains("not heard back from the call yet"));
+    assert_eq!(
+        c.post("/mfa/complete", &[("csrf", &csrf)]).await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(c.get("/app").await.location(), "/mfa");
+    // The callee presses #; the provider reports it; Check now verifies.
+    let call = w.voice.pending_calls().pop().unwrap();
+    let played = w.voice.press(&call.request.challenge_id, "#").unwrap();
+    let mfa_voice::CallEnd::Outcome(outcome) = played.end else {
+        panic!("no outcome")
+    };
+    w.mfa
+        .report_call(&call.request.user, &call.request.challenge_id, outcome)
+        .await
+        .unwrap();
+    let a = c.post("/mfa/verify/call", &[("csrf", &csrf)]).await;
+    assert_eq!(a.location(), "/mfa/verify");
+    let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(c.get("/app").await.status, StatusCode::OK);
+}
