@@ -10,7 +10,7 @@ use crate::app::{AppProvisioning, AppVerifier};
 use crate::challenge::{ChallengeStatus, EnrollmentState};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::code::{CodeKey, OsRandomness, Randomness, RecoveryCode, random_code};
-use crate::delivery::{CallOutcome, Delivery, DeliveryRequest, Purpose};
+use crate::delivery::{CallOutcome, Delivery, DeliveryError, DeliveryRequest, Purpose};
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
@@ -444,6 +444,30 @@ impl Mfa {
             })
             .await?;
         Ok(answer)
+    }
+
+    /// A call that ended without an outcome, reported by a voice backend's own task or
+    /// webhook after its `send` returned: no answer, busy, hung up before the key, or
+    /// answered without media. Nothing changes (the challenge stays pending, to call
+    /// again with [`Mfa::resend`] or switch method); [`Event::CallEnded`] says why.
+    ///
+    /// The challenge must be this user's; otherwise [`Error::NotFound`].
+    pub async fn report_call_ended(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+        error: &DeliveryError,
+    ) -> Result<(), Error> {
+        let rec = self.read(user).await?;
+        rec.challenge(challenge)
+            .ok_or(Error::NotFound(Missing::Challenge))?;
+        self.events.emit(Event::CallEnded {
+            user: user.clone(),
+            challenge_id: challenge.clone(),
+            reason: error.kind(),
+            at: self.clock.now(),
+        });
+        Ok(())
     }
 
     /// "Cancel, then Next": a new code after the cooldown; the old code dies and the

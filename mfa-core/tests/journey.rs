@@ -1161,3 +1161,49 @@ async fn an_unanswered_first_call_leaves_the_challenge_pending_for_a_new_call() 
     let pending = w.mfa.resend(&user, &challenge_id).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
 }
+
+#[tokio::test]
+async fn a_call_that_ends_without_an_outcome_leaves_the_challenge_pending_and_says_why() {
+    let w = world();
+    let user = kari();
+    let office = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: None,
+    };
+    let pending = w.mfa.begin_enrollment(&user, office).await.unwrap();
+    let no_answer = DeliveryError::new(DeliveryErrorKind::NoAnswer, "the call was not answered");
+    w.mfa
+        .report_call_ended(&user, &pending.challenge_id, &no_answer)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.mfa
+            .challenge_status(&user, &pending.challenge_id)
+            .await
+            .unwrap(),
+        ChallengeStatus::AwaitingCallConfirmation
+    );
+    assert!(w.events.events().iter().any(|e| matches!(
+        e,
+        Event::CallEnded { user: u, challenge_id, reason: DeliveryErrorKind::NoAnswer, .. }
+            if u == &user && challenge_id == &pending.challenge_id
+    )));
+    // Another user's challenge is not found, and says nothing.
+    let mallory = UserId::username("mallory@example.no").unwrap();
+    let before = w.events.events().len();
+    assert!(matches!(
+        w.mfa
+            .report_call_ended(&mallory, &pending.challenge_id, &no_answer)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(w.events.events().len(), before);
+    // The challenge still takes the key afterwards.
+    assert!(matches!(
+        w.mfa
+            .report_call(&user, &pending.challenge_id, CallOutcome::Confirmed)
+            .await
+            .unwrap(),
+        Verification::Approved(_)
+    ));
+}
