@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Form, Json, Router};
 use mfa_core::{
-    CallConfirmation, CallOutcome, ChallengeStatus, DeliveryErrorKind, Error, Extension,
-    ManualClock, Method, Mfa, PhoneMode, PhoneNumber, Policy, Purpose, Timestamp, UserId,
-    Verification,
+    CallConfirmation, CallOutcome, ChallengeStatus, DeliveryErrorKind, Error, Event, Extension,
+    ManualClock, MemoryEvents, Method, Mfa, PhoneMode, PhoneNumber, Policy, Purpose, Timestamp,
+    UserId, Verification,
 };
 use mfa_voice::twilio::{
     AuthToken, CallEvent, TwilioConfig, TwilioVoice, TwilioWebhooks, WebhookError,
@@ -186,6 +186,7 @@ struct World {
     twilio: Twilio,
     hooks: TwilioWebhooks,
     clock: ManualClock,
+    events: MemoryEvents,
 }
 
 async fn world(confirmation: CallConfirmation, token: &str) -> World {
@@ -203,9 +204,11 @@ async fn world(confirmation: CallConfirmation, token: &str) -> World {
     let mut policy = Policy::default();
     policy.call_confirmation = confirmation;
     policy.app_name = "Contoso".into();
+    let events = MemoryEvents::new();
     let mfa = Mfa::builder()
         .voice(voice)
         .clock(clock.clone())
+        .events(events.clone())
         .policy(policy)
         .build()
         .unwrap();
@@ -214,6 +217,7 @@ async fn world(confirmation: CallConfirmation, token: &str) -> World {
         twilio,
         hooks,
         clock,
+        events,
     }
 }
 
@@ -556,6 +560,16 @@ async fn unanswered_busy_and_failed_calls_are_typed_and_change_nothing() {
                 .await
                 .unwrap(),
             ChallengeStatus::AwaitingCallConfirmation
+        );
+        // The pending challenge says why the call ended.
+        assert!(
+            w.events.events().iter().any(|e| matches!(
+                e,
+                Event::CallEnded { user, challenge_id, reason, .. }
+                    if user == &kari() && challenge_id == &pending.challenge_id && *reason == kind
+            )),
+            "{call_status}: {:?}",
+            w.events.events()
         );
         // The user may call again after the cooldown.
         w.clock.advance(Duration::from_secs(30));

@@ -31,8 +31,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::script::{CallScript, ScriptOptions};
 
+pub use crate::report::CallEvent;
 pub use signature::{compute_signature, parse_form, signature_is_valid};
-pub use webhook::{CallEvent, TwilioWebhooks, WebhookError, WebhookReply};
+pub use webhook::{TwilioWebhooks, WebhookError, WebhookReply};
 
 /// Twilio's API host.
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";

@@ -3,80 +3,18 @@
 use std::fmt;
 use std::sync::Arc;
 
-use mfa_core::{
-    CallOutcome, ChallengeId, DeliveryError, DeliveryErrorKind, Mfa, Timestamp, UserId,
-    Verification,
-};
+use mfa_core::{ChallengeId, DeliveryError, DeliveryErrorKind, Timestamp};
 
 use super::signature::signature_is_valid;
 use super::{Shared, lock, twiml};
 use crate::keys::{KeyResult, interpret_keys, is_keypad_key};
+use crate::report::CallEvent;
 use crate::script::{CallEnd, Expect, Step};
 
 /// The longest webhook URL looked at.
 const MAX_URL: usize = 4096;
 /// The most form parameters looked at.
 const MAX_PARAMS: usize = 200;
-
-/// What a call told us, for the application to hand to `Mfa`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CallEvent {
-    /// The callee pressed `#` or `0#`: report it with [`Mfa::report_call`].
-    Outcome {
-        /// Whose challenge it is (kept with the call when it was placed).
-        user: UserId,
-        /// The challenge the call was for.
-        challenge_id: ChallengeId,
-        /// What the keys decided.
-        outcome: CallOutcome,
-    },
-    /// The call ended without verifying (no answer, busy, failed, hung up before the
-    /// key). The challenge stays pending: the user may call again or switch method.
-    Ended {
-        /// Whose challenge it is (kept with the call when it was placed).
-        user: UserId,
-        /// The challenge the call was for.
-        challenge_id: ChallengeId,
-        /// Why, as a typed delivery error.
-        error: DeliveryError,
-    },
-}
-
-impl CallEvent {
-    /// The challenge the call was for.
-    pub fn challenge_id(&self) -> &ChallengeId {
-        match self {
-            CallEvent::Outcome { challenge_id, .. } | CallEvent::Ended { challenge_id, .. } => {
-                challenge_id
-            }
-        }
-    }
-
-    /// Whose challenge the call was for.
-    pub fn user(&self) -> &UserId {
-        match self {
-            CallEvent::Outcome { user, .. } | CallEvent::Ended { user, .. } => user,
-        }
-    }
-
-    /// Hands the event to the driver: an outcome is reported for the call's user, an
-    /// ended call changes nothing (`Ok(None)`). A `#` on a sign-in approves it; the
-    /// sign-in page redeems it with [`Mfa::poll`].
-    pub async fn report_to(&self, mfa: &Mfa) -> Result<Option<Verification>, mfa_core::Error> {
-        match self {
-            CallEvent::Outcome {
-                user,
-                challenge_id,
-                outcome,
-            } => mfa
-                .report_call(user, challenge_id, *outcome)
-                .await
-                .map(Some),
-            CallEvent::Ended { .. } => Ok(None),
-        }
-    }
-}
 
 /// The answer to a webhook request: the TwiML to return (HTTP 200,
 /// `Content-Type: text/xml`) and the event, if any, for the driver.
