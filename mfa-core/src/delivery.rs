@@ -149,6 +149,9 @@ pub enum DeliveryErrorKind {
     Declined,
     /// Any other permanent failure.
     Rejected,
+    /// The call was answered but no audio or keys came from the callee (a silent line,
+    /// or media refused because it came from elsewhere): not the provider timing out.
+    NoMedia,
 }
 
 impl fmt::Display for DeliveryErrorKind {
@@ -163,6 +166,7 @@ impl fmt::Display for DeliveryErrorKind {
             DeliveryErrorKind::Busy => "busy",
             DeliveryErrorKind::Declined => "call declined",
             DeliveryErrorKind::Rejected => "delivery rejected",
+            DeliveryErrorKind::NoMedia => "answered without media",
         })
     }
 }
@@ -204,6 +208,7 @@ impl DeliveryError {
                 | DeliveryErrorKind::Timeout
                 | DeliveryErrorKind::NoAnswer
                 | DeliveryErrorKind::Busy
+                | DeliveryErrorKind::NoMedia
         )
     }
 
@@ -212,8 +217,9 @@ impl DeliveryError {
         !self.is_transient()
     }
 
-    /// Whether this is how a placed call ended (no answer, busy, declined, hung up, or
-    /// answered without media in time) rather than a failure to place it.
+    /// Whether this is how a placed call ended (no answer, busy, declined, hung up,
+    /// answered without media, or a provider that stopped answering while placing it)
+    /// rather than a failure to place it.
     pub fn is_call_outcome(&self) -> bool {
         matches!(
             self.kind,
@@ -221,6 +227,7 @@ impl DeliveryError {
                 | DeliveryErrorKind::Busy
                 | DeliveryErrorKind::Declined
                 | DeliveryErrorKind::Timeout
+                | DeliveryErrorKind::NoMedia
         )
     }
 
@@ -412,5 +419,22 @@ impl Delivery for MemoryDelivery {
                 Content::Code(_) => None,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answered_without_media_is_its_own_kind_and_a_call_outcome() {
+        let silent = DeliveryError::new(DeliveryErrorKind::NoMedia, "no audio");
+        assert!(!silent.is_timeout());
+        assert!(silent.is_call_outcome());
+        assert!(silent.is_transient());
+        assert_eq!(silent.to_string(), "answered without media: no audio");
+        let slow = DeliveryError::new(DeliveryErrorKind::Timeout, "the API timed out");
+        assert!(slow.is_timeout());
+        assert_ne!(silent.kind(), slow.kind());
     }
 }
