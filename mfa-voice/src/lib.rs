@@ -11,7 +11,7 @@ pub mod sip;
 pub mod twilio;
 
 pub use console::ConsoleVoice;
-pub use keys::{KeyResult, interpret_keys, is_keypad_key};
+pub use keys::{Heard, KeyPrompt, KeyResult, MAX_KEYS, interpret_keys, is_keypad_key};
 pub use memory::{CallState, Callee, MemoryVoice, PlacedCall};
 pub use report::{CallEvent, CallReporter, ReportError};
 pub use script::{

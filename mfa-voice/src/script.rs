@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mfa_core::{CallOutcome, Content, DeliveryRequest, Purpose};
 
-use crate::keys::{KeyResult, interpret_keys};
+use crate::keys::{Heard, KeyPrompt};
 
 /// Words per minute of a normal speaking rate, for the length estimate.
 pub const WORDS_PER_MINUTE: u32 = 150;
@@ -509,36 +509,16 @@ impl CallScript {
                 Step::Hangup => break,
                 Step::Gather { prompt, expect, .. } => {
                     collect_text(prompt, &mut heard);
-                    match expect {
-                        Expect::AtExtension => match keys.next() {
-                            Some('#') => {}
-                            Some(_) => end = Some(CallEnd::Unrecognized),
-                            None => end = Some(CallEnd::NoKey),
-                        },
-                        Expect::AnyKey => {
-                            if keys.next().is_none() {
-                                end = Some(CallEnd::NoKey);
-                            }
+                    let mut listening = KeyPrompt::new(*expect);
+                    let outcome = loop {
+                        match keys.next().map(|k| listening.press(k)) {
+                            Some(Heard::More) => {}
+                            Some(decided) => break decided,
+                            None => break Heard::End(listening.timed_out()),
                         }
-                        Expect::Confirmation => {
-                            let mut pressed = String::new();
-                            while matches!(
-                                interpret_keys(&pressed),
-                                KeyResult::NoKey | KeyResult::Incomplete
-                            ) {
-                                match keys.next() {
-                                    Some(k) => pressed.push(k),
-                                    None => break,
-                                }
-                            }
-                            end = Some(match interpret_keys(&pressed) {
-                                KeyResult::Outcome(o) => CallEnd::Outcome(o),
-                                KeyResult::NoKey | KeyResult::Incomplete => CallEnd::NoKey,
-                                KeyResult::Unrecognized => CallEnd::Unrecognized,
-                            });
-                        }
-                    }
-                    if end.is_some() {
+                    };
+                    if let Heard::End(e) = outcome {
+                        end = Some(e);
                         break;
                     }
                 }

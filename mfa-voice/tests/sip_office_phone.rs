@@ -442,7 +442,7 @@ async fn a_silent_phone_is_a_media_timeout() {
             .script_options(options),
     );
     let error = call(&voice, &request(None)).await.unwrap_err();
-    assert_eq!(error, DeliveryErrorKind::Timeout);
+    assert_eq!(error, DeliveryErrorKind::NoMedia);
     assert!(phone.finished_as_scripted(), "SIPp got no BYE");
     let call = &voice.calls()[0];
     assert_eq!(call.rtp_packets_received, 0);
@@ -678,7 +678,7 @@ async fn a_call_ends_at_the_length_limit() {
             .max_call_length(Duration::from_secs(3)),
     );
     let error = call(&voice, &request(None)).await.unwrap_err();
-    assert_eq!(error, DeliveryErrorKind::Timeout);
+    assert_eq!(error, DeliveryErrorKind::NoMedia);
     assert!(phone.finished_as_scripted(), "SIPp got no BYE");
 }
 

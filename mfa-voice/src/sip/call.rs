@@ -11,9 +11,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 
-use crate::keys::{KeyResult, interpret_keys};
+use crate::keys::{Heard, KeyPrompt};
 use crate::report::CallEvent;
-use crate::script::{CallEnd, CallScript, Expect};
+use crate::script::{CallEnd, CallScript};
 
 use super::audio::FRAME_SAMPLES;
 use super::dialog::{Dialog, ExtraHeader, Message, info_key, response_to, response_with};
@@ -25,6 +25,9 @@ use super::{SipCall, SipConfig, backoff, error_for_status, sdp};
 
 /// RFC 3261's T2: the longest interval between retransmissions of non-INVITE requests.
 const T2: Duration = Duration::from_secs(4);
+/// The most keys a call's record keeps: enough to see what was pressed, bounded
+/// against a peer that sends events all call long.
+const MAX_RECORDED_KEYS: usize = 32;
 /// The largest datagram we read.
 const MAX_DATAGRAM: usize = 65_535;
 
@@ -233,8 +236,7 @@ enum Tick {
 
 /// Where the keys of the current prompt stand.
 struct Keys {
-    listening: Option<Expect>,
-    pressed: String,
+    listening: Option<KeyPrompt>,
     satisfied: bool,
 }
 
@@ -303,7 +305,7 @@ impl<'a> Call<'a> {
                 "the callee hung up before pressing a key",
             )),
             CallEnd::NoKey if self.record.rtp_packets_received == 0 => Err(DeliveryError::new(
-                DeliveryErrorKind::Timeout,
+                DeliveryErrorKind::NoMedia,
                 if self.record.rtp_packets_refused == 0 {
                     "no audio or keys came from the callee"
                 } else {
@@ -667,7 +669,6 @@ impl<'a> Call<'a> {
         let mut queue: VecDeque<Tick> = VecDeque::new();
         let mut keys = Keys {
             listening: None,
-            pressed: String::new(),
             satisfied: false,
         };
         let mut waiting_until: Option<Instant> = None;
@@ -700,8 +701,7 @@ impl<'a> Call<'a> {
                     }
                     Some(Action::Listen(expect)) => {
                         keys = Keys {
-                            listening: Some(expect),
-                            pressed: String::new(),
+                            listening: Some(KeyPrompt::new(expect)),
                             satisfied: false,
                         };
                     }
@@ -833,29 +833,20 @@ impl<'a> Call<'a> {
         waiting_until: &mut Option<Instant>,
         end: &mut Option<CallEnd>,
     ) {
-        self.record.keys.push(key);
-        let Some(expect) = keys.listening else {
+        if self.record.keys.len() < MAX_RECORDED_KEYS {
+            self.record.keys.push(key);
+        }
+        let Some(listening) = keys.listening.as_mut() else {
             return;
         };
-        let mut proceed = false;
-        match expect {
-            Expect::AtExtension => {
-                if key == '#' {
-                    proceed = true;
-                } else {
-                    *end = Some(CallEnd::Unrecognized);
-                }
+        let proceed = match listening.press(key) {
+            Heard::More => false,
+            Heard::Proceed => true,
+            Heard::End(e) => {
+                *end = Some(e);
+                false
             }
-            Expect::AnyKey => proceed = true,
-            Expect::Confirmation => {
-                keys.pressed.push(key);
-                match interpret_keys(&keys.pressed) {
-                    KeyResult::Outcome(o) => *end = Some(CallEnd::Outcome(o)),
-                    KeyResult::Unrecognized => *end = Some(CallEnd::Unrecognized),
-                    KeyResult::NoKey | KeyResult::Incomplete => {}
-                }
-            }
-        }
+        };
         if proceed {
             keys.listening = None;
             keys.satisfied = true;

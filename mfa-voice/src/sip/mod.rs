@@ -17,7 +17,8 @@
 //! [`DeliveryErrorKind::Busy`], 603 [`DeliveryErrorKind::Declined`], 404
 //! [`DeliveryErrorKind::InvalidDestination`], no answer [`DeliveryErrorKind::NoAnswer`],
 //! rejected credentials [`DeliveryErrorKind::Configuration`], no media
-//! [`DeliveryErrorKind::Timeout`]. None of them approves anything.
+//! [`DeliveryErrorKind::NoMedia`], no response at all [`DeliveryErrorKind::Timeout`].
+//! None of them approves anything.
 //!
 //! Only the callee is heard: RTP counts only from the address and port its SDP
 //! answer names, with one SSRC ([`MediaSource`] relaxes the address for NAT), and

@@ -7,7 +7,7 @@ use mfa_core::{ChallengeId, DeliveryError, DeliveryErrorKind, Timestamp};
 
 use super::signature::signature_is_valid;
 use super::{Shared, lock, twiml};
-use crate::keys::{KeyResult, interpret_keys, is_keypad_key};
+use crate::keys::{Heard, KeyPrompt, is_keypad_key};
 use crate::report::CallEvent;
 use crate::script::{CallEnd, Expect, Step};
 
@@ -216,51 +216,47 @@ impl TwilioWebhooks {
         let shared = &self.shared;
         let c = challenge.as_str();
         let reply = |twiml: String, event: Option<CallEvent>| Ok(WebhookReply { twiml, event });
-        match expect {
-            Expect::AtExtension => match digits {
-                "#" => reply(
-                    twiml::segment(&script, step + 1, &|i| shared.gather_url(c, i, "", expires)),
-                    None,
+        let (mut listening, before_heard) = KeyPrompt::after(expect, before);
+        if before_heard != Heard::More {
+            // Our own link never carries keys that already decided.
+            return Err(WebhookError::ForgedLink);
+        }
+        let heard = digits
+            .chars()
+            .map(|k| listening.press(k))
+            .last()
+            // No digits: the prompt timed out.
+            .unwrap_or_else(|| Heard::End(listening.timed_out()));
+        match heard {
+            Heard::More => reply(
+                twiml::gather_more(
+                    &script,
+                    timeout,
+                    &shared.gather_url(c, step, listening.pressed(), expires),
                 ),
-                "" => reply(twiml::closing(&script, CallEnd::NoKey), None),
-                _ => Err(WebhookError::UnrecognizedKeys),
-            },
-            Expect::AnyKey => {
-                if digits.is_empty() {
-                    return reply(twiml::closing(&script, CallEnd::NoKey), None);
-                }
-                call.settled = true;
+                None,
+            ),
+            Heard::Proceed => {
+                // Past the key before the code: hanging up now is the normal end.
+                call.settled |= expect == Expect::AnyKey;
                 reply(
                     twiml::segment(&script, step + 1, &|i| shared.gather_url(c, i, "", expires)),
                     None,
                 )
             }
-            Expect::Confirmation => {
-                let keys = format!("{before}{digits}");
-                match interpret_keys(&keys) {
-                    KeyResult::Outcome(outcome) => {
-                        call.settled = true;
-                        reply(
-                            twiml::closing(&script, CallEnd::Outcome(outcome)),
-                            Some(CallEvent::Outcome {
-                                user: call.user.clone(),
-                                challenge_id: challenge.clone(),
-                                outcome,
-                            }),
-                        )
-                    }
-                    KeyResult::Incomplete => reply(
-                        twiml::gather_more(
-                            &script,
-                            timeout,
-                            &shared.gather_url(c, step, &keys, expires),
-                        ),
-                        None,
-                    ),
-                    KeyResult::NoKey => reply(twiml::closing(&script, CallEnd::NoKey), None),
-                    KeyResult::Unrecognized => Err(WebhookError::UnrecognizedKeys),
-                }
+            Heard::End(CallEnd::Outcome(outcome)) => {
+                call.settled = true;
+                reply(
+                    twiml::closing(&script, CallEnd::Outcome(outcome)),
+                    Some(CallEvent::Outcome {
+                        user: call.user.clone(),
+                        challenge_id: challenge.clone(),
+                        outcome,
+                    }),
+                )
             }
+            Heard::End(CallEnd::Unrecognized) => Err(WebhookError::UnrecognizedKeys),
+            Heard::End(end) => reply(twiml::closing(&script, end), None),
         }
     }
 
