@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::clock::{Clock, Timestamp};
 use crate::code::OneTimeCode;
 use crate::method::{ChallengeId, Channel, Destination};
+use crate::number_match::SignInNumber;
 use crate::phone::PhoneNumber;
 use crate::policy::CostNotice;
 use crate::user::UserId;
@@ -31,6 +32,9 @@ pub enum Content {
     Code(OneTimeCode),
     /// A call that asks the user to press `#` to approve (and `0#` to report fraud).
     ConfirmByKey,
+    /// A call that asks the user to key in the two digits their sign-in page shows
+    /// (and `0#` to report fraud); the backend reports whether they matched.
+    MatchNumber(SignInNumber),
 }
 
 impl fmt::Debug for Content {
@@ -38,6 +42,7 @@ impl fmt::Debug for Content {
         match self {
             Content::Code(code) => write!(f, "Code({code:?})"),
             Content::ConfirmByKey => f.write_str("ConfirmByKey"),
+            Content::MatchNumber(number) => write!(f, "MatchNumber({number:?})"),
         }
     }
 }
@@ -72,7 +77,7 @@ impl DeliveryRequest {
     pub fn code(&self) -> Option<&OneTimeCode> {
         match &self.content {
             Content::Code(code) => Some(code),
-            Content::ConfirmByKey => None,
+            Content::ConfirmByKey | Content::MatchNumber(_) => None,
         }
     }
 }
@@ -84,6 +89,9 @@ pub enum CallOutcome {
     Confirmed,
     /// The user pressed `0#`: they did not start this sign-in.
     FraudReported,
+    /// The user keyed in another number than the sign-in page shows: the challenge is
+    /// denied and counted as a failure.
+    WrongNumber,
 }
 
 /// A backend's acknowledgement of a send.
@@ -415,7 +423,7 @@ impl Delivery for MemoryDelivery {
         Ok(Receipt {
             id: format!("memory-{}", inner.sent.len()),
             call_outcome: match request.content {
-                Content::ConfirmByKey => inner.call_outcome,
+                Content::ConfirmByKey | Content::MatchNumber(_) => inner.call_outcome,
                 Content::Code(_) => None,
             },
         })

@@ -70,6 +70,9 @@ pub struct Pending {
     pub cost_notice: Option<CostNotice>,
     /// For app enrollment: the secret, URI and manual key to show once.
     pub app: Option<AppProvisioning>,
+    /// With number matching on calls: the two digits to show, which the user keys in
+    /// on the call. A resend calls with a new number.
+    pub match_number: Option<crate::number_match::SignInNumber>,
 }
 
 /// A completed enrollment.
@@ -659,6 +662,7 @@ impl Mfa {
             challenge_id: ChallengeId::generate(rng),
             method_id: MethodId::generate(rng),
             code: random_code(rng, self.policy.code_digits),
+            match_number: crate::number_match::SignInNumber::generate(rng),
         }
     }
 
