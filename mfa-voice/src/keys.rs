@@ -60,6 +60,23 @@ pub fn interpret_keys(keys: &str) -> KeyResult {
     }
 }
 
+/// Two keys against the number the page shows: the same digits confirm, other digits
+/// are a wrong number, `0#` reports fraud, anything else (a blind `#`) means nothing.
+fn match_number(number: mfa_core::SignInNumber, pressed: &str) -> Heard {
+    match pressed.as_bytes() {
+        [] | [b'0'..=b'9'] => Heard::More,
+        [b'0', b'#'] => Heard::End(CallEnd::Outcome(CallOutcome::FraudReported)),
+        [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+            Heard::End(CallEnd::Outcome(if number.matches(pressed) {
+                CallOutcome::Confirmed
+            } else {
+                CallOutcome::WrongNumber
+            }))
+        }
+        _ => Heard::End(CallEnd::Unrecognized),
+    }
+}
+
 /// Whether `key` is one a phone keypad can send (`0`-`9`, `*`, `#`).
 pub fn is_keypad_key(key: char) -> bool {
     key.is_ascii_digit() || key == '*' || key == '#'
@@ -157,12 +174,23 @@ impl KeyPrompt {
                     KeyResult::NoKey | KeyResult::Incomplete => Heard::More,
                     KeyResult::Unrecognized => Heard::End(CallEnd::Unrecognized),
                 },
+                Expect::MatchNumber(number) => match_number(number, &self.pressed),
             }
         };
         if heard != Heard::More {
             self.decided = Some(heard);
         }
         heard
+    }
+
+    /// How many keys the prompt takes at most in one go (a gateway's `numDigits`).
+    pub fn keys_wanted(&self) -> usize {
+        match self.expect {
+            Expect::MatchNumber(_) => 2usize,
+            _ => 1,
+        }
+        .saturating_sub(self.pressed.len())
+        .max(1)
     }
 
     /// How the call ends when the prompt times out before the keys decided: no key
@@ -247,6 +275,22 @@ mod tests {
         // What no keypad sends is never a key.
         assert_eq!(ends(Expect::AnyKey, "x"), unrecognized);
         assert_eq!(ends(Expect::Confirmation, "٣"), unrecognized);
+
+        let number = Expect::MatchNumber(mfa_core::SignInNumber::parse("07").unwrap());
+        assert_eq!(ends(number, "07"), confirmed);
+        assert_eq!(
+            ends(number, "70"),
+            Heard::End(CallEnd::Outcome(CallOutcome::WrongNumber))
+        );
+        assert_eq!(ends(number, "0#"), fraud);
+        // A blind `#`, out of habit or fatigue, approves nothing.
+        assert_eq!(ends(number, "#"), unrecognized);
+        assert_eq!(ends(number, "7#"), unrecognized);
+        assert_eq!(ends(number, "0"), no_key);
+        assert_eq!(ends(number, ""), no_key);
+        assert_eq!(KeyPrompt::new(number).keys_wanted(), 2);
+        assert_eq!(KeyPrompt::after(number, "0").0.keys_wanted(), 1);
+        assert_eq!(KeyPrompt::new(Expect::Confirmation).keys_wanted(), 1);
     }
 
     proptest! {

@@ -285,7 +285,7 @@ fn ended(
     Result<Option<mfa_core::CallOutcome>, DeliveryError>,
 ) {
     let result = match (playback.end, content) {
-        (CallEnd::Outcome(o), Content::ConfirmByKey) => Ok(Some(o)),
+        (CallEnd::Outcome(o), Content::ConfirmByKey | Content::MatchNumber(_)) => Ok(Some(o)),
         (CallEnd::CodeRead, Content::Code(_)) => Ok(None),
         (CallEnd::Unrecognized, _) => Err(DeliveryError::new(
             DeliveryErrorKind::Declined,

@@ -422,3 +422,50 @@ async fn an_extension_is_dialled_by_dtmf_after_the_answer() {
     );
     assert_eq!(voice.calls()[0].keys, "##");
 }
+
+/// Number matching over SIP, in Norwegian: the softphone hears "key in the number on
+/// your sign-in page", never the number; once the request has returned it keys in the
+/// digits the page shows (RFC 4733 events) and the enrollment is approved. On the
+/// sign-in it keys in other digits: denied, with the "wrong number" goodbye.
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn the_softphone_keys_in_the_number_the_page_shows() {
+    let phone = Softphone::start();
+    let voice = phone.voice();
+    let store = MemoryStore::default();
+    let mfa = mfa(voice.clone(), CallConfirmation::MatchNumber, "nb", &store);
+    let prompts = Prompts::builtin();
+
+    let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
+    let enrolled_with = pending.match_number.unwrap().to_string();
+    let mut keys = enrolled_with.chars();
+    phone.press_after(keys.next().unwrap(), Duration::from_millis(1500));
+    phone.press_after(keys.next().unwrap(), Duration::from_millis(2000));
+    assert_eq!(
+        after_the_call(&mfa, &voice, &pending).await,
+        ChallengeStatus::Approved
+    );
+    let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
+    assert_eq!(heard, [Clip::MatchNumber, Clip::Goodbye]);
+    mfa.complete(&kari(), &pending.challenge_id).await.unwrap();
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let sign_in = mfa.challenge(&kari()).await.unwrap();
+    let shown = sign_in.match_number.unwrap().to_string();
+    let wrong: Vec<char> = shown
+        .bytes()
+        .map(|b| char::from(b'0' + (b - b'0' + 5) % 10))
+        .collect();
+    phone.press_after(wrong[0], Duration::from_millis(1500));
+    phone.press_after(wrong[1], Duration::from_millis(2000));
+    assert_eq!(
+        after_the_call(&mfa, &voice, &sign_in).await,
+        ChallengeStatus::Denied
+    );
+    let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
+    assert_eq!(heard, [Clip::MatchNumber, Clip::WrongNumber]);
+    let calls = voice.calls();
+    assert_eq!(calls[0].keys, enrolled_with);
+    assert_eq!(calls[1].keys, wrong.iter().collect::<String>());
+    assert_eq!(calls[1].outcome, Some(mfa_core::CallOutcome::WrongNumber));
+}

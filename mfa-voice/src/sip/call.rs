@@ -203,7 +203,7 @@ pub(super) fn event_for(
     challenge_id: ChallengeId,
 ) -> Option<CallEvent> {
     let error = match (result, content) {
-        (Ok(CallEnd::Outcome(outcome)), Content::ConfirmByKey) => {
+        (Ok(CallEnd::Outcome(outcome)), Content::ConfirmByKey | Content::MatchNumber(_)) => {
             return Some(CallEvent::Outcome {
                 user,
                 challenge_id,
@@ -730,7 +730,7 @@ impl<'a> Call<'a> {
                     closing_played = true;
                     queue.clear();
                     queue.extend(
-                        closing(script.language(), &self.config.prompts)
+                        closing(script.language(), e, &self.config.prompts)
                             .chunks(FRAME_SAMPLES)
                             .map(|c| Tick::Audio(c.to_vec())),
                     );

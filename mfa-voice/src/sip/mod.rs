@@ -285,6 +285,14 @@ impl SipConfig {
                 extension,
                 &self.script,
             ),
+            Content::MatchNumber(number) => CallScript::match_number(
+                language,
+                &request.app_name,
+                request.purpose == Purpose::SignIn,
+                *number,
+                extension,
+                &self.script,
+            ),
         }
     }
 

@@ -231,6 +231,7 @@ impl TwilioWebhooks {
             Heard::More => reply(
                 twiml::gather_more(
                     &script,
+                    &listening,
                     timeout,
                     &shared.gather_url(c, step, listening.pressed(), expires),
                 ),
