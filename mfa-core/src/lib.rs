@@ -13,12 +13,13 @@ mod keyed;
 pub mod machine;
 pub mod method;
 mod mfa;
+pub mod number_match;
 pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
-pub mod request;
 pub mod report;
+pub mod request;
 #[cfg(feature = "serde")]
 mod serde_text;
 pub mod store;
@@ -49,12 +50,13 @@ pub use method::{
     MethodRecord, MethodStatus, PhoneMode,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
+pub use number_match::SignInNumber;
 pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
-pub use request::{EventMeta, RequestContext};
 pub use report::{DeliveryReport, NextStep, ReportAnswer, ReportStatus};
+pub use request::{EventMeta, RequestContext};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 #[cfg(feature = "tracing")]
 pub use trace::TracingEvents;
