@@ -14,6 +14,7 @@ mod keyed;
 pub mod machine;
 pub mod method;
 mod mfa;
+pub mod number_match;
 pub mod phone;
 pub mod policy;
 pub mod proof;
@@ -51,6 +52,7 @@ pub use method::{
     MethodRecord, MethodStatus, PhoneMode,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
+pub use number_match::SignInNumber;
 pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;

@@ -10,7 +10,7 @@ use crate::app::{AppProvisioning, AppVerifier};
 use crate::challenge::{ChallengeStatus, EnrollmentState};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::code::{CodeKey, Randomness, RecoveryCode, ThreadRandomness, random_code};
-use crate::delivery::{CallOutcome, Delivery, DeliveryRequest, Purpose};
+use crate::delivery::{CallOutcome, Delivery, DeliveryError, DeliveryRequest, Purpose};
 use crate::device::{DeviceToken, RememberedDevice};
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
@@ -80,6 +80,9 @@ pub struct Pending {
     // The secret to show once: never serialized.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub app: Option<AppProvisioning>,
+    /// With number matching on calls: the two digits to show, which the user keys in
+    /// on the call. A resend calls with a new number.
+    pub match_number: Option<crate::number_match::SignInNumber>,
 }
 
 /// A completed enrollment.
@@ -513,6 +516,30 @@ impl Mfa {
         Ok(answer)
     }
 
+    /// A call that ended without an outcome, reported by a voice backend's own task or
+    /// webhook after its `send` returned: no answer, busy, hung up before the key, or
+    /// answered without media. Nothing changes (the challenge stays pending, to call
+    /// again with [`Mfa::resend`] or switch method); [`Event::CallEnded`] says why.
+    ///
+    /// The challenge must be this user's; otherwise [`Error::NotFound`].
+    pub async fn report_call_ended(
+        &self,
+        user: &UserId,
+        challenge: &ChallengeId,
+        error: &DeliveryError,
+    ) -> Result<(), Error> {
+        let rec = self.read(user).await?;
+        rec.challenge(challenge)
+            .ok_or(Error::NotFound(Missing::Challenge))?;
+        self.events.emit(Event::CallEnded {
+            user: user.clone(),
+            challenge_id: challenge.clone(),
+            reason: error.kind(),
+            at: self.clock.now(),
+        });
+        Ok(())
+    }
+
     /// "Cancel, then Next": a new code after the cooldown; the old code dies and the
     /// wrong-attempt count is kept. For calls, calls again.
     ///
@@ -781,6 +808,7 @@ impl Mfa {
             challenge_id: ChallengeId::generate(rng),
             method_id: MethodId::generate(rng),
             code: random_code(rng, self.policy.code_digits),
+            match_number: crate::number_match::SignInNumber::generate(rng),
         }
     }
 

@@ -21,6 +21,10 @@ pub enum CallConfirmation {
     PressKey,
     /// The call reads a code aloud; the user types it.
     ReadCode,
+    /// Number matching: the sign-in page shows two digits ([`crate::Pending::match_number`])
+    /// and the call asks the user to key them in instead of a blind `#`; a wrong number
+    /// denies the challenge and counts as a failure.
+    MatchNumber,
 }
 
 /// A count allowed within a window.
