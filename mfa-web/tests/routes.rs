@@ -1219,3 +1219,27 @@ async fn a_call_not_yet_answered_does_not_advance_the_session() {
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(c.get("/app").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_expired_code_says_so_and_offers_a_new_start() {
+    let w = world();
+    let mut c = Client::new(&w);
+    c.login("kari@contoso.no").await;
+    let csrf = c.get("/mfa/enroll/method").await.csrf();
+    c.post(
+        "/mfa/enroll/method",
+        &[("csrf", &csrf), ("kind", "sms"), ("number", "+4741234567")],
+    )
+    .await;
+    let code = w.sms.last_code_to(&kari_phone()).unwrap();
+    w.clock.advance(Duration::from_secs(5 * 60));
+    let a = c
+        .post("/mfa/verify", &[("csrf", &csrf), ("code", code.expose())])
+        .await;
+    assert_eq!(a.status, StatusCode::GONE);
+    assert!(a.body.contains("The code has expired"), "{}", a.body);
+    // The method page again, to start over.
+    assert!(a.body.contains("Send me a code by text message"));
+    assert_eq!(c.get("/app").await.location(), "/mfa");
+    assert_eq!(c.get("/mfa").await.location(), "/mfa/enroll");
+}
