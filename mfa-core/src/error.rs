@@ -59,6 +59,8 @@ pub enum Missing {
     VoiceDelivery,
     /// The authenticator-app verifier.
     AppVerifier,
+    /// A remembered device of this user.
+    Device,
     /// The hardware-token verifier.
     TokenVerifier,
     /// The passkey (WebAuthn) verifier.
@@ -74,6 +76,7 @@ impl std::fmt::Display for Missing {
             Missing::SmsDelivery => "SMS delivery",
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
+            Missing::Device => "remembered device",
             Missing::TokenVerifier => "hardware token verifier",
             Missing::PasskeyVerifier => "passkey verifier",
         })

@@ -5,6 +5,7 @@ pub mod challenge;
 pub mod clock;
 pub mod code;
 pub mod delivery;
+pub mod device;
 pub mod error;
 pub mod event;
 pub mod http;
@@ -13,6 +14,7 @@ mod keyed;
 pub mod machine;
 pub mod method;
 mod mfa;
+pub mod number_match;
 pub mod passkey;
 pub mod phone;
 pub mod policy;
@@ -38,6 +40,7 @@ pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
     MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
+pub use device::{DeviceToken, RememberedDevice};
 pub use error::{
     Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
     TransitionError,
@@ -50,6 +53,7 @@ pub use method::{
     MethodName, MethodRecord, MethodStatus, PhoneMode, TokenSerial,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
+pub use number_match::SignInNumber;
 pub use passkey::{
     Ceremony, PasskeyAssertion, PasskeyCredential, PasskeyError, PasskeyUser, PasskeyVerifier,
 };

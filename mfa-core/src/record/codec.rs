@@ -10,6 +10,7 @@ use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, SecretBytes};
 use crate::delivery::Purpose;
+use crate::device::DeviceRecord;
 use crate::error::StoreError;
 use crate::method::{
     AppCredential, ChallengeId, Extension, Method, MethodId, MethodName, MethodRecord,
@@ -72,6 +73,12 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     for u in &record.undelivered {
         w.str(u.challenge_id.as_str());
         w.u32(u.generation);
+    }
+    w.len(record.devices.len());
+    for d in &record.devices {
+        w.bytes32(&d.hash.0);
+        w.time(d.created_at);
+        w.time(d.expires_at);
     }
     write_names(&mut w, record);
     write_passkeys(&mut w, record);
@@ -221,6 +228,13 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
             generation: r.u32()?,
         })
     })?;
+    let devices = r.list(|r| {
+        Ok(DeviceRecord {
+            hash: CodeHash(r.bytes32()?),
+            created_at: r.time()?,
+            expires_at: r.time()?,
+        })
+    })?;
     let mut methods = methods;
     if !r.0.is_empty() {
         read_names(&mut r, &mut methods)?;
@@ -250,6 +264,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         sends,
         updated_at,
         undelivered,
+        devices,
         passkey_ceremonies,
     })
 }
