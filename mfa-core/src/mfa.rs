@@ -21,6 +21,7 @@ use crate::record::{UserRecord, UserStatus};
 use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
 
+mod locale;
 mod reports;
 
 /// How often a request decides again after losing a commit race before it gives up.
@@ -830,7 +831,10 @@ impl Mfa {
                 content: send.content,
                 purpose: send.purpose,
                 expires_in: send.expires_at.saturating_since(self.clock.now()),
-                locale: self.policy.locale.clone(),
+                locale: send
+                    .locale
+                    .as_ref()
+                    .map_or_else(|| self.policy.locale.clone(), |l| l.as_str().to_owned()),
                 app_name: self.policy.app_name.clone(),
                 cost_notice: send.cost_notice,
             };

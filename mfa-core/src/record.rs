@@ -122,6 +122,8 @@ pub struct UserRecord {
     /// Sends reported undelivered on challenges still open (at most
     /// [`MAX_OPEN_CHALLENGES`]): they may fall back to a call at once.
     pub undelivered: Vec<Undelivered>,
+    /// The user's language, for SMS texts and calls; `None`: the policy's.
+    pub locale: Option<crate::locale::Locale>,
 }
 
 /// A send the gateway reported undelivered: the challenge and its generation then.

@@ -71,6 +71,13 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
         w.str(u.challenge_id.as_str());
         w.u32(u.generation);
     }
+    match &record.locale {
+        None => w.u8(0),
+        Some(locale) => {
+            w.u8(1);
+            w.str(locale.as_str());
+        }
+    }
     w.0
 }
 
@@ -124,6 +131,11 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
             generation: r.u32()?,
         })
     })?;
+    let locale = match r.u8()? {
+        0 => None,
+        1 => Some(crate::locale::Locale::parse(r.str()?).map_err(|_| bad("locale"))?),
+        _ => return Err(bad("locale")),
+    };
     if !r.0.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -137,6 +149,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         sends,
         updated_at,
         undelivered,
+        locale,
     })
 }
 

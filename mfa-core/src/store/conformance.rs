@@ -333,6 +333,7 @@ pub fn rich_record() -> UserRecord {
         },
         updated_at: at(200),
         undelivered,
+        locale: Some(crate::locale::Locale::parse("nb-NO").unwrap_or_else(|_| unreachable!())),
     }
 }
 
