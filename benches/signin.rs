@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa::record::MAX_OPEN_CHALLENGES;
+use mfa::totp::{Secret, Totp, TotpVerifier};
 use mfa::{
-    ChallengeId, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa, OneTimeCode, PhoneMode,
-    PhoneNumber, Policy, Purpose, Timestamp, UserId, Verification,
+    ChallengeId, Clock, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa, OneTimeCode,
+    PhoneMode, PhoneNumber, Policy, Purpose, Timestamp, UserId, Verification,
 };
 use tokio::runtime::Runtime;
 
@@ -185,6 +186,93 @@ fn signin_two_threads(c: &mut Criterion) {
     group.finish();
 }
 
+/// Authenticator-app sign-ins: 64 users, each with 8 sign-ins open, answered one step
+/// (30 s) apart, since an app code is taken once per step. Codes and challenges are
+/// made untimed; the figure is `Mfa::verify` alone, through `TotpVerifier`.
+fn app_signin_verify(c: &mut Criterion) {
+    const USERS: usize = 64;
+    let rt = runtime();
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
+    let mfa = Mfa::builder()
+        .clock(clock.clone())
+        .app(TotpVerifier::new(Totp::default()))
+        .policy(bench_policy())
+        .build()
+        .expect("a valid policy");
+    let totp = Totp::default();
+    let code_now = |secret: &Secret| {
+        let step = totp.step_at(clock.now()).expect("a step");
+        totp.generate_at_step(secret, step)
+    };
+    let users: Vec<(UserId, Secret)> = (0..USERS)
+        .map(|u| {
+            let user = UserId::new(format!("app{u}@example.no")).expect("a valid id");
+            rt.block_on(async {
+                let p = mfa
+                    .begin_enrollment(&user, Method::AuthenticatorApp)
+                    .await
+                    .expect("enrollment");
+                let app = p.app.expect("provisioning");
+                let secret =
+                    Secret::from_bytes(app.credential.secret.expose().to_vec()).expect("a secret");
+                mfa.verify(&user, &p.challenge_id, code_now(&secret).expose())
+                    .await
+                    .expect("verify");
+                mfa.complete(&user, &p.challenge_id)
+                    .await
+                    .expect("complete");
+                (user, secret)
+            })
+        })
+        .collect();
+    let mut group = c.benchmark_group("signin");
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("verify_app_code_memory_store", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                // Up to 8 rounds: each user's 8 open challenges, one per step.
+                let open: Vec<Vec<ChallengeId>> = users
+                    .iter()
+                    .map(|(user, _)| {
+                        (0..MAX_OPEN_CHALLENGES)
+                            .map(|_| {
+                                rt.block_on(mfa.challenge(user))
+                                    .expect("challenge")
+                                    .challenge_id
+                            })
+                            .collect()
+                    })
+                    .collect();
+                for round in 0..MAX_OPEN_CHALLENGES {
+                    if left == 0 {
+                        break;
+                    }
+                    clock.advance(Duration::from_secs(30));
+                    let batch: Vec<_> = users
+                        .iter()
+                        .zip(&open)
+                        .take(usize::try_from(left).unwrap_or(USERS))
+                        .map(|((user, secret), ids)| (user, &ids[round], code_now(secret)))
+                        .collect();
+                    left -= batch.len() as u64;
+                    let start_at = Instant::now();
+                    for (user, id, code) in batch {
+                        let v = rt
+                            .block_on(mfa.verify(user, id, code.expose()))
+                            .expect("verify");
+                        assert!(signed_in(&v), "{v:?}");
+                    }
+                    timed += start_at.elapsed();
+                }
+            }
+            timed
+        })
+    });
+    group.finish();
+}
+
 fn enrollment_journey(c: &mut Criterion) {
     let rt = runtime();
     let f = fixture(&rt, 0);
@@ -221,6 +309,7 @@ criterion_group!(
     benches,
     signin_verify,
     signin_two_threads,
+    app_signin_verify,
     enrollment_journey
 );
 criterion_main!(benches);

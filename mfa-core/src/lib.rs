@@ -18,6 +18,7 @@ pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
+pub mod request;
 pub mod report;
 #[cfg(feature = "serde")]
 mod serde_text;
@@ -51,9 +52,10 @@ pub use method::{
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
 pub use phone::{NumberKind, PhoneNumber};
-pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
+pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
+pub use request::{EventMeta, RequestContext};
 pub use report::{DeliveryReport, NextStep, ReportAnswer, ReportStatus};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 #[cfg(feature = "tracing")]

@@ -15,9 +15,10 @@ use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
 use crate::method::{ChallengeId, Channel, Method, MethodId, MethodKind, MethodRecord};
-use crate::policy::{CostNotice, Policy};
+use crate::policy::{CostNotice, Policy, RiskNotice};
 use crate::proof::Proof;
 use crate::record::{UserRecord, UserStatus};
+use crate::request::{EventMeta, RequestContext};
 use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
 
@@ -73,6 +74,8 @@ pub struct Pending {
     pub attempts_left: u32,
     /// Set when the code goes abroad: tell the user, and recommend the app.
     pub cost_notice: Option<CostNotice>,
+    /// Set for phone methods (SMS and calls): tell the user their weakness.
+    pub risk_notice: Option<RiskNotice>,
     /// For app enrollment: the secret, URI and manual key to show once.
     // The secret to show once: never serialized.
     #[cfg_attr(feature = "serde", serde(skip))]
@@ -210,13 +213,16 @@ impl MfaBuilder {
             voice: self.voice,
             app: self.app,
             events: self.events,
+            request: None,
         })
     }
 }
 
 /// The second-factor service: enrollment, sign-in and managing methods.
 ///
-/// Cheap to share: wrap it in an `Arc`.
+/// Cheap to share: wrap it in an `Arc`. [`Mfa::with_request`] makes a copy for one
+/// request.
+#[derive(Clone)]
 pub struct Mfa {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -228,6 +234,7 @@ pub struct Mfa {
     app: Option<Arc<dyn AppVerifier>>,
     events: Arc<dyn EventSink>,
     issuer: String,
+    request: Option<Arc<RequestContext>>,
 }
 
 impl fmt::Debug for Mfa {
@@ -258,6 +265,48 @@ impl Mfa {
             events: Arc::new(NoEvents),
             issuer: None,
         }
+    }
+
+    /// This service for one request: its events carry `request` (client address and
+    /// user agent, see [`EventMeta`]) and its sends also count against the client's
+    /// send limit ([`SendLimits::per_client`](crate::policy::SendLimits::per_client)).
+    ///
+    /// ```
+    /// # async fn sign_in(mfa: &mfa_core::Mfa, user: &mfa_core::UserId) -> Result<(), mfa_core::Error> {
+    /// use mfa_core::RequestContext;
+    ///
+    /// let request = RequestContext::new()
+    ///     .client("203.0.113.7".parse().expect("an address"))
+    ///     .user_agent("Mozilla/5.0");
+    /// let pending = mfa.with_request(request).challenge(user).await?;
+    /// # let _ = pending; Ok(()) }
+    /// ```
+    pub fn with_request(&self, request: RequestContext) -> Mfa {
+        Mfa {
+            request: Some(Arc::new(request)),
+            ..self.clone()
+        }
+    }
+
+    /// The kinds of method this service can set up, strongest first: the
+    /// authenticator app (when an app verifier is configured), then the
+    /// authentication phone (SMS or call), then the office phone (calls).
+    ///
+    /// OWASP ASVS 5.0 (6.6.1) asks that a phone is offered only beside a stronger
+    /// method: list them in this order, and show each phone method's
+    /// [`Pending::risk_notice`].
+    pub fn offered_methods(&self) -> Vec<MethodKind> {
+        let mut kinds = Vec::with_capacity(3);
+        if self.app.is_some() {
+            kinds.push(MethodKind::AuthenticatorApp);
+        }
+        if self.sms.is_some() || self.voice.is_some() {
+            kinds.push(MethodKind::AuthenticationPhone);
+        }
+        if self.voice.is_some() {
+            kinds.push(MethodKind::OfficePhone);
+        }
+        kinds
     }
 
     /// The rules in force.
@@ -699,7 +748,7 @@ impl Mfa {
             let value = match decided {
                 Ok(v) => v,
                 Err(e) => {
-                    self.emit(effects);
+                    self.emit(effects, now);
                     return Err(e);
                 }
             };
@@ -724,7 +773,7 @@ impl Mfa {
             rec.updated_at = now;
             match self.store.commit(user, version, rec).await? {
                 Commit::Committed(_) => {
-                    self.emit(effects);
+                    self.emit(effects, now);
                     return Ok((value, sends));
                 }
                 Commit::Conflict => continue,
@@ -733,12 +782,21 @@ impl Mfa {
         Err(StoreError::unavailable("the user's record kept changing; try again").into())
     }
 
-    fn emit(&self, effects: Vec<Effect>) {
+    fn emit(&self, effects: Vec<Effect>, at: Timestamp) {
         for effect in effects {
             if let Effect::Emit(event) = effect {
-                self.events.emit(event);
+                self.emit_one(event, at);
             }
         }
+    }
+
+    /// Hands one event to the sink with its time and this request.
+    fn emit_one(&self, event: Event, at: Timestamp) {
+        let meta = EventMeta {
+            at,
+            request: self.request.as_deref().cloned(),
+        };
+        self.events.emit_with(event, &meta);
     }
 
     async fn count_windows(
@@ -752,7 +810,12 @@ impl Mfa {
         // Keys are keyed hashes, so a shared store never holds numbers in clear.
         let dest = self.limit_key("dest", number.e164());
         let country = format!("cc:{}", number.country_code());
-        let hits = [
+        let client = self
+            .request
+            .as_deref()
+            .and_then(RequestContext::client_key)
+            .map(|c| self.limit_key("client", &c));
+        let mut hits = vec![
             WindowHit {
                 key: &dest,
                 window: limits.per_destination.window,
@@ -762,19 +825,29 @@ impl Mfa {
                 window: limits.per_country.window,
             },
         ];
-        let counts = self.store.hit(&hits, now).await?;
-        let scopes = [
+        let mut scopes = vec![
             (LimitScope::Destination, limits.per_destination.max),
             (LimitScope::Country, limits.per_country.max),
         ];
+        if let Some(client) = &client {
+            hits.push(WindowHit {
+                key: client,
+                window: limits.per_client.window,
+            });
+            scopes.push((LimitScope::ClientAddress, limits.per_client.max));
+        }
+        let counts = self.store.hit(&hits, now).await?;
         for ((scope, max), count) in scopes.into_iter().zip(counts) {
             if count.count > max {
-                self.events.emit(Event::Refused {
-                    user: user.clone(),
-                    challenge_id: Some(challenge.clone()),
-                    reason: Refusal::RateLimited,
-                    at: now,
-                });
+                self.emit_one(
+                    Event::Refused {
+                        user: user.clone(),
+                        challenge_id: Some(challenge.clone()),
+                        reason: Refusal::RateLimited,
+                        at: now,
+                    },
+                    now,
+                );
                 return Err(PolicyError::RateLimited {
                     scope,
                     retry_after: count.resets_at.saturating_since(now),
@@ -840,13 +913,16 @@ impl Mfa {
             };
             match self.delivery(channel)?.send(&request).await {
                 Ok(receipt) => {
-                    self.events.emit(Event::CodeSent {
-                        user: user.clone(),
-                        channel,
-                        country_code,
-                        purpose: send.purpose,
-                        resend: send.resend,
-                    });
+                    self.emit_one(
+                        Event::CodeSent {
+                            user: user.clone(),
+                            channel,
+                            country_code,
+                            purpose: send.purpose,
+                            resend: send.resend,
+                        },
+                        self.clock.now(),
+                    );
                     if let Some(outcome) = receipt.call_outcome {
                         let answer = self.report_call(user, &send.challenge_id, outcome).await?;
                         pending.waiting_for = match answer {
@@ -857,11 +933,14 @@ impl Mfa {
                     }
                 }
                 Err(e) => {
-                    self.events.emit(Event::DeliveryFailed {
-                        user: user.clone(),
-                        channel,
-                        transient: e.is_transient(),
-                    });
+                    self.emit_one(
+                        Event::DeliveryFailed {
+                            user: user.clone(),
+                            channel,
+                            transient: e.is_transient(),
+                        },
+                        self.clock.now(),
+                    );
                     if channel == Channel::Voice && e.is_call_outcome() {
                         return Err(Error::CallNotCompleted {
                             challenge_id: send.challenge_id,

@@ -51,6 +51,10 @@ pub struct SendLimits {
     pub per_user: RateLimit,
     /// Per country calling code, against SMS pumping (default 1,000 per hour).
     pub per_country: RateLimit,
+    /// Per client address (an IPv4 address or an IPv6 /64), when the application
+    /// passes the request ([`Mfa::with_request`](crate::Mfa::with_request)): against
+    /// one source pumping SMS through many accounts (default 20 per hour).
+    pub per_client: RateLimit,
 }
 
 impl Default for SendLimits {
@@ -59,6 +63,7 @@ impl Default for SendLimits {
             per_destination: RateLimit::new(5, Duration::from_secs(600)),
             per_user: RateLimit::new(10, Duration::from_secs(3600)),
             per_country: RateLimit::new(1000, Duration::from_secs(3600)),
+            per_client: RateLimit::new(20, Duration::from_secs(3600)),
         }
     }
 }
@@ -132,6 +137,32 @@ impl CountryPolicy {
         CountryPolicy {
             allowed: Some(codes.iter().copied().collect()),
             home: codes.first().copied(),
+        }
+    }
+}
+
+/// Told to the user beside a phone method (OWASP ASVS 5.0, 6.6.1): a code by SMS
+/// or call can be taken on the way (a SIM swap, a ported number, an intercepted
+/// signalling network, a voicemail box with a default PIN), which an authenticator
+/// app's code cannot. Shown whenever a phone method is set up or used, not only when
+/// it costs money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RiskNotice {
+    /// Whether this service offers the authenticator app, so the notice can point
+    /// to it.
+    pub app_offered: bool,
+}
+
+impl RiskNotice {
+    /// The notice as English text.
+    pub fn message(&self) -> &'static str {
+        if self.app_offered {
+            "Codes sent by text message or call can be intercepted, for example by someone \
+             who takes over your phone number. The authenticator app is safer."
+        } else {
+            "Codes sent by text message or call can be intercepted, for example by someone \
+             who takes over your phone number."
         }
     }
 }
