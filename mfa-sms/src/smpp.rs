@@ -606,6 +606,15 @@ mod tests {
         let r = parse_receipt(b"id:abc123 sub:001 dlvrd:001 submit date:2601010000 done date:2601010001 stat:DELIVRD err:000 text:").unwrap();
         assert_eq!(r.message_id, "abc123");
         assert!(r.is_delivered());
+        assert_eq!(r.error, Some(0));
+        assert_eq!(r.status(), Some(ReportStatus::Delivered));
+        let r = parse_receipt(b"id:x1 stat:UNDELIV err:011").unwrap();
+        assert_eq!(
+            (r.status(), r.error),
+            (Some(ReportStatus::Undelivered), Some(11))
+        );
+        let r = parse_receipt(b"id:x1 stat:ENROUTE err:abc").unwrap();
+        assert_eq!((r.status(), r.error), (None, None));
         assert!(parse_receipt(b"hello").is_none());
     }
 
