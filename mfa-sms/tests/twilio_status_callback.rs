@@ -127,3 +127,48 @@ async fn an_undelivered_status_callback_offers_a_call() {
         Event::DeliveryReported { message_id, provider_code: Some(30003), .. } if message_id == MESSAGE
     )));
 }
+
+proptest::proptest! {
+    /// Any request, however odd, gets a typed answer, and nothing unsigned is a report.
+    #[test]
+    fn arbitrary_callbacks_are_refused_without_panicking(
+        url in ".{0,200}",
+        params in proptest::collection::vec((".{0,16}", ".{0,40}"), 0..10),
+        signature in proptest::option::of(".{0,40}"),
+    ) {
+        let account = mfa_twilio::Account::new(SID, mfa_twilio::AuthToken::new(TOKEN)).unwrap();
+        let sent = SentMessages::new();
+        proptest::prop_assert!(status_callback(&account, &sent, &url, &params, signature.as_deref()).is_err());
+    }
+
+    /// Signed but about no message of ours: refused, never a report.
+    #[test]
+    fn signed_callbacks_for_unknown_messages_are_refused(
+        sid in "[A-Za-z0-9]{1,40}",
+        status in "(queued|sent|delivered|undelivered|failed|x{0,3})",
+    ) {
+        let account = mfa_twilio::Account::new(SID, mfa_twilio::AuthToken::new(TOKEN)).unwrap();
+        let sent = SentMessages::new();
+        let params: Vec<(String, String)> = vec![
+            ("MessageSid".into(), sid),
+            ("MessageStatus".into(), status),
+        ];
+        let signature = compute_signature(TOKEN, HOOK, &params);
+        let answer = status_callback(&account, &sent, HOOK, &params, Some(&signature));
+        proptest::prop_assert!(matches!(answer, Ok(None) | Err(_)));
+    }
+}
+
+#[cfg(feature = "kannel")]
+proptest::proptest! {
+    /// Kannel's reports are unsigned: any query gets a typed answer, and only a
+    /// challenge this process sent to becomes a report.
+    #[test]
+    fn arbitrary_kannel_reports_are_typed(
+        params in proptest::collection::vec(("(challenge|status|id|reply|.{0,8})", ".{0,40}"), 0..8),
+    ) {
+        let sent = SentMessages::new();
+        let answer = mfa_sms::kannel::delivery_report(&sent, &params);
+        proptest::prop_assert!(matches!(answer, Ok(None) | Err(_)));
+    }
+}
