@@ -5,6 +5,7 @@ pub mod challenge;
 pub mod clock;
 pub mod code;
 pub mod delivery;
+pub mod device;
 pub mod error;
 pub mod event;
 pub mod http;
@@ -14,6 +15,7 @@ pub mod locale;
 pub mod machine;
 pub mod method;
 mod mfa;
+pub mod number_match;
 pub mod phone;
 pub mod policy;
 pub mod proof;
@@ -38,6 +40,7 @@ pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
     MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
+pub use device::{DeviceToken, RememberedDevice};
 pub use error::{
     Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
     TransitionError,
@@ -51,6 +54,7 @@ pub use method::{
     MethodRecord, MethodStatus, PhoneMode,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
+pub use number_match::SignInNumber;
 pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;
