@@ -11,6 +11,7 @@ pub mod event;
 pub mod http;
 mod inline;
 mod keyed;
+pub mod locale;
 pub mod machine;
 pub mod method;
 mod mfa;
@@ -47,6 +48,7 @@ pub use error::{
 };
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
 pub use http::http_status;
+pub use locale::Locale;
 pub use machine::{Approved, Verification};
 pub use method::{
     AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,

@@ -124,6 +124,8 @@ pub struct UserRecord {
     pub undelivered: Vec<Undelivered>,
     /// Remembered devices ("don't ask again on this device"), as keyed hashes.
     pub devices: Vec<crate::device::DeviceRecord>,
+    /// The user's language, for SMS texts and calls; `None`: the policy's.
+    pub locale: Option<crate::locale::Locale>,
     /// The states of open passkey ceremonies, one per open passkey challenge.
     pub passkey_ceremonies: Vec<crate::passkey::PasskeyCeremony>,
 }

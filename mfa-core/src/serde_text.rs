@@ -11,6 +11,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::clock::Timestamp;
+use crate::locale::Locale;
 use crate::method::{ChallengeId, Extension, MethodId};
 use crate::phone::PhoneNumber;
 use crate::user::UserId;
@@ -39,6 +40,7 @@ as_text!(MethodId, |m| m.as_str(), MethodId::parse);
 as_text!(ChallengeId, |c| c.as_str(), ChallengeId::parse);
 as_text!(PhoneNumber, |p| p.e164(), PhoneNumber::parse);
 as_text!(Extension, |e| e.as_str(), Extension::parse);
+as_text!(Locale, |l| l.as_str(), Locale::parse);
 as_text!(
     crate::method::TokenSerial,
     |t| t.as_str(),

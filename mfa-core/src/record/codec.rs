@@ -80,6 +80,13 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
         w.time(d.created_at);
         w.time(d.expires_at);
     }
+    match &record.locale {
+        None => w.u8(0),
+        Some(locale) => {
+            w.u8(1);
+            w.str(locale.as_str());
+        }
+    }
     write_names(&mut w, record);
     write_passkeys(&mut w, record);
     w.len(record.passkey_ceremonies.len());
@@ -235,6 +242,11 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
             expires_at: r.time()?,
         })
     })?;
+    let locale = match r.u8()? {
+        0 => None,
+        1 => Some(crate::locale::Locale::parse(r.str()?).map_err(|_| bad("locale"))?),
+        _ => return Err(bad("locale")),
+    };
     let mut methods = methods;
     if !r.0.is_empty() {
         read_names(&mut r, &mut methods)?;
@@ -265,6 +277,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         updated_at,
         undelivered,
         devices,
+        locale,
         passkey_ceremonies,
     })
 }
