@@ -56,6 +56,8 @@ pub enum Missing {
     VoiceDelivery,
     /// The authenticator-app verifier.
     AppVerifier,
+    /// The email backend.
+    EmailDelivery,
 }
 
 impl std::fmt::Display for Missing {
@@ -67,6 +69,7 @@ impl std::fmt::Display for Missing {
             Missing::SmsDelivery => "SMS delivery",
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
+            Missing::EmailDelivery => "email delivery",
         })
     }
 }
@@ -83,6 +86,8 @@ pub enum LimitScope {
     Country,
     /// Sends asked for from one client address.
     ClientAddress,
+    /// Sends to one email address.
+    EmailAddress,
 }
 
 impl std::fmt::Display for LimitScope {
@@ -92,6 +97,7 @@ impl std::fmt::Display for LimitScope {
             LimitScope::User => "user",
             LimitScope::Country => "country",
             LimitScope::ClientAddress => "client address",
+            LimitScope::EmailAddress => "email address",
         })
     }
 }
@@ -151,6 +157,9 @@ pub enum InputError {
     /// A setting is out of its allowed range.
     #[error("invalid setting: {0}")]
     InvalidSetting(&'static str),
+    /// The email address is malformed; says why, never repeats the address.
+    #[error("invalid email address: {0}")]
+    InvalidEmailAddress(&'static str),
 }
 
 /// Refusals by policy.
@@ -217,6 +226,10 @@ pub enum PolicyError {
     /// Building an `Mfa` over a durable store needs the code key every server shares.
     #[error("a durable store needs the code key shared by every server: set MfaBuilder::code_key")]
     CodeKeyRequired,
+    /// Email codes are off: NIST SP 800-63B does not accept email for out-of-band
+    /// codes, so [`Policy::allow_email`](crate::Policy::allow_email) must turn them on.
+    #[error("codes by email are not allowed; choose the authenticator app or a phone")]
+    EmailNotAllowed,
 }
 
 impl PolicyError {

@@ -23,9 +23,9 @@ pub enum Event {
     CodeSent {
         /// Who.
         user: UserId,
-        /// SMS or voice.
+        /// SMS, voice or email.
         channel: Channel,
-        /// The destination's country calling code.
+        /// The destination's country calling code (0 for email).
         country_code: u16,
         /// Enrollment or sign-in.
         purpose: Purpose,
@@ -36,7 +36,7 @@ pub enum Event {
     DeliveryFailed {
         /// Who.
         user: UserId,
-        /// SMS or voice.
+        /// SMS, voice or email.
         channel: Channel,
         /// Whether a retry may work.
         transient: bool,

@@ -5,6 +5,7 @@ pub mod challenge;
 pub mod clock;
 pub mod code;
 pub mod delivery;
+pub mod email;
 pub mod error;
 pub mod event;
 pub mod machine;
@@ -28,6 +29,7 @@ pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
     MemoryDelivery, Purpose, Receipt, SentMessage,
 };
+pub use email::{EmailAddress, EmailDelivery, EmailRequest};
 pub use error::{
     Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
     TransitionError,

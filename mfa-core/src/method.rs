@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::clock::Timestamp;
 use crate::code::{Randomness, SecretBytes};
+use crate::email::EmailAddress;
 use crate::error::InputError;
 use crate::phone::PhoneNumber;
 
@@ -23,14 +24,17 @@ pub enum Channel {
     Sms,
     /// Voice calls.
     Voice,
+    /// Email (a restricted channel: see [`crate::email`]).
+    Email,
 }
 
 impl Channel {
-    /// A short lower-case name ("sms", "voice").
+    /// A short lower-case name ("sms", "voice", "email").
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sms => "sms",
             Channel::Voice => "voice",
+            Channel::Email => "email",
         }
     }
 }
@@ -80,6 +84,11 @@ pub enum Method {
     AuthenticatorApp,
     /// Single-use recovery codes, for when the phone is lost.
     RecoveryCodes,
+    /// Codes by email: a restricted channel, off unless the policy allows it.
+    Email {
+        /// Where the codes go.
+        address: EmailAddress,
+    },
 }
 
 /// The kind of a [`Method`], without its details.
@@ -93,6 +102,8 @@ pub enum MethodKind {
     AuthenticatorApp,
     /// [`Method::RecoveryCodes`].
     RecoveryCodes,
+    /// [`Method::Email`].
+    Email,
 }
 
 /// Where a code or call goes.
@@ -112,6 +123,7 @@ impl Method {
             Method::OfficePhone { .. } => MethodKind::OfficePhone,
             Method::AuthenticatorApp => MethodKind::AuthenticatorApp,
             Method::RecoveryCodes => MethodKind::RecoveryCodes,
+            Method::Email { .. } => MethodKind::Email,
         }
     }
 
@@ -128,6 +140,7 @@ impl Method {
             }
             | Method::OfficePhone { .. } => Some(Channel::Voice),
             Method::AuthenticatorApp | Method::RecoveryCodes => None,
+            Method::Email { .. } => Some(Channel::Email),
         }
     }
 
@@ -142,6 +155,14 @@ impl Method {
                 number: number.clone(),
                 extension: extension.clone(),
             }),
+            _ => None,
+        }
+    }
+
+    /// The email address, for email methods.
+    pub fn email_address(&self) -> Option<&EmailAddress> {
+        match self {
+            Method::Email { address } => Some(address),
             _ => None,
         }
     }
@@ -184,6 +205,7 @@ impl fmt::Display for Method {
             } => write!(f, "call to office phone {}", number.masked()),
             Method::AuthenticatorApp => f.write_str("authenticator app"),
             Method::RecoveryCodes => f.write_str("recovery codes"),
+            Method::Email { address } => write!(f, "email to {}", address.masked()),
         }
     }
 }

@@ -188,6 +188,10 @@ pub struct Policy {
     pub app_name: String,
     /// The default locale for messages (`en`, `nb`).
     pub locale: String,
+    /// Whether codes may go by email (default: no). NIST SP 800-63B §5.1.3.1 does not
+    /// accept email for out-of-band codes; turn it on only where a weaker factor is
+    /// acceptable. Email gets the same lifetime, attempt, lockout and send limits as SMS.
+    pub allow_email: bool,
 }
 
 impl Default for Policy {
@@ -206,6 +210,7 @@ impl Default for Policy {
             countries: CountryPolicy::default(),
             app_name: "mfa".to_owned(),
             locale: "en".to_owned(),
+            allow_email: false,
         }
     }
 }
@@ -266,6 +271,15 @@ impl Policy {
             return Err(PolicyError::NotSmsCapable);
         }
         Ok(self.cost_notice(number.country_code()))
+    }
+
+    /// Checks an email destination before anything is stored or sent.
+    pub fn check_email(&self) -> Result<(), PolicyError> {
+        if self.allow_email {
+            Ok(())
+        } else {
+            Err(PolicyError::EmailNotAllowed)
+        }
     }
 
     /// The cost notice for sends to `country_code`, if it is not home.

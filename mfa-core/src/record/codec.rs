@@ -10,6 +10,7 @@ use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, SecretBytes};
 use crate::delivery::Purpose;
+use crate::email::EmailAddress;
 use crate::error::StoreError;
 use crate::method::{
     AppCredential, ChallengeId, Extension, Method, MethodId, MethodRecord, MethodStatus, PhoneMode,
@@ -190,6 +191,10 @@ fn write_method(w: &mut Writer, m: &MethodRecord) {
         }
         Method::AuthenticatorApp => w.u8(2),
         Method::RecoveryCodes => w.u8(3),
+        Method::Email { address } => {
+            w.u8(4);
+            w.str(address.as_str());
+        }
     }
     w.u8(match m.status {
         MethodStatus::Pending => 0,
@@ -238,6 +243,9 @@ fn read_method(r: &mut Reader<'_>) -> Result<MethodRecord, StoreError> {
         }
         2 => Method::AuthenticatorApp,
         3 => Method::RecoveryCodes,
+        4 => Method::Email {
+            address: EmailAddress::parse(r.str()?).map_err(|_| bad("email address"))?,
+        },
         _ => return Err(bad("method")),
     };
     let status = match r.u8()? {
