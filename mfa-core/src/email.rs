@@ -161,6 +161,14 @@ fn check_domain(domain: &str) -> Result<(), InputError> {
     Ok(())
 }
 
+impl std::str::FromStr for EmailAddress {
+    type Err = InputError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EmailAddress::parse(s)
+    }
+}
+
 impl fmt::Debug for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("EmailAddress").field(&self.masked()).finish()
