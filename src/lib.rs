@@ -18,3 +18,7 @@ pub use mfa_voice as voice;
 /// Persistent stores: SQLite, PostgreSQL and Redis (features `sqlite`, `postgres`, `redis`).
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub use mfa_store as stores;
+
+/// The email channel (feature `email`; its SMTP backend with feature `smtp`).
+#[cfg(feature = "email")]
+pub use mfa_email as email;
