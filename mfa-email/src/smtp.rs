@@ -102,7 +102,8 @@ impl SmtpEmailBuilder {
         self
     }
 
-    /// How long connecting and each command may take (default 10 s).
+    /// How long connecting may take (default 10 s); the whole submission may take
+    /// three times as long.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -168,6 +169,9 @@ impl SmtpEmailBuilder {
             host: self.host,
             port,
             security: self.security,
+            // Connect, greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT: a few
+            // exchanges, each allowed the timeout.
+            deadline: self.timeout.saturating_mul(3),
         })
     }
 }
@@ -205,6 +209,7 @@ pub struct SmtpEmail {
     host: String,
     port: u16,
     security: SmtpSecurity,
+    deadline: Duration,
 }
 
 impl fmt::Debug for SmtpEmail {
@@ -256,7 +261,16 @@ impl SmtpEmail {
 impl EmailBackend for SmtpEmail {
     async fn submit(&self, email: &OutgoingEmail) -> Result<Receipt, DeliveryError> {
         let message = self.message(email)?;
-        match self.transport.send(message).await {
+        // lettre's timeout covers connecting; a server that stops answering mid-session
+        // is bounded here, so a request never hangs on it.
+        let sent = tokio::time::timeout(self.deadline, self.transport.send(message)).await;
+        let Ok(sent) = sent else {
+            return Err(DeliveryError::new(
+                DeliveryErrorKind::Timeout,
+                "the SMTP server stopped answering",
+            ));
+        };
+        match sent {
             Ok(response) => {
                 // "250 OK: queued as 4Bf3..." and the like: the queue id, for tracing.
                 let line: String = response
@@ -305,15 +319,21 @@ fn classify(e: &lettre::transport::smtp::Error) -> DeliveryError {
                 "the SMTP server rejected the email",
             ),
         }
-    } else if e.is_tls() {
+    } else if e.is_tls() || tls_failure(e) {
         (
             DeliveryErrorKind::Configuration,
             "TLS with the SMTP server failed (certificate or name)",
         )
-    } else if e.is_client() || e.is_response() {
+    } else if e.is_client() {
+        // lettre's own refusals: no STARTTLS offered, no usable AUTH mechanism.
+        (
+            DeliveryErrorKind::Configuration,
+            "the SMTP server does not offer what the settings require (STARTTLS or AUTH)",
+        )
+    } else if e.is_response() {
         (
             DeliveryErrorKind::Rejected,
-            "the SMTP exchange failed (the server may not offer STARTTLS or authentication)",
+            "the SMTP server's reply could not be read",
         )
     } else {
         (
@@ -325,6 +345,22 @@ fn classify(e: &lettre::transport::smtp::Error) -> DeliveryError {
         Some(code) => DeliveryError::new(kind, format!("{what} (reply {code})")),
         None => DeliveryError::new(kind, what),
     }
+}
+
+/// Whether a network error is a failed TLS handshake: tokio-rustls reports a refused
+/// certificate or name as an I/O error of kind `InvalidData`, which a plain network
+/// failure (refused, reset, unreachable) never is.
+fn tls_failure(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 #[cfg(test)]
