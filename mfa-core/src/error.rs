@@ -58,6 +58,8 @@ pub enum Missing {
     AppVerifier,
     /// The email backend.
     EmailDelivery,
+    /// A Temporary Access Pass of this user.
+    AccessPass,
 }
 
 impl std::fmt::Display for Missing {
@@ -70,6 +72,7 @@ impl std::fmt::Display for Missing {
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
             Missing::EmailDelivery => "email delivery",
+            Missing::AccessPass => "temporary access pass",
         })
     }
 }
@@ -160,6 +163,9 @@ pub enum InputError {
     /// The email address is malformed; says why, never repeats the address.
     #[error("invalid email address: {0}")]
     InvalidEmailAddress(&'static str),
+    /// A Temporary Access Pass is malformed.
+    #[error("a temporary access pass has 24 letters and digits")]
+    InvalidAccessPass,
 }
 
 /// Refusals by policy.
@@ -230,6 +236,9 @@ pub enum PolicyError {
     /// codes, so [`Policy::allow_email`](crate::Policy::allow_email) must turn them on.
     #[error("codes by email are not allowed; choose the authenticator app or a phone")]
     EmailNotAllowed,
+    /// The user holds as many usable Temporary Access Passes as the policy allows.
+    #[error("this user already holds a temporary access pass; revoke it first")]
+    TooManyAccessPasses,
 }
 
 impl PolicyError {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::clock::Timestamp;
 use crate::delivery::Purpose;
-use crate::method::{ChallengeId, Channel, MethodId, MethodKind};
+use crate::method::{AccessPassId, ChallengeId, Channel, MethodId, MethodKind};
 use crate::user::UserId;
 
 /// Something that happened, for the application's audit log or notifications.
@@ -149,6 +149,39 @@ pub enum Event {
         /// Who.
         user: UserId,
     },
+    /// An administrator issued a Temporary Access Pass (the pass itself is never in an event).
+    AccessPassIssued {
+        /// For whom.
+        user: UserId,
+        /// The pass's id.
+        pass_id: AccessPassId,
+        /// When it stops working.
+        expires_at: Timestamp,
+        /// The sign-ins it allows.
+        uses: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// A Temporary Access Pass signed the user in.
+    AccessPassUsed {
+        /// Who.
+        user: UserId,
+        /// The pass's id.
+        pass_id: AccessPassId,
+        /// Its uses left.
+        uses_left: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// An administrator revoked a Temporary Access Pass; the proofs it made died with it.
+    AccessPassRevoked {
+        /// Whose.
+        user: UserId,
+        /// The pass's id.
+        pass_id: AccessPassId,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 /// Why a request was refused (or closed): [`Event::Refused`].
@@ -173,6 +206,10 @@ pub enum Refusal {
     Reauthentication,
     /// A settings change came while a fraud report suspends them.
     Suspended,
+    /// No Temporary Access Pass of the user matched (counted as a failure).
+    WrongAccessPass,
+    /// A Temporary Access Pass matched but is used up, expired or revoked.
+    AccessPassNotUsable,
 }
 
 /// Receives events.

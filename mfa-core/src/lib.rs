@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access_pass;
 pub mod app;
 pub mod challenge;
 pub mod clock;
@@ -18,6 +19,10 @@ pub mod record;
 pub mod store;
 pub mod user;
 
+pub use access_pass::{
+    AccessPass, AccessPassInfo, AccessPassOptions, AccessPassPolicy, AccessPassSignIn,
+    AccessPassState, IssuedAccessPass,
+};
 pub use app::{AppMatch, AppProvisioning, AppVerifier};
 pub use challenge::{Challenge, ChallengeStatus, EnrollmentState};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -37,8 +42,8 @@ pub use error::{
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
 pub use machine::{Approved, Verification};
 pub use method::{
-    AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
-    MethodRecord, MethodStatus, PhoneMode,
+    AccessPassId, AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId,
+    MethodKind, MethodRecord, MethodStatus, PhoneMode,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
 pub use phone::{NumberKind, PhoneNumber};

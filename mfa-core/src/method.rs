@@ -260,6 +260,10 @@ random_id!(
     /// Identifies one challenge: an enrollment check or a sign-in.
     ChallengeId
 );
+random_id!(
+    /// Identifies one Temporary Access Pass of a user (never the pass itself).
+    AccessPassId
+);
 
 /// Whether a method can be used yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::access_pass::AccessPassPolicy;
 use crate::error::{InputError, PolicyError};
 use crate::method::{Channel, Destination};
 use crate::phone::NumberKind;
@@ -192,6 +193,8 @@ pub struct Policy {
     /// accept email for out-of-band codes; turn it on only where a weaker factor is
     /// acceptable. Email gets the same lifetime, attempt, lockout and send limits as SMS.
     pub allow_email: bool,
+    /// Temporary Access Passes: lifetime (at most 8 hours by default), uses, how many at once.
+    pub access_pass: AccessPassPolicy,
 }
 
 impl Default for Policy {
@@ -211,6 +214,7 @@ impl Default for Policy {
             app_name: "mfa".to_owned(),
             locale: "en".to_owned(),
             allow_email: false,
+            access_pass: AccessPassPolicy::default(),
         }
     }
 }
@@ -244,6 +248,7 @@ impl Policy {
                 "recovery_codes must be 1 to 100",
             ));
         }
+        self.access_pass.validate()?;
         Ok(())
     }
 
