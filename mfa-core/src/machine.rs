@@ -25,6 +25,9 @@ use crate::record::{
 };
 use crate::user::UserId;
 
+mod access_pass;
+pub use access_pass::{issue_access_pass, revoke_access_pass, use_access_pass};
+
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 pub const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
@@ -234,6 +237,10 @@ pub fn check_proof(
                     .method(id)
                     .is_some_and(|m| m.status == MethodStatus::Active),
                 ProofSource::RecoveryCode => true,
+                ProofSource::AccessPass(id) => rec
+                    .access_passes
+                    .iter()
+                    .any(|a| &a.id == id && a.revoked_at.is_none()),
             }
     });
     if live {
@@ -270,7 +277,7 @@ fn kill_dependents(rec: &mut UserRecord, method: Option<&MethodId>, now: Timesta
     rec.proofs.retain(|p| match (&p.source, method) {
         (_, None) => false,
         (ProofSource::Method(id), Some(m)) => id != m,
-        (ProofSource::RecoveryCode, Some(_)) => true,
+        (ProofSource::RecoveryCode | ProofSource::AccessPass(_), Some(_)) => true,
     });
 }
 

@@ -22,6 +22,7 @@ use crate::record::{UserRecord, UserStatus};
 use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
 
+mod access_pass;
 mod email;
 
 /// How often a request decides again after losing a commit race before it gives up.
