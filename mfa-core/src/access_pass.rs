@@ -27,6 +27,8 @@ pub const MAX_ACCESS_PASS_USES: u32 = 100;
 /// The rules for Temporary Access Passes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct AccessPassPolicy {
     /// The longest lifetime an administrator may give a pass (default 8 hours).
     pub max_lifetime: Duration,

@@ -9,6 +9,9 @@ pub mod delivery;
 pub mod email;
 pub mod error;
 pub mod event;
+pub mod http;
+mod inline;
+mod keyed;
 pub mod machine;
 pub mod method;
 mod mfa;
@@ -16,7 +19,13 @@ pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
+pub mod request;
+pub mod report;
+#[cfg(feature = "serde")]
+mod serde_text;
 pub mod store;
+#[cfg(feature = "tracing")]
+pub mod trace;
 pub mod user;
 
 pub use access_pass::{
@@ -28,11 +37,11 @@ pub use challenge::{Challenge, ChallengeStatus, EnrollmentState};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use code::{
     CodeHash, CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, SecretBytes,
-    SeededRandomness, random_code,
+    SeededRandomness, ThreadRandomness, random_code,
 };
 pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
-    MemoryDelivery, Purpose, Receipt, SentMessage,
+    MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
 pub use email::{EmailAddress, EmailDelivery, EmailRequest};
 pub use error::{
@@ -40,6 +49,7 @@ pub use error::{
     TransitionError,
 };
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
+pub use http::http_status;
 pub use machine::{Approved, Verification};
 pub use method::{
     AccessPassId, AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId,
@@ -47,8 +57,12 @@ pub use method::{
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
 pub use phone::{NumberKind, PhoneNumber};
-pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
+pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
+pub use request::{EventMeta, RequestContext};
+pub use report::{DeliveryReport, NextStep, ReportAnswer, ReportStatus};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
+#[cfg(feature = "tracing")]
+pub use trace::TracingEvents;
 pub use user::UserId;

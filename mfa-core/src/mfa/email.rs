@@ -45,12 +45,15 @@ impl Mfa {
         }];
         let counts = self.store.hit(&hits, now).await?;
         if let Some(count) = counts.first().filter(|c| c.count > limit.max) {
-            self.events.emit(Event::Refused {
-                user: user.clone(),
-                challenge_id: Some(challenge.clone()),
-                reason: Refusal::RateLimited,
-                at: now,
-            });
+            self.emit_one(
+                Event::Refused {
+                    user: user.clone(),
+                    challenge_id: Some(challenge.clone()),
+                    reason: Refusal::RateLimited,
+                    at: now,
+                },
+                now,
+            );
             return Err(PolicyError::RateLimited {
                 scope: LimitScope::EmailAddress,
                 retry_after: count.resets_at.saturating_since(now),
@@ -84,21 +87,27 @@ impl Mfa {
         };
         match self.email_delivery()?.send(&request).await {
             Ok(_) => {
-                self.events.emit(Event::CodeSent {
-                    user: user.clone(),
-                    channel: Channel::Email,
-                    country_code: 0,
-                    purpose: send.purpose,
-                    resend: send.resend,
-                });
+                self.emit_one(
+                    Event::CodeSent {
+                        user: user.clone(),
+                        channel: Channel::Email,
+                        country_code: 0,
+                        purpose: send.purpose,
+                        resend: send.resend,
+                    },
+                    self.clock.now(),
+                );
                 Ok(())
             }
             Err(e) => {
-                self.events.emit(Event::DeliveryFailed {
-                    user: user.clone(),
-                    channel: Channel::Email,
-                    transient: e.is_transient(),
-                });
+                self.emit_one(
+                    Event::DeliveryFailed {
+                        user: user.clone(),
+                        channel: Channel::Email,
+                        transient: e.is_transient(),
+                    },
+                    self.clock.now(),
+                );
                 if !send.resend {
                     // Best effort: the error the caller sees is the delivery's.
                     let _ = self.cancel(user, &send.challenge_id).await;
