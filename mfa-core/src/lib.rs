@@ -19,8 +19,8 @@ pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
-pub mod request;
 pub mod report;
+pub mod request;
 #[cfg(feature = "serde")]
 mod serde_text;
 pub mod store;
@@ -60,8 +60,8 @@ pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
-pub use request::{EventMeta, RequestContext};
 pub use report::{DeliveryReport, NextStep, ReportAnswer, ReportStatus};
+pub use request::{EventMeta, RequestContext};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 #[cfg(feature = "tracing")]
 pub use trace::TracingEvents;
