@@ -14,9 +14,11 @@
 
 use std::env;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use mfa::voice::sip::{Credentials, Prompts, SipConfig, SipVoice};
-use mfa::{ChallengeStatus, Extension, Method, Mfa, PhoneNumber, Policy, UserId};
+use mfa::{ChallengeId, ChallengeStatus, Extension, Method, Mfa, PhoneNumber, Policy, UserId};
 
 fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.is_empty())
@@ -69,10 +71,10 @@ async fn run(
     let mut policy = Policy::default();
     policy.app_name = "Contoso".into();
     policy.locale = var("MFA_LOCALE").unwrap_or_else(|| "en".into());
-    let mfa = Mfa::builder()
-        .voice(SipVoice::new(config))
-        .policy(policy)
-        .build()?;
+    let voice = SipVoice::new(config);
+    let mfa = Arc::new(Mfa::builder().voice(voice.clone()).policy(policy).build()?);
+    // The call outlives the request that placed it; its task reports the keys here.
+    voice.report_to(&mfa);
 
     let user = UserId::username("kari.nordmann@example.no")?;
     let method = Method::OfficePhone {
@@ -81,14 +83,17 @@ async fn run(
     };
     println!("Calling {number} to enroll it; answer and press # ...");
     let pending = mfa.begin_enrollment(&user, method).await?;
-    if pending.waiting_for != ChallengeStatus::Approved {
-        println!("Not confirmed: {:?}", pending.waiting_for);
+    let status = settled(&mfa, &user, &pending.challenge_id).await?;
+    if status != ChallengeStatus::Approved {
+        println!("Not confirmed: {status:?}");
         return Ok(());
     }
     mfa.complete(&user, &pending.challenge_id).await?;
     println!("Enrolled. Calling again for a sign-in ...");
     let sign_in = mfa.challenge(&user).await?;
-    println!("Sign-in call: {:?}", sign_in.waiting_for);
+    println!("Sign-in call placed; waiting for the key ...");
+    let status = settled(&mfa, &user, &sign_in.challenge_id).await?;
+    println!("Sign-in call: {status:?}");
     // The `#` approved the challenge during the call; the sign-in page redeems it once.
     let signed_in = mfa.poll(&user, &sign_in.challenge_id).await?;
     if signed_in.proof().is_some() {
@@ -97,4 +102,21 @@ async fn run(
         println!("Not signed in: {signed_in:?}");
     }
     Ok(())
+}
+
+/// What a sign-in page does while the phone rings: asks where the challenge stands
+/// until the call decides it (a call that ends without a key leaves it pending until
+/// it expires; a real page offers "call again" then).
+async fn settled(
+    mfa: &Mfa,
+    user: &UserId,
+    challenge: &ChallengeId,
+) -> Result<ChallengeStatus, mfa::Error> {
+    loop {
+        let status = mfa.challenge_status(user, challenge).await?;
+        if status != ChallengeStatus::AwaitingCallConfirmation {
+            return Ok(status);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

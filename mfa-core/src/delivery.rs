@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::clock::{Clock, Timestamp};
 use crate::code::OneTimeCode;
 use crate::method::{ChallengeId, Channel, Destination};
+use crate::number_match::SignInNumber;
 use crate::phone::PhoneNumber;
 use crate::policy::CostNotice;
 use crate::user::UserId;
@@ -32,6 +33,9 @@ pub enum Content {
     Code(OneTimeCode),
     /// A call that asks the user to press `#` to approve (and `0#` to report fraud).
     ConfirmByKey,
+    /// A call that asks the user to key in the two digits their sign-in page shows
+    /// (and `0#` to report fraud); the backend reports whether they matched.
+    MatchNumber(SignInNumber),
 }
 
 impl fmt::Debug for Content {
@@ -39,6 +43,7 @@ impl fmt::Debug for Content {
         match self {
             Content::Code(code) => write!(f, "Code({code:?})"),
             Content::ConfirmByKey => f.write_str("ConfirmByKey"),
+            Content::MatchNumber(number) => write!(f, "MatchNumber({number:?})"),
         }
     }
 }
@@ -73,7 +78,7 @@ impl DeliveryRequest {
     pub fn code(&self) -> Option<&OneTimeCode> {
         match &self.content {
             Content::Code(code) => Some(code),
-            Content::ConfirmByKey => None,
+            Content::ConfirmByKey | Content::MatchNumber(_) => None,
         }
     }
 }
@@ -85,6 +90,9 @@ pub enum CallOutcome {
     Confirmed,
     /// The user pressed `0#`: they did not start this sign-in.
     FraudReported,
+    /// The user keyed in another number than the sign-in page shows: the challenge is
+    /// denied and counted as a failure.
+    WrongNumber,
 }
 
 /// A backend's acknowledgement of a send.
@@ -189,6 +197,7 @@ impl fmt::Display for ProviderCode {
 
 /// What kind of delivery failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum DeliveryErrorKind {
     /// Temporary: network, throttling, 5xx. Retry or fail over.
@@ -209,6 +218,9 @@ pub enum DeliveryErrorKind {
     Declined,
     /// Any other permanent failure.
     Rejected,
+    /// The call was answered but no audio or keys came from the callee (a silent line,
+    /// or media refused because it came from elsewhere): not the provider timing out.
+    NoMedia,
 }
 
 impl fmt::Display for DeliveryErrorKind {
@@ -223,6 +235,7 @@ impl fmt::Display for DeliveryErrorKind {
             DeliveryErrorKind::Busy => "busy",
             DeliveryErrorKind::Declined => "call declined",
             DeliveryErrorKind::Rejected => "delivery rejected",
+            DeliveryErrorKind::NoMedia => "answered without media",
         })
     }
 }
@@ -283,6 +296,7 @@ impl DeliveryError {
                 | DeliveryErrorKind::Timeout
                 | DeliveryErrorKind::NoAnswer
                 | DeliveryErrorKind::Busy
+                | DeliveryErrorKind::NoMedia
         )
     }
 
@@ -291,8 +305,9 @@ impl DeliveryError {
         !self.is_transient()
     }
 
-    /// Whether this is how a placed call ended (no answer, busy, declined, hung up, or
-    /// answered without media in time) rather than a failure to place it.
+    /// Whether this is how a placed call ended (no answer, busy, declined, hung up,
+    /// answered without media, or a provider that stopped answering while placing it)
+    /// rather than a failure to place it.
     pub fn is_call_outcome(&self) -> bool {
         matches!(
             self.kind,
@@ -300,6 +315,7 @@ impl DeliveryError {
                 | DeliveryErrorKind::Busy
                 | DeliveryErrorKind::Declined
                 | DeliveryErrorKind::Timeout
+                | DeliveryErrorKind::NoMedia
         )
     }
 
@@ -487,9 +503,26 @@ impl Delivery for MemoryDelivery {
         Ok(Receipt {
             id: format!("memory-{}", inner.sent.len()),
             call_outcome: match request.content {
-                Content::ConfirmByKey => inner.call_outcome,
+                Content::ConfirmByKey | Content::MatchNumber(_) => inner.call_outcome,
                 Content::Code(_) => None,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answered_without_media_is_its_own_kind_and_a_call_outcome() {
+        let silent = DeliveryError::new(DeliveryErrorKind::NoMedia, "no audio");
+        assert!(!silent.is_timeout());
+        assert!(silent.is_call_outcome());
+        assert!(silent.is_transient());
+        assert_eq!(silent.to_string(), "answered without media: no audio");
+        let slow = DeliveryError::new(DeliveryErrorKind::Timeout, "the API timed out");
+        assert!(slow.is_timeout());
+        assert_ne!(silent.kind(), slow.kind());
     }
 }

@@ -56,6 +56,8 @@ pub enum Missing {
     VoiceDelivery,
     /// The authenticator-app verifier.
     AppVerifier,
+    /// A remembered device of this user.
+    Device,
     /// The email backend.
     EmailDelivery,
     /// A Temporary Access Pass of this user.
@@ -71,6 +73,7 @@ impl std::fmt::Display for Missing {
             Missing::SmsDelivery => "SMS delivery",
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
+            Missing::Device => "remembered device",
             Missing::EmailDelivery => "email delivery",
             Missing::AccessPass => "temporary access pass",
         })

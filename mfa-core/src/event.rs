@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::Timestamp;
-use crate::delivery::Purpose;
+use crate::delivery::{DeliveryErrorKind, Purpose};
 use crate::method::{AccessPassId, ChallengeId, Channel, MethodId, MethodKind};
 use crate::request::EventMeta;
 use crate::user::UserId;
@@ -165,6 +165,18 @@ pub enum Event {
         provider_code: Option<u32>,
         /// From the send to the report.
         latency: Option<std::time::Duration>,
+    },
+    /// A call placed for a challenge ended without an outcome (no answer, busy, hung
+    /// up before the key, no media). The challenge stays pending: call again or switch.
+    CallEnded {
+        /// Whose call it was.
+        user: UserId,
+        /// The call's challenge, still pending.
+        challenge_id: ChallengeId,
+        /// Why it ended, as the backend typed it.
+        reason: DeliveryErrorKind,
+        /// When the report came.
+        at: Timestamp,
     },
     /// An administrator issued a Temporary Access Pass (the pass itself is never in an event).
     AccessPassIssued {

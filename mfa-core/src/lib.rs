@@ -6,6 +6,7 @@ pub mod challenge;
 pub mod clock;
 pub mod code;
 pub mod delivery;
+pub mod device;
 pub mod email;
 pub mod error;
 pub mod event;
@@ -15,6 +16,7 @@ mod keyed;
 pub mod machine;
 pub mod method;
 mod mfa;
+pub mod number_match;
 pub mod phone;
 pub mod policy;
 pub mod proof;
@@ -43,6 +45,7 @@ pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
     MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
+pub use device::{DeviceToken, RememberedDevice};
 pub use email::{EmailAddress, EmailDelivery, EmailRequest};
 pub use error::{
     Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
@@ -56,6 +59,7 @@ pub use method::{
     MethodKind, MethodRecord, MethodStatus, PhoneMode,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
+pub use number_match::SignInNumber;
 pub use phone::{NumberKind, PhoneNumber};
 pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;

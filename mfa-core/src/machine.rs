@@ -59,6 +59,8 @@ pub struct Fresh {
     pub method_id: MethodId,
     /// The code a new or resent challenge sends.
     pub code: OneTimeCode,
+    /// The number a new or resent call asks for, with number matching.
+    pub match_number: crate::number_match::SignInNumber,
 }
 
 /// Work for the driver after the commit.
@@ -274,6 +276,7 @@ fn mint_proof(rec: &mut UserRecord, source: ProofSource, minted: &Proof, ctx: &C
 /// Closes every open challenge on `method` (or on every method) and drops the
 /// proofs made from it: what depended on a method dies with it.
 fn kill_dependents(rec: &mut UserRecord, method: Option<&MethodId>, now: Timestamp) {
+    crate::device::forget_all(rec);
     for c in &mut rec.challenges {
         if method.is_none_or(|m| &c.method_id == m)
             && (c.status.is_awaiting() || c.status == ChallengeStatus::Approved)
@@ -426,7 +429,7 @@ fn start_challenge(
         }
     }
     let press_key = channel == Some(crate::method::Channel::Voice)
-        && ctx.policy.call_confirmation == CallConfirmation::PressKey;
+        && ctx.policy.call_confirmation != CallConfirmation::ReadCode;
     let code = (channel.is_some() && !press_key).then_some(&fresh.code);
     let lifetime = match (channel, purpose) {
         (None, Purpose::Enrollment) => APP_ENROLLMENT_WINDOW,
@@ -447,17 +450,17 @@ fn start_challenge(
         effects.push(Effect::Send(Send {
             challenge_id: challenge.id.clone(),
             method: method.clone(),
-            content: match code {
-                Some(code) => Content::Code(code.clone()),
-                None => Content::ConfirmByKey,
-            },
+            content: call_content(code, fresh, ctx),
             purpose,
             expires_at: challenge.expires_at,
             resend: false,
             cost_notice,
         }));
     }
-    let pending = pending(&challenge, method, cost_notice, ctx);
+    let mut pending = pending(&challenge, method, cost_notice, ctx);
+    if channel.is_some() && code.is_none() {
+        pending.match_number = shown_number(fresh, ctx);
+    }
     rec.challenges.push(challenge);
     Ok(pending)
 }
@@ -522,6 +525,7 @@ pub fn pending(
         cost_notice,
         risk_notice,
         app: None,
+        match_number: None,
     }
 }
 
@@ -530,6 +534,23 @@ fn method_kind(rec: &UserRecord, id: &MethodId) -> Result<MethodKind, Error> {
     rec.method(id)
         .map(|m| m.method.kind())
         .ok_or(Error::NotFound(Missing::Method))
+}
+
+/// What a send carries: the code, or a call that confirms by key or by the number
+/// the page shows.
+fn call_content(code: Option<&OneTimeCode>, fresh: &Fresh, ctx: &Ctx<'_>) -> Content {
+    match code {
+        Some(code) => Content::Code(code.clone()),
+        None => match shown_number(fresh, ctx) {
+            Some(number) => Content::MatchNumber(number),
+            None => Content::ConfirmByKey,
+        },
+    }
+}
+
+/// The number the page shows, when calls match numbers.
+fn shown_number(fresh: &Fresh, ctx: &Ctx<'_>) -> Option<crate::number_match::SignInNumber> {
+    (ctx.policy.call_confirmation == CallConfirmation::MatchNumber).then_some(fresh.match_number)
 }
 
 fn find<'r>(rec: &'r UserRecord, id: &ChallengeId) -> Result<&'r Challenge, Error> {
@@ -736,6 +757,7 @@ pub fn report_call(
     let event = match outcome {
         CallOutcome::Confirmed => ChallengeEvent::CallConfirmed,
         CallOutcome::FraudReported => ChallengeEvent::FraudReported,
+        CallOutcome::WrongNumber => return wrong_number(rec, challenge, ctx, effects),
     };
     let method_id = challenge.method_id.clone();
     let purpose = challenge.purpose;
@@ -786,6 +808,44 @@ pub fn report_call(
             at: ctx.now,
         },
     );
+    Ok(Verification::Denied)
+}
+
+/// A number keyed in on a number-matching call that is not the one the page shows:
+/// the challenge is denied (another call needs a new challenge or a resend) and the
+/// user's consecutive failures grow, as for a wrong code.
+fn wrong_number(
+    rec: &mut UserRecord,
+    challenge: Challenge,
+    ctx: &Ctx<'_>,
+    effects: &mut Vec<Effect>,
+) -> Result<Verification, Error> {
+    let status = challenge.status_at(ctx.now);
+    if status != ChallengeStatus::AwaitingCallConfirmation {
+        return Ok(settled(status));
+    }
+    let mut next = challenge;
+    next.status = ChallengeStatus::Denied;
+    let purpose = next.purpose;
+    replace(rec, next);
+    rec.failures.count = rec.failures.count.saturating_add(1);
+    rec.failures.last_at = Some(ctx.now);
+    emit(
+        effects,
+        Event::CheckFailed {
+            user: ctx.user.clone(),
+            purpose,
+            attempts_left: 0,
+        },
+    );
+    if rec.failures.count == ctx.policy.lockout.hard_limit {
+        emit(
+            effects,
+            Event::UserLocked {
+                user: ctx.user.clone(),
+            },
+        );
+    }
     Ok(Verification::Denied)
 }
 
@@ -840,16 +900,16 @@ pub fn resend(
     effects.push(Effect::Send(Send {
         challenge_id: next.id.clone(),
         method: method.clone(),
-        content: match code {
-            Some(code) => Content::Code(code.clone()),
-            None => Content::ConfirmByKey,
-        },
+        content: call_content(code, fresh, ctx),
         purpose: next.purpose,
         expires_at: next.expires_at,
         resend: true,
         cost_notice,
     }));
-    let pending = pending(&next, method, cost_notice, ctx);
+    let mut pending = pending(&next, method, cost_notice, ctx);
+    if code.is_none() {
+        pending.match_number = shown_number(fresh, ctx);
+    }
     replace(rec, next);
     Ok(pending)
 }
@@ -903,6 +963,8 @@ pub fn complete(
     else {
         return Err(Error::NotFound(Missing::Method));
     };
+    // A new factor: no device remembered before it skips it.
+    crate::device::forget_all(rec);
     if first {
         // Nothing made before the first factor outlives it.
         rec.recovery_codes.clear();

@@ -22,6 +22,10 @@ pub enum CallConfirmation {
     PressKey,
     /// The call reads a code aloud; the user types it.
     ReadCode,
+    /// Number matching: the sign-in page shows two digits ([`crate::Pending::match_number`])
+    /// and the call asks the user to key them in instead of a blind `#`; a wrong number
+    /// denies the challenge and counts as a failure.
+    MatchNumber,
 }
 
 /// A count allowed within a window.
@@ -227,6 +231,9 @@ pub struct Policy {
     pub app_name: String,
     /// The default locale for messages (`en`, `nb`).
     pub locale: String,
+    /// How long "don't ask again on this device" lasts (default 30 days; zero turns
+    /// remembering off; at most a year).
+    pub remember_device_for: Duration,
     /// Whether codes may go by email (default: no). NIST SP 800-63B §5.1.3.1 does not
     /// accept email for out-of-band codes; turn it on only where a weaker factor is
     /// acceptable. Email gets the same lifetime, attempt, lockout and send limits as SMS.
@@ -253,6 +260,7 @@ impl Default for Policy {
             countries: CountryPolicy::default(),
             app_name: "mfa".to_owned(),
             locale: "en".to_owned(),
+            remember_device_for: Duration::from_secs(30 * 24 * 3600),
             allow_email: false,
             access_pass: AccessPassPolicy::default(),
         }
@@ -281,6 +289,11 @@ impl Policy {
         if self.lockout.hard_limit == 0 || self.lockout.hard_limit > MAX_CONSECUTIVE_FAILURES {
             return Err(InputError::InvalidSetting(
                 "lockout.hard_limit must be 1 to 100",
+            ));
+        }
+        if self.remember_device_for > crate::device::MAX_DEVICE_LIFETIME {
+            return Err(InputError::InvalidSetting(
+                "remember_device_for must be at most a year",
             ));
         }
         if !(1..=100).contains(&self.recovery_codes) {

@@ -125,6 +125,8 @@ pub struct UserRecord {
     /// Sends reported undelivered on challenges still open (at most
     /// [`MAX_OPEN_CHALLENGES`]): they may fall back to a call at once.
     pub undelivered: Vec<Undelivered>,
+    /// Remembered devices ("don't ask again on this device"), as keyed hashes.
+    pub devices: Vec<crate::device::DeviceRecord>,
     /// Temporary Access Passes an administrator issued, as keyed hashes; dead ones
     /// leave after [`RETENTION`].
     pub access_passes: Vec<AccessPassRecord>,
@@ -220,6 +222,7 @@ impl UserRecord {
             dead_since.is_none_or(|t| now < t + RETENTION)
         });
         self.proofs.retain(|p| now < p.expires_at);
+        self.devices.retain(|d| now < d.expires_at);
         self.access_passes
             .retain(|p| p.dead_since(now).is_none_or(|t| now < t + RETENTION));
         let challenges = &self.challenges;

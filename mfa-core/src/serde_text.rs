@@ -55,3 +55,18 @@ impl<'de> Deserialize<'de> for Timestamp {
         u64::deserialize(deserializer).map(Timestamp::from_unix_millis)
     }
 }
+
+/// The number matching digits as their two-digit text (`"07"`).
+impl Serialize for crate::number_match::SignInNumber {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for crate::number_match::SignInNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        crate::number_match::SignInNumber::parse(&text)
+            .ok_or_else(|| D::Error::custom("not two digits"))
+    }
+}

@@ -47,6 +47,19 @@ fn user(i: u32) -> UserId {
     UserId::new(format!("user{i}@example.no")).unwrap()
 }
 
+fn assert_client_limited(refused: &Error) {
+    assert!(
+        matches!(
+            refused,
+            Error::Policy(PolicyError::RateLimited {
+                scope: LimitScope::ClientAddress,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}
+
 fn from(addr: &str) -> RequestContext {
     RequestContext::new()
         .client(addr.parse().unwrap())
@@ -121,16 +134,7 @@ async fn one_client_address_cannot_pump_sms_through_many_accounts() {
         .begin_enrollment(&user(max), phone(max))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            refused,
-            Error::Policy(PolicyError::RateLimited {
-                scope: LimitScope::ClientAddress,
-                ..
-            })
-        ),
-        "{refused:?}"
-    );
+    assert_client_limited(&refused);
     assert_eq!(
         w.sms.sent().len(),
         sent,
@@ -180,16 +184,7 @@ async fn ipv6_clients_share_a_limit_across_their_64_prefix() {
         .begin_enrollment(&user(max), phone(max))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            refused,
-            Error::Policy(PolicyError::RateLimited {
-                scope: LimitScope::ClientAddress,
-                ..
-            })
-        ),
-        "{refused:?}"
-    );
+    assert_client_limited(&refused);
     w.mfa
         .with_request(from("2001:db8:7:a::1"))
         .begin_enrollment(&user(max), phone(max))

@@ -1163,6 +1163,192 @@ async fn an_unanswered_first_call_leaves_the_challenge_pending_for_a_new_call() 
 }
 
 #[tokio::test]
+async fn a_call_that_ends_without_an_outcome_leaves_the_challenge_pending_and_says_why() {
+    let w = world();
+    let user = kari();
+    let office = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: None,
+    };
+    let pending = w.mfa.begin_enrollment(&user, office).await.unwrap();
+    let no_answer = DeliveryError::new(DeliveryErrorKind::NoAnswer, "the call was not answered");
+    w.mfa
+        .report_call_ended(&user, &pending.challenge_id, &no_answer)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.mfa
+            .challenge_status(&user, &pending.challenge_id)
+            .await
+            .unwrap(),
+        ChallengeStatus::AwaitingCallConfirmation
+    );
+    assert!(w.events.events().iter().any(|e| matches!(
+        e,
+        Event::CallEnded { user: u, challenge_id, reason: DeliveryErrorKind::NoAnswer, .. }
+            if u == &user && challenge_id == &pending.challenge_id
+    )));
+    // Another user's challenge is not found, and says nothing.
+    let mallory = UserId::username("mallory@example.no").unwrap();
+    let before = w.events.events().len();
+    assert!(matches!(
+        w.mfa
+            .report_call_ended(&mallory, &pending.challenge_id, &no_answer)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(w.events.events().len(), before);
+    // The challenge still takes the key afterwards.
+    assert!(matches!(
+        w.mfa
+            .report_call(&user, &pending.challenge_id, CallOutcome::Confirmed)
+            .await
+            .unwrap(),
+        Verification::Approved(_)
+    ));
+}
+
+#[tokio::test]
+async fn number_matching_calls_carry_the_number_the_page_shows_and_a_wrong_one_denies() {
+    let mut policy = Policy::default();
+    policy.call_confirmation = CallConfirmation::MatchNumber;
+    let w = world_with(policy);
+    let user = kari();
+    let office = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: None,
+    };
+    let pending = w.mfa.begin_enrollment(&user, office).await.unwrap();
+    let shown = pending.match_number.expect("the page shows a number");
+    let sent = w.voice.sent();
+    assert_eq!(
+        sent.last().unwrap().request.content,
+        mfa_core::Content::MatchNumber(shown)
+    );
+    assert!(!format!("{pending:?}").contains(&format!("({shown})")));
+    // The callee keyed in the right number.
+    assert!(matches!(
+        w.mfa
+            .report_call(&user, &pending.challenge_id, CallOutcome::Confirmed)
+            .await
+            .unwrap(),
+        Verification::Approved(_)
+    ));
+    w.mfa.complete(&user, &pending.challenge_id).await.unwrap();
+
+    // A sign-in: a resend calls with a new number, which the page shows instead.
+    let sign_in = w.mfa.challenge(&user).await.unwrap();
+    assert!(sign_in.match_number.is_some());
+    w.clock.advance(Duration::from_secs(60));
+    let again = w.mfa.resend(&user, &sign_in.challenge_id).await.unwrap();
+    let shown = again.match_number.unwrap();
+    assert_eq!(
+        w.voice.sent().last().unwrap().request.content,
+        mfa_core::Content::MatchNumber(shown)
+    );
+    let failed_before = w
+        .events
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::CheckFailed { .. }))
+        .count();
+    // A wrong number denies the sign-in and counts as a failure.
+    assert_eq!(
+        w.mfa
+            .report_call(&user, &sign_in.challenge_id, CallOutcome::WrongNumber)
+            .await
+            .unwrap(),
+        Verification::Denied
+    );
+    assert_eq!(
+        w.mfa
+            .challenge_status(&user, &sign_in.challenge_id)
+            .await
+            .unwrap(),
+        ChallengeStatus::Denied
+    );
+    let failed: Vec<_> = w
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::CheckFailed { .. }))
+        .collect();
+    assert_eq!(failed.len(), failed_before + 1);
+    // A later `#` cannot revive it, and the method is not blocked (no fraud report).
+    assert_eq!(
+        w.mfa
+            .report_call(&user, &sign_in.challenge_id, CallOutcome::Confirmed)
+            .await
+            .unwrap(),
+        Verification::Denied
+    );
+    assert_eq!(
+        w.mfa.methods(&user).await.unwrap()[0].status,
+        MethodStatus::Active
+    );
+    // SMS and app challenges show no number.
+    let policy = {
+        let mut p = Policy::default();
+        p.call_confirmation = CallConfirmation::MatchNumber;
+        p
+    };
+    let w = world_with(policy);
+    let sms = w
+        .mfa
+        .begin_enrollment(
+            &user,
+            Method::AuthenticationPhone {
+                number: mobile(),
+                mode: PhoneMode::Sms,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(sms.match_number, None);
+}
+
+#[tokio::test]
+async fn wrong_numbers_add_up_to_the_lockout() {
+    let mut policy = Policy::default();
+    policy.call_confirmation = CallConfirmation::MatchNumber;
+    // Room for many calls, so the lockout (not a send limit) is what stops them.
+    policy.send_limits.per_destination.max = 100;
+    policy.send_limits.per_user.max = 100;
+    let w = world_with(policy);
+    let user = kari();
+    let office = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: None,
+    };
+    let pending = w.mfa.begin_enrollment(&user, office).await.unwrap();
+    w.mfa
+        .report_call(&user, &pending.challenge_id, CallOutcome::Confirmed)
+        .await
+        .unwrap();
+    w.mfa.complete(&user, &pending.challenge_id).await.unwrap();
+    // Each wrong number is one more consecutive failure: soon a delay stops new sign-ins.
+    let mut refused = None;
+    for _ in 0..20 {
+        match w.mfa.challenge(&user).await {
+            Ok(sign_in) => {
+                w.mfa
+                    .report_call(&user, &sign_in.challenge_id, CallOutcome::WrongNumber)
+                    .await
+                    .unwrap();
+            }
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    assert!(
+        matches!(refused, Some(Error::Policy(PolicyError::UserLocked { .. }))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn phone_methods_carry_the_risk_notice_and_the_app_is_offered_first() {
     // This world has SMS and calls but no app verifier.
     let w = world();

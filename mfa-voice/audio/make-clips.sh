@@ -15,11 +15,11 @@ speak() { # voice, file, text
             silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse pad 0 0.15
 }
 
-clips() { # voice, dir, then the 16 texts: digits 0-9, hello, confirm, transfer, key, code, goodbye
+clips() { # voice, dir, then the 18 texts: digits 0-9, hello, confirm, transfer, key, code, goodbye, match, wrong
     local voice=$1 dir=$2
     shift 2
     mkdir -p "$dir"
-    local names=(0 1 2 3 4 5 6 7 8 9 hello confirm transfer key code goodbye)
+    local names=(0 1 2 3 4 5 6 7 8 9 hello confirm transfer key code goodbye match wrong)
     local i=0
     for text in "$@"; do
         speak "$voice" "$dir/${names[$i]}.wav" "$text"
@@ -33,7 +33,9 @@ clips en-us en zero one two three four five six seven eight nine \
     "Please transfer this call, and press pound, at extension" \
     "Press any key to hear your code." \
     "Your code is" \
-    "Thank you. Goodbye."
+    "Thank you. Goodbye." \
+    "Enter the two digit number shown on your sign-in screen. If this was not you, press zero, then pound." \
+    "That is not the number on your screen. The request was denied. Goodbye."
 
 clips nb nb null en to tre fire fem seks sju åtte ni \
     "Hei, dette er en bekreftelse." \
@@ -41,4 +43,6 @@ clips nb nb null en to tre fire fem seks sju åtte ni \
     "Sett samtalen over, og trykk firkant, på internnummer" \
     "Trykk en tast for å høre koden." \
     "Koden din er" \
-    "Takk. Ha det."
+    "Takk. Ha det." \
+    "Tast inn tallet på påloggingssiden. Var det ikke deg, trykk null, og så firkant." \
+    "Det er ikke tallet på skjermen din. Forespørselen er avvist. Ha det."

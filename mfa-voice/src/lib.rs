@@ -3,6 +3,7 @@
 mod console;
 mod keys;
 mod memory;
+mod report;
 mod script;
 #[cfg(feature = "sip")]
 pub mod sip;
@@ -10,8 +11,9 @@ pub mod sip;
 pub mod twilio;
 
 pub use console::ConsoleVoice;
-pub use keys::{KeyResult, interpret_keys, is_keypad_key};
+pub use keys::{Heard, KeyPrompt, KeyResult, MAX_KEYS, interpret_keys, is_keypad_key};
 pub use memory::{CallState, Callee, MemoryVoice, PlacedCall};
+pub use report::{CallEvent, CallReporter, ReportError};
 pub use script::{
     CallEnd, CallScript, Expect, Language, Playback, ScriptOptions, Step, WORDS_PER_MINUTE,
 };

@@ -1,10 +1,11 @@
 //! The in-memory voice backend: records every call and its script, and plays it to a
 //! simulated callee, so tests can drive both ways a call verifies.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use mfa_core::delivery::FaultPlan;
 use mfa_core::{
     ChallengeId, Clock, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
     PhoneNumber, Receipt, SystemClock, Timestamp,
@@ -71,7 +72,7 @@ struct Inner {
     calls: Vec<PlacedCall>,
     callees: HashMap<String, Callee>,
     default_callee: Option<Callee>,
-    failures: VecDeque<DeliveryError>,
+    faults: FaultPlan,
 }
 
 /// An in-memory voice backend for tests: always compiled.
@@ -163,7 +164,17 @@ impl MemoryVoice {
 
     /// The next call fails with `error` before it is placed (queued).
     pub fn fail_next(&self, error: DeliveryError) {
-        self.lock().failures.push_back(error);
+        self.lock().faults.fail_next(error);
+    }
+
+    /// Every call fails with `error` before it is placed, until [`MemoryVoice::recover`].
+    pub fn fail_always(&self, error: DeliveryError) {
+        self.lock().faults.fail_always(error);
+    }
+
+    /// Calls are placed again.
+    pub fn recover(&self) {
+        self.lock().faults.recover();
     }
 
     /// Every call placed, oldest first.
@@ -225,9 +236,8 @@ impl Delivery for MemoryVoice {
         let now = self.clock.now();
         let script = CallScript::for_request(request, &self.options);
         let mut inner = self.lock();
-        if let Some(error) = inner.failures.pop_front() {
-            return Err(error);
-        }
+        // A planned delay means nothing for a call placed in memory; failures do.
+        inner.faults.next_send()?;
         let callee = inner
             .callees
             .get(request.destination.number.e164())
@@ -275,7 +285,7 @@ fn ended(
     Result<Option<mfa_core::CallOutcome>, DeliveryError>,
 ) {
     let result = match (playback.end, content) {
-        (CallEnd::Outcome(o), Content::ConfirmByKey) => Ok(Some(o)),
+        (CallEnd::Outcome(o), Content::ConfirmByKey | Content::MatchNumber(_)) => Ok(Some(o)),
         (CallEnd::CodeRead, Content::Code(_)) => Ok(None),
         (CallEnd::Unrecognized, _) => Err(DeliveryError::new(
             DeliveryErrorKind::Declined,
@@ -287,4 +297,51 @@ fn ended(
         )),
     };
     (CallState::Ended(playback), result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfa_core::{Channel, Destination, Purpose, UserId};
+
+    fn request() -> DeliveryRequest {
+        DeliveryRequest {
+            challenge_id: ChallengeId::parse("c1").unwrap(),
+            user: UserId::username("kari@example.no").unwrap(),
+            channel: Channel::Voice,
+            destination: Destination {
+                number: PhoneNumber::parse("+4741234567").unwrap(),
+                extension: None,
+            },
+            content: Content::ConfirmByKey,
+            purpose: Purpose::SignIn,
+            expires_in: std::time::Duration::from_secs(300),
+            locale: "en".into(),
+            app_name: "Contoso".into(),
+            cost_notice: None,
+        }
+    }
+
+    fn send(phone: &MemoryVoice) -> Result<Receipt, DeliveryError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(phone.send(&request()))
+    }
+
+    #[test]
+    fn failures_follow_the_shared_fault_plan() {
+        let phone = MemoryVoice::new();
+        phone.fail_next(DeliveryError::transient("first"));
+        phone.fail_next(DeliveryError::permanent("second"));
+        assert_eq!(send(&phone).unwrap_err().message(), "first");
+        assert_eq!(send(&phone).unwrap_err().message(), "second");
+        assert!(send(&phone).is_ok());
+        phone.fail_always(DeliveryError::transient("down"));
+        assert!(send(&phone).is_err() && send(&phone).is_err());
+        phone.recover();
+        assert!(send(&phone).is_ok());
+        // Failed calls were never placed.
+        assert_eq!(phone.calls().len(), 2);
+    }
 }

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use mfa_core::{CallOutcome, Content, DeliveryRequest, Purpose};
+use mfa_core::{CallOutcome, Content, DeliveryRequest, Purpose, SignInNumber};
 
-use crate::keys::{KeyResult, interpret_keys};
+use crate::keys::{Heard, KeyPrompt};
 
 /// Words per minute of a normal speaking rate, for the length estimate.
 pub const WORDS_PER_MINUTE: u32 = 150;
@@ -87,6 +87,9 @@ struct Templates {
     transfer: &'static str,
     confirm_sign_in: &'static str,
     confirm_enrollment: &'static str,
+    match_sign_in: &'static str,
+    match_enrollment: &'static str,
+    wrong_number: &'static str,
     code_greeting: &'static str,
     code_intro: &'static str,
     key_before_code: &'static str,
@@ -108,6 +111,11 @@ const ENGLISH: Templates = Templates {
                       If you did not start this, press zero, then pound.",
     confirm_enrollment: "This is {app}, checking your phone. Press the pound key to finish your verification. \
                          If you did not start this, press zero, then pound.",
+    match_sign_in: "This is {app}, checking your sign-in. Enter the two-digit number shown on your sign-in screen. \
+                    If you did not start this, press zero, then pound.",
+    match_enrollment: "This is {app}, checking your phone. Enter the two-digit number shown on your screen. \
+                       If you did not start this, press zero, then pound.",
+    wrong_number: "That is not the number on your screen. The request was denied. Goodbye.",
     code_greeting: "Hello, this is {app}.",
     code_intro: "Your verification code is:",
     key_before_code: "Press any key to hear your verification code.",
@@ -129,6 +137,11 @@ const NORWEGIAN: Templates = Templates {
                       Hvis det ikke var deg, trykk null, og så firkant.",
     confirm_enrollment: "Dette er {app}, som sjekker telefonen din. Trykk firkant for å fullføre bekreftelsen. \
                          Hvis det ikke var deg, trykk null, og så firkant.",
+    match_sign_in: "Dette er {app}, som sjekker påloggingen din. Tast inn det tosifrede tallet som vises på påloggingssiden. \
+                    Hvis det ikke var deg, trykk null, og så firkant.",
+    match_enrollment: "Dette er {app}, som sjekker telefonen din. Tast inn det tosifrede tallet som vises på skjermen. \
+                       Hvis det ikke var deg, trykk null, og så firkant.",
+    wrong_number: "Det er ikke tallet på skjermen din. Forespørselen er avvist. Ha det.",
     code_greeting: "Hei, dette er {app}.",
     code_intro: "Koden din er:",
     key_before_code: "Trykk en tast for å høre koden din.",
@@ -142,6 +155,7 @@ const NORWEGIAN: Templates = Templates {
 
 /// What a key prompt waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Expect {
     /// `#` from the person at the office extension, before the verification prompt.
     AtExtension,
@@ -149,6 +163,8 @@ pub enum Expect {
     Confirmation,
     /// Any key, before the code is read (so voicemail never records it).
     AnyKey,
+    /// The two digits the sign-in page shows (never spoken), or `0#` to report fraud.
+    MatchNumber(SignInNumber),
 }
 
 /// One step of a call.
@@ -337,7 +353,41 @@ impl CallScript {
                 extension,
                 options,
             ),
+            Content::MatchNumber(number) => Self::match_number(
+                language,
+                &request.app_name,
+                request.purpose == Purpose::SignIn,
+                *number,
+                extension,
+                options,
+            ),
         }
+    }
+
+    /// Number matching: "enter the two-digit number shown on your sign-in screen"; the
+    /// number itself is never spoken, so voicemail hears nothing it could give away.
+    /// `0#` reports fraud.
+    pub fn match_number(
+        language: Language,
+        app: &str,
+        sign_in: bool,
+        number: SignInNumber,
+        extension: Option<&str>,
+        options: &ScriptOptions,
+    ) -> Self {
+        let t = language.templates();
+        let mut steps = Self::extension_steps(language, app, extension, options);
+        let text = if sign_in {
+            t.match_sign_in
+        } else {
+            t.match_enrollment
+        };
+        steps.push(Step::Gather {
+            prompt: vec![say(language, text.replace("{app}", app))],
+            expect: Expect::MatchNumber(number),
+            timeout: options.key_timeout,
+        });
+        CallScript { language, steps }
     }
 
     /// "Press the pound key to finish your verification"; `0#` reports fraud.
@@ -459,6 +509,7 @@ impl CallScript {
         let text = match end {
             CallEnd::Outcome(CallOutcome::Confirmed) => t.confirmed,
             CallEnd::Outcome(CallOutcome::FraudReported) => t.fraud,
+            CallEnd::Outcome(CallOutcome::WrongNumber) => t.wrong_number,
             CallEnd::CodeRead => t.goodbye,
             CallEnd::NoKey => t.no_key,
             CallEnd::Unrecognized => t.unrecognized,
@@ -509,36 +560,16 @@ impl CallScript {
                 Step::Hangup => break,
                 Step::Gather { prompt, expect, .. } => {
                     collect_text(prompt, &mut heard);
-                    match expect {
-                        Expect::AtExtension => match keys.next() {
-                            Some('#') => {}
-                            Some(_) => end = Some(CallEnd::Unrecognized),
-                            None => end = Some(CallEnd::NoKey),
-                        },
-                        Expect::AnyKey => {
-                            if keys.next().is_none() {
-                                end = Some(CallEnd::NoKey);
-                            }
+                    let mut listening = KeyPrompt::new(*expect);
+                    let outcome = loop {
+                        match keys.next().map(|k| listening.press(k)) {
+                            Some(Heard::More) => {}
+                            Some(decided) => break decided,
+                            None => break Heard::End(listening.timed_out()),
                         }
-                        Expect::Confirmation => {
-                            let mut pressed = String::new();
-                            while matches!(
-                                interpret_keys(&pressed),
-                                KeyResult::NoKey | KeyResult::Incomplete
-                            ) {
-                                match keys.next() {
-                                    Some(k) => pressed.push(k),
-                                    None => break,
-                                }
-                            }
-                            end = Some(match interpret_keys(&pressed) {
-                                KeyResult::Outcome(o) => CallEnd::Outcome(o),
-                                KeyResult::NoKey | KeyResult::Incomplete => CallEnd::NoKey,
-                                KeyResult::Unrecognized => CallEnd::Unrecognized,
-                            });
-                        }
-                    }
-                    if end.is_some() {
+                    };
+                    if let Heard::End(e) = outcome {
+                        end = Some(e);
                         break;
                     }
                 }
@@ -740,6 +771,60 @@ mod tests {
         );
         assert!(nb.spoken_text().contains("Trykk firkant"));
         assert!(nb.play("0#").heard.last().unwrap().contains("rapportert"));
+    }
+
+    #[test]
+    fn number_matching_asks_for_the_number_without_saying_it() {
+        let number = SignInNumber::parse("42").unwrap();
+        for (lang, asks) in [
+            (
+                Language::English,
+                "Enter the two-digit number shown on your sign-in screen",
+            ),
+            (
+                Language::NorwegianBokmal,
+                "Tast inn det tosifrede tallet som vises på påloggingssiden",
+            ),
+        ] {
+            let script = CallScript::match_number(lang, "Contoso", true, number, None, &options());
+            let text = script.spoken_text();
+            assert!(text.contains(asks), "{text}");
+            assert!(!text.contains(&lang.spell_digits("42")), "{text}");
+            assert_eq!(
+                script.play("42").call_outcome(),
+                Some(CallOutcome::Confirmed)
+            );
+            let wrong = script.play("24");
+            assert_eq!(wrong.call_outcome(), Some(CallOutcome::WrongNumber));
+            assert_eq!(
+                Some(wrong.heard.last().unwrap().clone()),
+                match script.closing(CallEnd::Outcome(CallOutcome::WrongNumber)) {
+                    Step::Say { text, .. } => Some(text),
+                    _ => None,
+                }
+            );
+            assert_eq!(
+                script.play("0#").call_outcome(),
+                Some(CallOutcome::FraudReported)
+            );
+            assert_eq!(script.play("#").end, CallEnd::Unrecognized);
+            assert_eq!(script.play("4").end, CallEnd::NoKey);
+            assert!(script.estimated_greeting() < Duration::from_secs(20));
+        }
+        // With an extension, the person there presses # first, then the number.
+        let script = CallScript::match_number(
+            Language::English,
+            "Contoso",
+            false,
+            number,
+            Some("12"),
+            &options(),
+        );
+        assert_eq!(
+            script.play("#42").call_outcome(),
+            Some(CallOutcome::Confirmed)
+        );
+        assert!(!format!("{script:?}").contains("42"));
     }
 
     #[test]

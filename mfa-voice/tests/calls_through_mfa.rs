@@ -513,3 +513,137 @@ async fn records_never_show_the_code() {
     assert!(!shown.contains(&code), "{shown}");
     assert!(!shown.contains(&spoken), "{shown}");
 }
+
+/// Number matching through `Mfa`: the page shows two digits, the call asks for them
+/// without saying them, and only those digits approve; in English and Norwegian.
+#[tokio::test]
+async fn number_matching_approves_only_the_number_the_page_shows() {
+    for (locale, asks, wrong) in [
+        (
+            "en",
+            "Enter the two-digit number shown on your",
+            "That is not the number on your screen",
+        ),
+        (
+            "nb",
+            "Tast inn det tosifrede tallet",
+            "Det er ikke tallet på skjermen din",
+        ),
+    ] {
+        let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
+        let phone = MemoryVoice::with_clock(Arc::new(clock.clone()));
+        let events = MemoryEvents::new();
+        let mut policy = Policy::default();
+        policy.call_confirmation = CallConfirmation::MatchNumber;
+        policy.app_name = "Contoso".into();
+        policy.locale = locale.into();
+        let mfa = Mfa::builder()
+            .voice(phone.clone())
+            .clock(clock.clone())
+            .events(events.clone())
+            .policy(policy)
+            .build()
+            .unwrap();
+
+        let pending = mfa.begin_enrollment(&kari(), mobile_call()).await.unwrap();
+        let shown = pending.match_number.expect("the page shows a number");
+        let call = phone.last_call_to(&mobile()).unwrap();
+        assert_eq!(call.request.content, Content::MatchNumber(shown));
+        let text = call.script.spoken_text();
+        assert!(text.contains(asks), "{locale}: {text}");
+        // A blind `#` (what push fatigue presses) approves nothing.
+        let blind = phone.press(&pending.challenge_id, "#").unwrap();
+        assert_eq!(blind.end, CallEnd::Unrecognized);
+        assert_eq!(blind.call_outcome(), None);
+        assert_eq!(
+            mfa.challenge_status(&kari(), &pending.challenge_id)
+                .await
+                .unwrap(),
+            ChallengeStatus::AwaitingCallConfirmation
+        );
+
+        // Called again: the page shows a new number, and keying it in approves.
+        clock.advance(Duration::from_secs(60));
+        let again = mfa.resend(&kari(), &pending.challenge_id).await.unwrap();
+        let shown = again.match_number.unwrap();
+        let heard = phone
+            .press(&pending.challenge_id, &shown.to_string())
+            .unwrap();
+        let outcome = heard.call_outcome().unwrap();
+        assert_eq!(outcome, CallOutcome::Confirmed);
+        let verdict = mfa
+            .report_call(&kari(), &pending.challenge_id, outcome)
+            .await
+            .unwrap();
+        assert!(enrollment_approved(&verdict), "{verdict:?}");
+        mfa.complete(&kari(), &pending.challenge_id).await.unwrap();
+
+        // A sign-in where the callee keys in another number: denied, one failure.
+        let sign_in = mfa.challenge(&kari()).await.unwrap();
+        let shown = sign_in.match_number.unwrap();
+        let other = format!(
+            "{:02}",
+            (shown.to_string().parse::<u8>().unwrap() + 1) % 100
+        );
+        let heard = phone.press(&sign_in.challenge_id, &other).unwrap();
+        assert_eq!(heard.call_outcome(), Some(CallOutcome::WrongNumber));
+        assert!(heard.heard.last().unwrap().contains(wrong), "{heard:?}");
+        assert_eq!(
+            mfa.report_call(&kari(), &sign_in.challenge_id, CallOutcome::WrongNumber)
+                .await
+                .unwrap(),
+            Verification::Denied
+        );
+        assert!(events.events().iter().any(|e| matches!(
+            e,
+            Event::CheckFailed {
+                purpose: Purpose::SignIn,
+                ..
+            }
+        )));
+        assert_eq!(
+            mfa.poll(&kari(), &sign_in.challenge_id).await.unwrap(),
+            Verification::Denied
+        );
+
+        // Voicemail hears the prompt and never a digit of the number: the words are
+        // the same whatever number the page shows.
+        let sign_in = mfa.challenge(&kari()).await.unwrap();
+        let voicemail = phone.press(&sign_in.challenge_id, "").unwrap();
+        assert_eq!(voicemail.end, CallEnd::NoKey);
+        let script = phone.last_call_to(&mobile()).unwrap().script;
+        let other = mfa_voice::CallScript::match_number(
+            script.language(),
+            "Contoso",
+            true,
+            mfa_core::SignInNumber::parse("00").unwrap(),
+            None,
+            &mfa_voice::ScriptOptions::default(),
+        );
+        assert_eq!(script.spoken_text(), other.spoken_text());
+        // And the number stays out of Debug.
+        let shown = sign_in.match_number.unwrap().to_string();
+        assert!(!format!("{script:?} {sign_in:?}").contains(&format!("({shown})")));
+    }
+}
+
+/// `0#` on a number-matching call reports fraud, as on a "press #" call; the outcome
+/// comes back in the receipt.
+#[tokio::test]
+async fn zero_pound_reports_fraud_on_a_number_matching_call() {
+    let w = world(CallConfirmation::MatchNumber);
+    // The callee cannot know the number before the call; `0#` can be preset.
+    w.phone.set_callee(&mobile(), Callee::Presses("0#".into()));
+    let pending = w
+        .mfa
+        .begin_enrollment(&kari(), mobile_call())
+        .await
+        .unwrap();
+    assert_eq!(pending.waiting_for, ChallengeStatus::Denied);
+    assert!(
+        w.events
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::FraudReported { .. }))
+    );
+}

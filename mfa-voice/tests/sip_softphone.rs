@@ -11,11 +11,12 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mfa_core::{
     CallConfirmation, ChallengeStatus, CodeKey, Extension, ManualClock, MemoryStore, Method, Mfa,
-    PhoneNumber, Policy, Purpose, Timestamp, UserId, Verification,
+    Pending, PhoneNumber, Policy, Purpose, Timestamp, UserId, Verification,
 };
 use mfa_voice::sip::{Clip, Codec, Prompts, SipConfig, SipVoice, read_wav};
 use mfa_voice::{Language, ScriptOptions};
@@ -235,18 +236,38 @@ impl Drop for Softphone {
     }
 }
 
-fn mfa(voice: SipVoice, confirmation: CallConfirmation, locale: &str, store: &MemoryStore) -> Mfa {
+/// A driver on `store`, to which `voice` reports its calls.
+fn mfa(
+    voice: SipVoice,
+    confirmation: CallConfirmation,
+    locale: &str,
+    store: &MemoryStore,
+) -> Arc<Mfa> {
     let mut policy = Policy::default();
     policy.call_confirmation = confirmation;
     policy.app_name = "Contoso".into();
     policy.locale = locale.into();
-    Mfa::builder()
-        .voice(voice)
-        .store(store.clone())
-        .clock(ManualClock::new(Timestamp::from_unix_secs(1_700_000_000)))
-        .code_key(CodeKey::from_bytes([9; 32]))
-        .policy(policy)
-        .build()
+    let mfa = Arc::new(
+        Mfa::builder()
+            .voice(voice.clone())
+            .store(store.clone())
+            .clock(ManualClock::new(Timestamp::from_unix_secs(1_700_000_000)))
+            .code_key(CodeKey::from_bytes([9; 32]))
+            .policy(policy)
+            .build()
+            .unwrap(),
+    );
+    voice.report_to(&mfa);
+    mfa
+}
+
+/// Where a challenge stands once every call placed for it has ended and reported.
+async fn after_the_call(mfa: &Mfa, voice: &SipVoice, pending: &Pending) -> ChallengeStatus {
+    tokio::time::timeout(Duration::from_secs(60), voice.idle())
+        .await
+        .expect("the call ends");
+    mfa.challenge_status(&kari(), &pending.challenge_id)
+        .await
         .unwrap()
 }
 
@@ -274,7 +295,10 @@ async fn the_softphone_hears_the_prompts_and_its_pound_confirms() {
 
     phone.press_after('#', Duration::from_secs(2));
     let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
-    assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
+    assert_eq!(
+        after_the_call(&mfa, &voice, &pending).await,
+        ChallengeStatus::Approved
+    );
     mfa.complete(&kari(), &pending.challenge_id).await.unwrap();
     let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
     assert_eq!(heard, [Clip::Confirm, Clip::Goodbye]);
@@ -283,7 +307,10 @@ async fn the_softphone_hears_the_prompts_and_its_pound_confirms() {
     std::thread::sleep(Duration::from_millis(1100));
     phone.press_after('#', Duration::from_secs(2));
     let sign_in = mfa.challenge(&kari()).await.unwrap();
-    assert_eq!(sign_in.waiting_for, ChallengeStatus::Approved);
+    assert_eq!(
+        after_the_call(&mfa, &voice, &sign_in).await,
+        ChallengeStatus::Approved
+    );
     let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
     assert_eq!(heard, [Clip::Confirm, Clip::Goodbye]);
 
@@ -303,11 +330,16 @@ async fn the_softphone_hears_the_prompts_and_its_pound_confirms() {
 async fn the_code_the_softphone_hears_is_the_code_that_verifies() {
     let phone = Softphone::start();
     let store = MemoryStore::default();
-    let mfa = mfa(phone.voice(), CallConfirmation::ReadCode, "en", &store);
+    let voice = phone.voice();
+    let mfa = mfa(voice.clone(), CallConfirmation::ReadCode, "en", &store);
 
     phone.press_after('5', Duration::from_secs(2));
     let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
     assert_eq!(pending.waiting_for, ChallengeStatus::AwaitingCode);
+    assert_eq!(
+        after_the_call(&mfa, &voice, &pending).await,
+        ChallengeStatus::AwaitingCode
+    );
 
     let heard = Prompts::builtin().transcribe(Language::English, &phone.last_recording());
     assert_eq!(heard.first(), Some(&Clip::PressAnyKey), "{heard:?}");
@@ -372,7 +404,10 @@ async fn an_extension_is_dialled_by_dtmf_after_the_answer() {
         extension: Some(Extension::parse("42").unwrap()),
     };
     let pending = mfa.begin_enrollment(&kari(), method).await.unwrap();
-    assert_eq!(pending.waiting_for, ChallengeStatus::Approved);
+    assert_eq!(
+        after_the_call(&mfa, &voice, &pending).await,
+        ChallengeStatus::Approved
+    );
     assert_eq!(phone.keys_received(), "42");
     let heard = Prompts::builtin().transcribe(Language::English, &phone.last_recording());
     assert_eq!(
@@ -386,4 +421,51 @@ async fn an_extension_is_dialled_by_dtmf_after_the_answer() {
         ]
     );
     assert_eq!(voice.calls()[0].keys, "##");
+}
+
+/// Number matching over SIP, in Norwegian: the softphone hears "key in the number on
+/// your sign-in page", never the number; once the request has returned it keys in the
+/// digits the page shows (RFC 4733 events) and the enrollment is approved. On the
+/// sign-in it keys in other digits: denied, with the "wrong number" goodbye.
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn the_softphone_keys_in_the_number_the_page_shows() {
+    let phone = Softphone::start();
+    let voice = phone.voice();
+    let store = MemoryStore::default();
+    let mfa = mfa(voice.clone(), CallConfirmation::MatchNumber, "nb", &store);
+    let prompts = Prompts::builtin();
+
+    let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
+    let enrolled_with = pending.match_number.unwrap().to_string();
+    let mut keys = enrolled_with.chars();
+    phone.press_after(keys.next().unwrap(), Duration::from_millis(1500));
+    phone.press_after(keys.next().unwrap(), Duration::from_millis(2000));
+    assert_eq!(
+        after_the_call(&mfa, &voice, &pending).await,
+        ChallengeStatus::Approved
+    );
+    let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
+    assert_eq!(heard, [Clip::MatchNumber, Clip::Goodbye]);
+    mfa.complete(&kari(), &pending.challenge_id).await.unwrap();
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let sign_in = mfa.challenge(&kari()).await.unwrap();
+    let shown = sign_in.match_number.unwrap().to_string();
+    let wrong: Vec<char> = shown
+        .bytes()
+        .map(|b| char::from(b'0' + (b - b'0' + 5) % 10))
+        .collect();
+    phone.press_after(wrong[0], Duration::from_millis(1500));
+    phone.press_after(wrong[1], Duration::from_millis(2000));
+    assert_eq!(
+        after_the_call(&mfa, &voice, &sign_in).await,
+        ChallengeStatus::Denied
+    );
+    let heard = prompts.transcribe(Language::NorwegianBokmal, &phone.last_recording());
+    assert_eq!(heard, [Clip::MatchNumber, Clip::WrongNumber]);
+    let calls = voice.calls();
+    assert_eq!(calls[0].keys, enrolled_with);
+    assert_eq!(calls[1].keys, wrong.iter().collect::<String>());
+    assert_eq!(calls[1].outcome, Some(mfa_core::CallOutcome::WrongNumber));
 }

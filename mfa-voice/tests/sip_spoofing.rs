@@ -18,13 +18,24 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mfa_core::{
-    CallOutcome, ChallengeId, Channel, Content, Delivery, DeliveryErrorKind, DeliveryRequest,
-    Destination, PhoneNumber, Purpose, UserId,
+    CallOutcome, ChallengeId, Channel, Content, Delivery, DeliveryError, DeliveryErrorKind,
+    DeliveryRequest, Destination, PhoneNumber, Purpose, UserId,
 };
 use mfa_voice::ScriptOptions;
-use mfa_voice::sip::{MediaSource, SipConfig, SipVoice};
+use mfa_voice::sip::{MediaSource, SipCall, SipConfig, SipVoice};
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
+
+/// Places the call and waits until it is over (the send itself returns once the
+/// phone rings): the call's record, or the error it ended with.
+async fn whole_call(voice: &SipVoice) -> Result<SipCall, DeliveryError> {
+    let receipt = voice.send(&request()).await?;
+    let call = voice.finished(&receipt.id).await;
+    match &call.error {
+        Some(error) => Err(error.clone()),
+        None => Ok(call),
+    }
+}
 
 fn request() -> DeliveryRequest {
     DeliveryRequest {
@@ -222,7 +233,7 @@ async fn forged_in_dialog_requests_from_another_port_change_nothing() {
     );
     let call = tokio::spawn({
         let voice = voice.clone();
-        async move { voice.send(&request()).await }
+        async move { whole_call(&voice).await }
     });
 
     // Answer the call, media to `phone_media`.
@@ -327,7 +338,7 @@ async fn forged_in_dialog_requests_from_another_port_change_nothing() {
         .expect("the call ends")
         .unwrap()
         .unwrap();
-    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    assert_eq!(receipt.outcome, Some(CallOutcome::Confirmed));
     let record = &voice.calls()[0];
     assert_eq!(record.keys, "#");
     assert!(!record.remote_hangup);
@@ -351,7 +362,7 @@ async fn a_callee_behind_nat_is_heard_only_with_latching() {
         );
         let call = tokio::spawn({
             let voice = voice.clone();
-            async move { voice.send(&request()).await }
+            async move { whole_call(&voice).await }
         });
         let dialog = answer_call(&pbx, inside.local_addr().unwrap()).await;
         assert!(
@@ -378,12 +389,12 @@ async fn a_callee_behind_nat_is_heard_only_with_latching() {
         match source {
             MediaSource::Answered => {
                 let error = result.expect_err("media from elsewhere approved the call");
-                assert_eq!(error.kind(), DeliveryErrorKind::Timeout);
+                assert_eq!(error.kind(), DeliveryErrorKind::NoMedia);
                 assert!(error.message().contains("LatchFirst"), "{error}");
                 assert!(record.keys.is_empty() && record.rtp_packets_refused >= 4);
             }
             _ => {
-                assert_eq!(result.unwrap().call_outcome, Some(CallOutcome::Confirmed));
+                assert_eq!(result.unwrap().outcome, Some(CallOutcome::Confirmed));
                 assert_eq!(record.keys, "#");
                 assert_eq!(record.rtp_packets_refused, 0);
             }
@@ -534,7 +545,7 @@ async fn spoofed_pound_does_not_approve_a_silent_phone() {
     );
     let call = tokio::spawn({
         let voice = voice.clone();
-        async move { voice.send(&request()).await }
+        async move { whole_call(&voice).await }
     });
     let our_media = SocketAddr::from(([127, 0, 0, 1], tap.media_port_once_answered().await));
     let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -547,7 +558,7 @@ async fn spoofed_pound_does_not_approve_a_silent_phone() {
     assert!(record.keys.is_empty(), "{record:?}");
     assert!(record.rtp_packets_refused >= 40, "{record:?}");
     let error = result.expect_err("a spoofed key approved the call");
-    assert_eq!(error.kind(), DeliveryErrorKind::Timeout);
+    assert_eq!(error.kind(), DeliveryErrorKind::NoMedia);
     assert!(phone.finished_as_scripted(), "SIPp got no BYE");
 }
 
@@ -565,7 +576,7 @@ async fn spoofed_pound_is_ignored_and_the_real_one_confirms() {
     );
     let call = tokio::spawn({
         let voice = voice.clone();
-        async move { voice.send(&request()).await }
+        async move { whole_call(&voice).await }
     });
     let our_media = SocketAddr::from(([127, 0, 0, 1], tap.media_port_once_answered().await));
     let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -575,7 +586,7 @@ async fn spoofed_pound_is_ignored_and_the_real_one_confirms() {
         .expect("the call ends")
         .unwrap()
         .unwrap();
-    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    assert_eq!(receipt.outcome, Some(CallOutcome::Confirmed));
     let record = &voice.calls()[0];
     assert_eq!(record.keys, "#", "{record:?}");
     assert!(record.rtp_packets_refused >= 40, "{record:?}");
@@ -599,7 +610,7 @@ async fn forged_requests_during_a_real_call_change_nothing() {
     );
     let call = tokio::spawn({
         let voice = voice.clone();
-        async move { voice.send(&request()).await }
+        async move { whole_call(&voice).await }
     });
     tap.media_port_once_answered().await;
     let (ack, invite) = {
@@ -670,7 +681,7 @@ async fn forged_requests_during_a_real_call_change_nothing() {
         .expect("the call ends")
         .unwrap()
         .expect("a forged BYE ended the call");
-    assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
+    assert_eq!(receipt.outcome, Some(CallOutcome::Confirmed));
     let record = &voice.calls()[0];
     assert_eq!(record.keys, "#");
     assert!(!record.remote_hangup);

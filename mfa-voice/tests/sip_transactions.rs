@@ -100,7 +100,10 @@ async fn a_provisional_response_stops_retransmission_and_the_ring_timeout_cancel
             .t1(Duration::from_millis(20))
             .ring_timeout(Duration::from_millis(600)),
     );
-    let call = tokio::spawn(async move { voice.send(&request()).await });
+    let call = tokio::spawn({
+        let voice = voice.clone();
+        async move { voice.send(&request()).await }
+    });
     let mut buf = vec![0u8; 65_535];
     let (n, from) = peer.recv_from(&mut buf).await.unwrap();
     let invite = String::from_utf8(buf[..n].to_vec()).unwrap();
@@ -112,9 +115,20 @@ async fn a_provisional_response_stops_retransmission_and_the_ring_timeout_cancel
     ] {
         peer.send_to(junk, from).await.unwrap();
     }
+    assert!(
+        !call.is_finished(),
+        "the send returned before the phone rang"
+    );
     peer.send_to(&respond(&invite, "180 Ringing", "r1"), from)
         .await
         .unwrap();
+    // The phone rings: the send returns, and the call goes on without it.
+    let receipt = timeout(Duration::from_secs(3), call)
+        .await
+        .expect("the send returns once the phone rings")
+        .unwrap()
+        .unwrap();
+    assert_eq!(receipt.call_outcome, None);
     // Everything up to the CANCEL.
     let mut texts: Vec<String> = Vec::new();
     while !texts.iter().any(|t| t.starts_with("CANCEL ")) {
@@ -149,8 +163,16 @@ async fn a_provisional_response_stops_retransmission_and_the_ring_timeout_cancel
     assert!(ack.starts_with("ACK sip:+4722123456@pbx.example SIP/2.0"));
     assert_eq!(header(&ack, "Via"), header(&invite, "Via"));
     assert!(header(&ack, "To").unwrap().ends_with(";tag=r1"));
-    let error = call.await.unwrap().unwrap_err();
-    assert_eq!(error.kind(), DeliveryErrorKind::NoAnswer);
+    let record = timeout(Duration::from_secs(3), voice.finished(&receipt.id))
+        .await
+        .expect("the call ends");
+    assert!(record.cancelled);
+    assert_eq!(
+        record.error.map(|e| e.kind()),
+        Some(DeliveryErrorKind::NoAnswer)
+    );
+    // No driver is attached, so nothing was reported (and nothing approved).
+    assert!(!record.reported);
 }
 
 #[tokio::test]

@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Form, Json, Router};
 use mfa_core::{
-    CallConfirmation, CallOutcome, ChallengeStatus, DeliveryErrorKind, Error, Extension,
-    ManualClock, Method, Mfa, PhoneMode, PhoneNumber, Policy, Purpose, Timestamp, UserId,
-    Verification,
+    CallConfirmation, CallOutcome, ChallengeStatus, DeliveryErrorKind, Error, Event, Extension,
+    ManualClock, MemoryEvents, Method, Mfa, PhoneMode, PhoneNumber, Policy, Purpose, Timestamp,
+    UserId, Verification,
 };
 use mfa_voice::twilio::{
     AuthToken, CallEvent, TwilioConfig, TwilioVoice, TwilioWebhooks, WebhookError,
@@ -186,6 +186,7 @@ struct World {
     twilio: Twilio,
     hooks: TwilioWebhooks,
     clock: ManualClock,
+    events: MemoryEvents,
 }
 
 async fn world(confirmation: CallConfirmation, token: &str) -> World {
@@ -203,9 +204,11 @@ async fn world(confirmation: CallConfirmation, token: &str) -> World {
     let mut policy = Policy::default();
     policy.call_confirmation = confirmation;
     policy.app_name = "Contoso".into();
+    let events = MemoryEvents::new();
     let mfa = Mfa::builder()
         .voice(voice)
         .clock(clock.clone())
+        .events(events.clone())
         .policy(policy)
         .build()
         .unwrap();
@@ -214,6 +217,7 @@ async fn world(confirmation: CallConfirmation, token: &str) -> World {
         twilio,
         hooks,
         clock,
+        events,
     }
 }
 
@@ -557,6 +561,16 @@ async fn unanswered_busy_and_failed_calls_are_typed_and_change_nothing() {
                 .unwrap(),
             ChallengeStatus::AwaitingCallConfirmation
         );
+        // The pending challenge says why the call ended.
+        assert!(
+            w.events.events().iter().any(|e| matches!(
+                e,
+                Event::CallEnded { user, challenge_id, reason, .. }
+                    if user == &kari() && challenge_id == &pending.challenge_id && *reason == kind
+            )),
+            "{call_status}: {:?}",
+            w.events.events()
+        );
         // The user may call again after the cooldown.
         w.clock.advance(Duration::from_secs(30));
         w.mfa.resend(&kari(), &pending.challenge_id).await.unwrap();
@@ -792,4 +806,84 @@ async fn sign_in_by_twilio_call_after_enrollment() {
 /// An enrollment's approval: it carries no proof (`complete` makes one).
 fn enrollment_approved(v: Option<&Verification>) -> bool {
     matches!(v, Some(Verification::Approved(a)) if a.purpose == Purpose::Enrollment && a.proof.is_none())
+}
+
+/// Number matching over Twilio: one `<Gather numDigits="2">` asks for the number the
+/// page shows (never said); the right digits approve, a blind `#` is refused, and a
+/// wrong number (keyed in two goes) denies the sign-in.
+#[tokio::test]
+async fn number_matching_over_twilio_gathers_two_digits() {
+    let w = world(CallConfirmation::MatchNumber, TOKEN).await;
+    let pending = w
+        .mfa
+        .begin_enrollment(&kari(), call_to("+4741234567"))
+        .await
+        .unwrap();
+    let shown = pending.match_number.unwrap().to_string();
+    let twiml = get(&last_request(&w), "Twiml").unwrap().to_owned();
+    assert!(twiml.contains(r#"numDigits="2" finishOnKey="""#), "{twiml}");
+    assert!(
+        twiml.contains("Enter the two-digit number shown on your screen"),
+        "{twiml}"
+    );
+    let reply = press(&w, &action_url(&twiml), &shown).unwrap();
+    assert!(reply.twiml.contains("Your verification is complete"));
+    let verdict = reply.event.unwrap().report_to(&w.mfa).await.unwrap();
+    assert!(enrollment_approved(verdict.as_ref()), "{verdict:?}");
+    w.mfa
+        .complete(&kari(), &pending.challenge_id)
+        .await
+        .unwrap();
+
+    // A blind `#` ends the call and approves nothing; the user may sign in again.
+    let sign_in = w.mfa.challenge(&kari()).await.unwrap();
+    let twiml = get(&last_request(&w), "Twiml").unwrap().to_owned();
+    assert_eq!(
+        press(&w, &action_url(&twiml), "#").unwrap_err(),
+        WebhookError::UnrecognizedKeys
+    );
+    assert_eq!(
+        w.mfa
+            .challenge_status(&kari(), &sign_in.challenge_id)
+            .await
+            .unwrap(),
+        ChallengeStatus::AwaitingCallConfirmation
+    );
+    let sign_in = w.mfa.challenge(&kari()).await.unwrap();
+    let shown = sign_in.match_number.unwrap().to_string();
+    let wrong: String = shown
+        .chars()
+        .map(|c| char::from(b'0' + (c as u8 - b'0' + 1) % 10))
+        .collect();
+    let twiml = get(&last_request(&w), "Twiml").unwrap().to_owned();
+    assert!(twiml.contains("shown on your sign-in screen"), "{twiml}");
+    // Twilio posts one digit when the caller pauses; the second comes by itself.
+    let reply = press(&w, &action_url(&twiml), &wrong[..1]).unwrap();
+    assert_eq!(reply.event, None);
+    assert!(reply.twiml.contains(r#"numDigits="1""#), "{}", reply.twiml);
+    let reply = press(&w, &action_url(&reply.twiml), &wrong[1..]).unwrap();
+    assert!(
+        reply
+            .twiml
+            .contains("That is not the number on your screen")
+    );
+    let event = reply.event.unwrap();
+    assert!(matches!(
+        event,
+        CallEvent::Outcome {
+            outcome: CallOutcome::WrongNumber,
+            ..
+        }
+    ));
+    assert_eq!(
+        event.report_to(&w.mfa).await.unwrap(),
+        Some(Verification::Denied)
+    );
+    assert!(w.events.events().iter().any(|e| matches!(
+        e,
+        Event::CheckFailed {
+            purpose: Purpose::SignIn,
+            ..
+        }
+    )));
 }

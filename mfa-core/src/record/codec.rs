@@ -11,6 +11,7 @@ use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, SecretBytes};
 use crate::delivery::Purpose;
+use crate::device::DeviceRecord;
 use crate::email::EmailAddress;
 use crate::error::StoreError;
 use crate::method::{
@@ -77,6 +78,12 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     for u in &record.undelivered {
         w.str(u.challenge_id.as_str());
         w.u32(u.generation);
+    }
+    w.len(record.devices.len());
+    for d in &record.devices {
+        w.bytes32(&d.hash.0);
+        w.time(d.created_at);
+        w.time(d.expires_at);
     }
     w.len(record.access_passes.len());
     for p in &record.access_passes {
@@ -145,6 +152,13 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
             generation: r.u32()?,
         })
     })?;
+    let devices = r.list(|r| {
+        Ok(DeviceRecord {
+            hash: CodeHash(r.bytes32()?),
+            created_at: r.time()?,
+            expires_at: r.time()?,
+        })
+    })?;
     // Absent in records written before passes existed: none then.
     let access_passes = if r.0.is_empty() {
         Vec::new()
@@ -175,6 +189,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         sends,
         updated_at,
         undelivered,
+        devices,
         access_passes,
     })
 }

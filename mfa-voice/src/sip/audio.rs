@@ -246,11 +246,16 @@ pub enum Clip {
     CodeIs,
     /// "Thank you. Goodbye."
     Goodbye,
+    /// "Enter the two-digit number shown on your sign-in screen; if this was not you,
+    /// press zero, then pound." (The number is never spoken.)
+    MatchNumber,
+    /// "That is not the number on your screen. The request was denied. Goodbye."
+    WrongNumber,
 }
 
 impl Clip {
     /// Every clip a language needs.
-    pub const ALL: [Clip; 16] = [
+    pub const ALL: [Clip; 18] = [
         Clip::Digit(0),
         Clip::Digit(1),
         Clip::Digit(2),
@@ -267,10 +272,12 @@ impl Clip {
         Clip::PressAnyKey,
         Clip::CodeIs,
         Clip::Goodbye,
+        Clip::MatchNumber,
+        Clip::WrongNumber,
     ];
 
     /// The file name (without extension) the clip is stored under: `0` to `9`,
-    /// `hello`, `confirm`, `transfer`, `key`, `code`, `goodbye`.
+    /// `hello`, `confirm`, `transfer`, `key`, `code`, `goodbye`, `match`, `wrong`.
     pub fn file_stem(self) -> String {
         match self {
             Clip::Digit(d) => (d % 10).to_string(),
@@ -280,6 +287,8 @@ impl Clip {
             Clip::PressAnyKey => "key".into(),
             Clip::CodeIs => "code".into(),
             Clip::Goodbye => "goodbye".into(),
+            Clip::MatchNumber => "match".into(),
+            Clip::WrongNumber => "wrong".into(),
         }
     }
 }
@@ -311,12 +320,14 @@ macro_rules! builtin {
             include_bytes!(concat!("../../audio/", $lang, "/key.wav")),
             include_bytes!(concat!("../../audio/", $lang, "/code.wav")),
             include_bytes!(concat!("../../audio/", $lang, "/goodbye.wav")),
+            include_bytes!(concat!("../../audio/", $lang, "/match.wav")),
+            include_bytes!(concat!("../../audio/", $lang, "/wrong.wav")),
         ]
     };
 }
 
-const BUILTIN_EN: [&[u8]; 16] = builtin!("en");
-const BUILTIN_NB: [&[u8]; 16] = builtin!("nb");
+const BUILTIN_EN: [&[u8]; 18] = builtin!("en");
+const BUILTIN_NB: [&[u8]; 18] = builtin!("nb");
 
 /// The clips calls are spoken from, per language: the built-in English and Norwegian
 /// set (espeak-ng), with any clip replaceable by the organisation's own recording.

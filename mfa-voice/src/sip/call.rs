@@ -6,12 +6,14 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use mfa_core::{Clock, Content, DeliveryError, DeliveryErrorKind, Randomness, Receipt};
+use mfa_core::{ChallengeId, Clock, Content, DeliveryError, DeliveryErrorKind, Randomness, UserId};
 use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 
-use crate::keys::{KeyResult, interpret_keys};
-use crate::script::{CallEnd, CallScript, Expect};
+use crate::keys::{Heard, KeyPrompt};
+use crate::report::CallEvent;
+use crate::script::{CallEnd, CallScript};
 
 use super::audio::FRAME_SAMPLES;
 use super::dialog::{Dialog, ExtraHeader, Message, info_key, response_to, response_with};
@@ -23,6 +25,9 @@ use super::{SipCall, SipConfig, backoff, error_for_status, sdp};
 
 /// RFC 3261's T2: the longest interval between retransmissions of non-INVITE requests.
 const T2: Duration = Duration::from_secs(4);
+/// The most keys a call's record keeps: enough to see what was pressed, bounded
+/// against a peer that sends events all call long.
+const MAX_RECORDED_KEYS: usize = 32;
 /// The largest datagram we read.
 const MAX_DATAGRAM: usize = 65_535;
 
@@ -75,10 +80,18 @@ struct Call<'a> {
     ack: Option<Vec<u8>>,
     offer: String,
     limit: Duration,
+    /// Told the Call-ID once the phone rings or answers; `send` returns then.
+    placed: Option<Placed>,
 }
 
-/// Places the call and plays `script`. Returns how it ended (or why it failed) and
-/// the record of what happened.
+/// Where a call's placement is announced: the Call-ID once it rings or is answered,
+/// or the error that ended it before.
+pub(super) type Placed = oneshot::Sender<Result<String, DeliveryError>>;
+
+/// Places the call and plays `script`. Returns how it ended (or why it failed), the
+/// record of what happened, and `placed` back if the call failed before it rang (the
+/// caller then sends the error there).
+#[allow(clippy::too_many_arguments)] // one call's inputs, passed once
 pub(super) async fn place(
     config: &SipConfig,
     local_ip: IpAddr,
@@ -87,7 +100,8 @@ pub(super) async fn place(
     limit: Duration,
     clock: &dyn Clock,
     rng: &dyn Randomness,
-) -> (Result<CallEnd, DeliveryError>, SipCall) {
+    placed: Placed,
+) -> (Result<CallEnd, DeliveryError>, SipCall, Option<Placed>) {
     let call_id = format!("{}@mfa", token(rng, 12));
     let record = SipCall {
         call_id,
@@ -106,6 +120,7 @@ pub(super) async fn place(
         remote_hangup: false,
         outcome: None,
         error: None,
+        reported: false,
     };
     let sockets = async {
         let sip = Signalling::open(config.transport, local_ip, config.server).await?;
@@ -117,8 +132,9 @@ pub(super) async fn place(
         Ok(s) => s,
         Err(e) => {
             let mut record = record;
-            record.error = Some(DeliveryErrorKind::Transient);
-            return (Err(transient(format!("cannot reach the PBX: {e}"))), record);
+            let error = transient(format!("cannot reach the PBX: {e}"));
+            record.error = Some(error.clone());
+            return (Err(error), record, Some(placed));
         }
     };
     let local = sip
@@ -163,39 +179,53 @@ pub(super) async fn place(
         ack: None,
         offer: String::new(),
         limit,
+        placed: Some(placed),
     };
     let result = call.run(script).await;
+    let placed = call.placed.take();
     let mut record = call.record;
     record.ended_at = clock.now();
     match &result {
         Ok(CallEnd::Outcome(o)) => record.outcome = Some(*o),
         Ok(_) => {}
-        Err(e) => record.error = Some(e.kind()),
+        Err(e) => record.error = Some(e.clone()),
     }
-    (result, record)
+    (result, record, placed)
 }
 
-/// The receipt for a call that ended this way.
-pub(super) fn receipt_for(
-    end: CallEnd,
+/// What the driver must hear about a call that was placed and ended this way: the
+/// keys' outcome, nothing (a code was read: the user types it), or why it ended
+/// without verifying.
+pub(super) fn event_for(
+    result: Result<CallEnd, DeliveryError>,
     content: &Content,
-    id: String,
-) -> Result<Receipt, DeliveryError> {
-    match (end, content) {
-        (CallEnd::Outcome(o), Content::ConfirmByKey) => Ok(Receipt {
-            id,
-            call_outcome: Some(o),
-        }),
-        (CallEnd::CodeRead, Content::Code(_)) => Ok(Receipt::new(id)),
-        (CallEnd::Unrecognized, _) => Err(DeliveryError::new(
+    user: UserId,
+    challenge_id: ChallengeId,
+) -> Option<CallEvent> {
+    let error = match (result, content) {
+        (Ok(CallEnd::Outcome(outcome)), Content::ConfirmByKey | Content::MatchNumber(_)) => {
+            return Some(CallEvent::Outcome {
+                user,
+                challenge_id,
+                outcome,
+            });
+        }
+        (Ok(CallEnd::CodeRead), Content::Code(_)) => return None,
+        (Ok(CallEnd::Unrecognized), _) => DeliveryError::new(
             DeliveryErrorKind::Declined,
             "the callee pressed a key that means nothing here",
-        )),
-        _ => Err(DeliveryError::new(
+        ),
+        (Ok(_), _) => DeliveryError::new(
             DeliveryErrorKind::Declined,
             "the call ended before a key was pressed",
-        )),
-    }
+        ),
+        (Err(e), _) => e,
+    };
+    Some(CallEvent::Ended {
+        user,
+        challenge_id,
+        error,
+    })
 }
 
 /// What goes out in one 20 ms tick.
@@ -206,14 +236,20 @@ enum Tick {
 
 /// Where the keys of the current prompt stand.
 struct Keys {
-    listening: Option<Expect>,
-    pressed: String,
+    listening: Option<KeyPrompt>,
     satisfied: bool,
 }
 
 impl<'a> Call<'a> {
     async fn send(&self, bytes: &[u8]) {
         self.sip.send(bytes).await;
+    }
+
+    /// The phone rings or answered: `send` may return.
+    fn announce_placed(&mut self) {
+        if let Some(placed) = self.placed.take() {
+            let _ = placed.send(Ok(self.dialog.call_id.clone()));
+        }
     }
 
     /// When to retransmit next: never over a reliable transport.
@@ -243,6 +279,7 @@ impl<'a> Call<'a> {
         );
         self.offer = offer.clone();
         let ok = self.invite(offer.as_bytes()).await?;
+        self.announce_placed();
         self.record.answered_at = Some(self.clock.now());
         self.record.final_status = ok.status.unwrap_or(200);
         self.acknowledge(&ok).await?;
@@ -268,7 +305,7 @@ impl<'a> Call<'a> {
                 "the callee hung up before pressing a key",
             )),
             CallEnd::NoKey if self.record.rtp_packets_received == 0 => Err(DeliveryError::new(
-                DeliveryErrorKind::Timeout,
+                DeliveryErrorKind::NoMedia,
                 if self.record.rtp_packets_refused == 0 {
                     "no audio or keys came from the callee"
                 } else {
@@ -352,6 +389,10 @@ impl<'a> Call<'a> {
                         }
                         if status < 200 {
                             ringing = true;
+                            // 100 Trying is one hop's; 18x says the phone rings.
+                            if status > 100 {
+                                self.announce_placed();
+                            }
                             continue;
                         }
                         break m;
@@ -628,7 +669,6 @@ impl<'a> Call<'a> {
         let mut queue: VecDeque<Tick> = VecDeque::new();
         let mut keys = Keys {
             listening: None,
-            pressed: String::new(),
             satisfied: false,
         };
         let mut waiting_until: Option<Instant> = None;
@@ -661,8 +701,7 @@ impl<'a> Call<'a> {
                     }
                     Some(Action::Listen(expect)) => {
                         keys = Keys {
-                            listening: Some(expect),
-                            pressed: String::new(),
+                            listening: Some(KeyPrompt::new(expect)),
                             satisfied: false,
                         };
                     }
@@ -691,7 +730,7 @@ impl<'a> Call<'a> {
                     closing_played = true;
                     queue.clear();
                     queue.extend(
-                        closing(script.language(), &self.config.prompts)
+                        closing(script.language(), e, &self.config.prompts)
                             .chunks(FRAME_SAMPLES)
                             .map(|c| Tick::Audio(c.to_vec())),
                     );
@@ -794,29 +833,20 @@ impl<'a> Call<'a> {
         waiting_until: &mut Option<Instant>,
         end: &mut Option<CallEnd>,
     ) {
-        self.record.keys.push(key);
-        let Some(expect) = keys.listening else {
+        if self.record.keys.len() < MAX_RECORDED_KEYS {
+            self.record.keys.push(key);
+        }
+        let Some(listening) = keys.listening.as_mut() else {
             return;
         };
-        let mut proceed = false;
-        match expect {
-            Expect::AtExtension => {
-                if key == '#' {
-                    proceed = true;
-                } else {
-                    *end = Some(CallEnd::Unrecognized);
-                }
+        let proceed = match listening.press(key) {
+            Heard::More => false,
+            Heard::Proceed => true,
+            Heard::End(e) => {
+                *end = Some(e);
+                false
             }
-            Expect::AnyKey => proceed = true,
-            Expect::Confirmation => {
-                keys.pressed.push(key);
-                match interpret_keys(&keys.pressed) {
-                    KeyResult::Outcome(o) => *end = Some(CallEnd::Outcome(o)),
-                    KeyResult::Unrecognized => *end = Some(CallEnd::Unrecognized),
-                    KeyResult::NoKey | KeyResult::Incomplete => {}
-                }
-            }
-        }
+        };
         if proceed {
             keys.listening = None;
             keys.satisfied = true;
@@ -834,32 +864,39 @@ mod tests {
     use mfa_core::CallOutcome;
 
     #[test]
-    fn receipts_only_for_what_the_call_was_for() {
+    fn events_only_for_what_the_call_was_for() {
         let code = Content::Code(mfa_core::OneTimeCode::parse("123456").unwrap());
         let confirm = Content::ConfirmByKey;
-        let ok = receipt_for(
-            CallEnd::Outcome(CallOutcome::FraudReported),
-            &confirm,
-            "c".into(),
-        )
-        .unwrap();
-        assert_eq!(ok.call_outcome, Some(CallOutcome::FraudReported));
+        let user = UserId::username("kari@example.no").unwrap();
+        let id = ChallengeId::parse("c").unwrap();
+        let event = |result, content| event_for(result, content, user.clone(), id.clone());
         assert_eq!(
-            receipt_for(CallEnd::CodeRead, &code, "c".into())
-                .unwrap()
-                .call_outcome,
-            None
+            event(Ok(CallEnd::Outcome(CallOutcome::FraudReported)), &confirm),
+            Some(CallEvent::Outcome {
+                user: user.clone(),
+                challenge_id: id.clone(),
+                outcome: CallOutcome::FraudReported
+            })
         );
+        assert_eq!(event(Ok(CallEnd::CodeRead), &code), None);
         for (end, content) in [
             (CallEnd::NoKey, &confirm),
             (CallEnd::Unrecognized, &confirm),
             (CallEnd::CodeRead, &confirm),
             (CallEnd::NoKey, &code),
+            (CallEnd::Outcome(CallOutcome::Confirmed), &code),
         ] {
-            assert_eq!(
-                receipt_for(end, content, "c".into()).unwrap_err().kind(),
-                DeliveryErrorKind::Declined
-            );
+            match event(Ok(end), content) {
+                Some(CallEvent::Ended { error, .. }) => {
+                    assert_eq!(error.kind(), DeliveryErrorKind::Declined)
+                }
+                other => panic!("{end:?}: {other:?}"),
+            }
         }
+        let busy = DeliveryError::new(DeliveryErrorKind::Busy, "busy");
+        assert!(matches!(
+            event(Err(busy), &confirm),
+            Some(CallEvent::Ended { error, .. }) if error.kind() == DeliveryErrorKind::Busy
+        ));
     }
 }

@@ -6,13 +6,19 @@
 //! G.711 A-law and µ-law and `telephone-event/8000`, retransmits it on timer A until
 //! timer B, answers a 401/407 with digest authentication, sends CANCEL when nobody
 //! answers in time, and ends the call with BYE. Once answered it plays the call
-//! script as 20 ms G.711 frames from audio clips ([`Prompts`]), reads RFC 4733
-//! telephone events (and SIP INFO), and returns the outcome in the receipt:
-//! `#` confirms, `0#` reports fraud. Failures are typed: 486 is
+//! script as 20 ms G.711 frames from audio clips ([`Prompts`]) and reads RFC 4733
+//! telephone events (and SIP INFO): `#` confirms, `0#` reports fraud.
+//!
+//! `send` returns once the phone rings (a 18x) or answers; the call goes on in a task
+//! of its own, which reports its outcome to the driver attached with
+//! [`SipVoice::report_to`] (or why it ended without one, which leaves the challenge
+//! pending). Failures are typed, returned by `send` when they come before the phone
+//! rings and reported after: 486 is
 //! [`DeliveryErrorKind::Busy`], 603 [`DeliveryErrorKind::Declined`], 404
 //! [`DeliveryErrorKind::InvalidDestination`], no answer [`DeliveryErrorKind::NoAnswer`],
 //! rejected credentials [`DeliveryErrorKind::Configuration`], no media
-//! [`DeliveryErrorKind::Timeout`]. None of them approves anything.
+//! [`DeliveryErrorKind::NoMedia`], no response at all [`DeliveryErrorKind::Timeout`].
+//! None of them approves anything.
 //!
 //! Only the callee is heard: RTP counts only from the address and port its SDP
 //! answer names, with one SSRC ([`MediaSource`] relaxes the address for NAT), and
@@ -28,7 +34,8 @@
 //!     .request_uri("sip:{digits}@{host}")
 //!     .extension_uri("sip:{extension}@{host}");
 //! let voice = SipVoice::new(config);
-//! // Mfa::builder().voice(voice) ...
+//! // let mfa = Arc::new(Mfa::builder().voice(voice.clone()).build()?);
+//! // voice.report_to(&mfa);
 //! # drop(voice);
 //! ```
 
@@ -41,6 +48,7 @@ mod rtp;
 mod sdp;
 mod transport;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,12 +56,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mfa_core::{
-    CallOutcome, Clock, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
+    CallOutcome, Clock, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest, Mfa,
     OsRandomness, Purpose, Randomness, Receipt, SystemClock, Timestamp,
 };
+use tokio::sync::{Notify, Semaphore, oneshot};
 use zeroize::Zeroizing;
 
+use crate::report::{CallEvent, CallReporter};
 use crate::script::{CallScript, Language, ScriptOptions};
+
+/// The most calls one backend keeps in progress at once; more are refused as a
+/// transient error, so a flood of sign-ins cannot hold unbounded sockets and tasks.
+pub const MAX_CALLS_IN_PROGRESS: usize = 64;
+/// The most finished calls [`SipVoice::calls`] remembers; older records are dropped.
+pub const MAX_CALL_RECORDS: usize = 256;
 
 pub use audio::{Clip, language_dir};
 pub use audio::{
@@ -269,6 +285,14 @@ impl SipConfig {
                 extension,
                 &self.script,
             ),
+            Content::MatchNumber(number) => CallScript::match_number(
+                language,
+                &request.app_name,
+                request.purpose == Purpose::SignIn,
+                *number,
+                extension,
+                &self.script,
+            ),
         }
     }
 
@@ -323,17 +347,35 @@ pub struct SipCall {
     pub remote_hangup: bool,
     /// The outcome the keys decided, if any.
     pub outcome: Option<CallOutcome>,
-    /// The error the send returned, if any.
-    pub error: Option<DeliveryErrorKind>,
+    /// The error the call ended with, if any (returned by `send` when it came before
+    /// the phone rang, reported to the driver when it came after). Holds no code.
+    pub error: Option<DeliveryError>,
+    /// Whether what the call ended with reached the driver ([`SipVoice::report_to`]).
+    pub reported: bool,
 }
 
-/// The SIP voice backend. Clones share the record of calls.
+/// What clones of one backend share: the record of finished calls, the slots for
+/// calls in progress, and the driver their outcomes go to.
+#[derive(Debug)]
+struct Shared {
+    calls: Mutex<VecDeque<SipCall>>,
+    ended: Notify,
+    slots: Arc<Semaphore>,
+    reporter: CallReporter,
+}
+
+/// The SIP voice backend. Clones share the record of calls and the driver they
+/// report to.
+///
+/// `send` returns once the phone rings (or answers): the call goes on in a task of
+/// its own, which reports the keys (or why the call ended without them) to the
+/// driver attached with [`SipVoice::report_to`].
 #[derive(Clone)]
 pub struct SipVoice {
     config: Arc<SipConfig>,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Randomness>,
-    calls: Arc<Mutex<Vec<SipCall>>>,
+    shared: Arc<Shared>,
 }
 
 impl fmt::Debug for SipVoice {
@@ -353,8 +395,33 @@ impl SipVoice {
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             rng: Arc::new(OsRandomness),
-            calls: Arc::new(Mutex::new(Vec::new())),
+            shared: Arc::new(Shared {
+                calls: Mutex::new(VecDeque::new()),
+                ended: Notify::new(),
+                slots: Arc::new(Semaphore::new(MAX_CALLS_IN_PROGRESS)),
+                reporter: CallReporter::default(),
+            }),
         }
+    }
+
+    /// Reports what each call ends with to `mfa` (the driver this backend was given
+    /// to): the keys by [`Mfa::report_call`], a call that ended without them by
+    /// [`Mfa::report_call_ended`]. Until a driver is attached, outcomes are recorded
+    /// ([`SipCall::reported`] stays false) and approve nothing.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use mfa_core::Mfa;
+    /// # use mfa_voice::sip::{SipConfig, SipVoice};
+    /// # fn main() -> Result<(), mfa_core::Error> {
+    /// let voice = SipVoice::new(SipConfig::new("192.0.2.10:5060".parse().unwrap(), "pbx.example.com"));
+    /// let mfa = Arc::new(Mfa::builder().voice(voice.clone()).build()?);
+    /// voice.report_to(&mfa);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn report_to(&self, mfa: &Arc<Mfa>) {
+        self.shared.reporter.attach(mfa);
     }
 
     /// Uses `clock` for the times in the call records.
@@ -374,40 +441,118 @@ impl SipVoice {
         &self.config
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<SipCall>> {
-        match self.calls.lock() {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<SipCall>> {
+        match self.shared.calls.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
     }
 
-    /// Every call placed, oldest first.
+    /// Every finished call, oldest first (the latest [`MAX_CALL_RECORDS`]).
     pub fn calls(&self) -> Vec<SipCall> {
-        self.lock().clone()
+        self.lock().iter().cloned().collect()
+    }
+
+    /// Waits until the call with this Call-ID (a receipt's id) has ended, and returns
+    /// its record (after its outcome was reported). Bound the wait with a timeout.
+    pub async fn finished(&self, call_id: &str) -> SipCall {
+        loop {
+            let ended = self.shared.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if let Some(call) = self.lock().iter().rev().find(|c| c.call_id == call_id) {
+                return call.clone();
+            }
+            ended.await;
+        }
+    }
+
+    fn remember(&self, record: SipCall) {
+        let mut calls = self.lock();
+        while calls.len() >= MAX_CALL_RECORDS {
+            calls.pop_front();
+        }
+        calls.push_back(record);
+    }
+
+    /// Waits until every call placed so far has ended, its outcome reported and its
+    /// record kept: before a shutdown, or before a test reads [`SipVoice::calls`].
+    pub async fn idle(&self) {
+        loop {
+            let ended = self.shared.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.shared.slots.available_permits() == MAX_CALLS_IN_PROGRESS {
+                return;
+            }
+            ended.await;
+        }
     }
 }
 
 #[async_trait]
 impl Delivery for SipVoice {
     async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError> {
+        let slot = self
+            .shared
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| DeliveryError::transient("too many calls in progress; try again"))?;
         let script = self.config.script_for(request);
         let target = self.config.target_uri(request);
         let local_ip = self.config.local_ip_for_server();
         let limit = self.config.max_call_length.min(request.expires_in);
-        let (result, record) = call::place(
-            &self.config,
-            local_ip,
-            &target,
-            &script,
-            limit,
-            self.clock.as_ref(),
-            self.rng.as_ref(),
-        )
-        .await;
-        let id = record.call_id.clone();
-        self.lock().push(record);
-        let end = result?;
-        call::receipt_for(end, &request.content, id)
+        let (placed, is_placed) = oneshot::channel();
+        let voice = self.clone();
+        let user = request.user.clone();
+        let challenge = request.challenge_id.clone();
+        let content = request.content.clone();
+        // The call outlives the request that placed it; its task reports the outcome.
+        tokio::spawn(async move {
+            let (result, mut record, unplaced) = call::place(
+                &voice.config,
+                local_ip,
+                &target,
+                &script,
+                limit,
+                voice.clock.as_ref(),
+                voice.rng.as_ref(),
+                placed,
+            )
+            .await;
+            match unplaced {
+                Some(placed) => {
+                    // It failed before it rang: the send returns the error itself.
+                    voice.remember(record);
+                    drop(slot);
+                    voice.shared.ended.notify_waiters();
+                    let error = result.err().unwrap_or_else(|| {
+                        DeliveryError::transient("the call ended before it was placed")
+                    });
+                    let _ = placed.send(Err(error));
+                }
+                None => {
+                    let event = call::event_for(result, &content, user, challenge);
+                    if let Some(CallEvent::Ended { error, .. }) = &event {
+                        record.error = Some(error.clone());
+                    }
+                    if let Some(event) = event {
+                        record.reported = voice.shared.reporter.report(&event).await.is_ok();
+                    }
+                    voice.remember(record);
+                    drop(slot);
+                    voice.shared.ended.notify_waiters();
+                }
+            }
+        });
+        match is_placed.await {
+            Ok(Ok(call_id)) => Ok(Receipt::new(call_id)),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(DeliveryError::transient(
+                "the call stopped before it was placed",
+            )),
+        }
     }
 }
 

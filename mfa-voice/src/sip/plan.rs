@@ -85,6 +85,7 @@ pub fn prompt_clips(expect: Expect, prompt_text: &str, language: Language) -> Ve
     match expect {
         Expect::Confirmation => vec![Clip::Confirm],
         Expect::AnyKey => vec![Clip::PressAnyKey],
+        Expect::MatchNumber(_) => vec![Clip::MatchNumber],
         Expect::AtExtension => {
             let mut clips = vec![Clip::Transfer];
             clips.extend(
@@ -153,8 +154,12 @@ pub fn plan(script: &CallScript, prompts: &Prompts) -> Vec<Action> {
 }
 
 /// The closing the call plays when it ends this way.
-pub fn closing(language: Language, prompts: &Prompts) -> Vec<i16> {
-    render(&[Clip::Goodbye], language, prompts)
+pub fn closing(language: Language, end: CallEnd, prompts: &Prompts) -> Vec<i16> {
+    let clip = match end {
+        CallEnd::Outcome(mfa_core::CallOutcome::WrongNumber) => Clip::WrongNumber,
+        _ => Clip::Goodbye,
+    };
+    render(&[clip], language, prompts)
 }
 
 #[cfg(test)]
@@ -240,7 +245,7 @@ mod tests {
             }
         );
         // The last sentence is the goodbye clip.
-        let goodbye = closing(lang, &prompts);
+        let goodbye = closing(lang, CallEnd::CodeRead, &prompts);
         assert_eq!(
             actions[8],
             Action::Play {

@@ -31,8 +31,9 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::script::{CallScript, ScriptOptions};
 
+pub use crate::report::CallEvent;
 pub use mfa_twilio::{AuthToken, compute_signature, parse_form, signature_is_valid};
-pub use webhook::{CallEvent, TwilioWebhooks, WebhookError, WebhookReply};
+pub use webhook::{TwilioWebhooks, WebhookError, WebhookReply};
 
 /// The longest office extension (`mfa_core::Extension` takes 1 to 10 digits).
 const MAX_EXTENSION_DIGITS: usize = 10;

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::keys::KeyPrompt;
 use crate::script::{CallEnd, CallScript, Step};
 
 const HEADER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
@@ -36,10 +37,16 @@ pub(crate) fn closing(script: &CallScript, end: CallEnd) -> String {
     out
 }
 
-/// A document that waits for one more key at step `index` (after `0`, the `#`).
-pub(crate) fn gather_more(script: &CallScript, timeout_secs: u64, action: &str) -> String {
+/// A document that waits for the rest of a prompt's keys (after `0`, the `#`; after
+/// the first digit of a number, the second).
+pub(crate) fn gather_more(
+    script: &CallScript,
+    prompt: &KeyPrompt,
+    timeout_secs: u64,
+    action: &str,
+) -> String {
     let mut out = format!("{HEADER}<Response>");
-    write_gather_open(&mut out, timeout_secs, action);
+    write_gather_open(&mut out, prompt.keys_wanted(), timeout_secs, action);
     out.push_str("</Gather>");
     write_step(&mut out, &script.closing(CallEnd::NoKey));
     out.push_str("<Hangup/></Response>");
@@ -58,9 +65,12 @@ pub(crate) fn segment(
     for (index, step) in script.steps().iter().enumerate().skip(start) {
         match step {
             Step::Gather {
-                prompt, timeout, ..
+                prompt,
+                timeout,
+                expect,
             } => {
-                write_gather_open(&mut out, timeout.as_secs().max(1), &action(index));
+                let keys = KeyPrompt::new(*expect).keys_wanted();
+                write_gather_open(&mut out, keys, timeout.as_secs().max(1), &action(index));
                 for p in prompt {
                     write_step(&mut out, p);
                 }
@@ -76,12 +86,13 @@ pub(crate) fn segment(
     out
 }
 
-fn write_gather_open(out: &mut String, timeout_secs: u64, action: &str) {
-    // One key at a time and no finish key: `#` arrives as a digit of its own, so "#"
-    // and silence can never be confused.
+fn write_gather_open(out: &mut String, keys: usize, timeout_secs: u64, action: &str) {
+    // As many keys as the prompt takes (one, or the two digits of a number) and no
+    // finish key: `#` arrives as a digit of its own, so "#" and silence can never be
+    // confused.
     let _ = write!(
         out,
-        r#"<Gather input="dtmf" numDigits="1" finishOnKey="" timeout="{timeout_secs}" method="POST" action="{}">"#,
+        r#"<Gather input="dtmf" numDigits="{keys}" finishOnKey="" timeout="{timeout_secs}" method="POST" action="{}">"#,
         escape(action)
     );
 }

@@ -3,79 +3,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use mfa_core::{
-    CallOutcome, ChallengeId, DeliveryError, DeliveryErrorKind, Mfa, Timestamp, UserId,
-    Verification,
-};
+use mfa_core::{ChallengeId, DeliveryError, DeliveryErrorKind, Timestamp};
 
 use super::{Shared, lock, twiml};
-use crate::keys::{KeyResult, interpret_keys, is_keypad_key};
+use crate::keys::{Heard, KeyPrompt, is_keypad_key};
+use crate::report::CallEvent;
 use crate::script::{CallEnd, Expect, Step};
 
 /// The longest webhook URL looked at.
 const MAX_URL: usize = 4096;
 /// The most form parameters looked at.
 const MAX_PARAMS: usize = 200;
-
-/// What a call told us, for the application to hand to `Mfa`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CallEvent {
-    /// The callee pressed `#` or `0#`: report it with [`Mfa::report_call`].
-    Outcome {
-        /// Whose challenge it is (kept with the call when it was placed).
-        user: UserId,
-        /// The challenge the call was for.
-        challenge_id: ChallengeId,
-        /// What the keys decided.
-        outcome: CallOutcome,
-    },
-    /// The call ended without verifying (no answer, busy, failed, hung up before the
-    /// key). The challenge stays pending: the user may call again or switch method.
-    Ended {
-        /// Whose challenge it is (kept with the call when it was placed).
-        user: UserId,
-        /// The challenge the call was for.
-        challenge_id: ChallengeId,
-        /// Why, as a typed delivery error.
-        error: DeliveryError,
-    },
-}
-
-impl CallEvent {
-    /// The challenge the call was for.
-    pub fn challenge_id(&self) -> &ChallengeId {
-        match self {
-            CallEvent::Outcome { challenge_id, .. } | CallEvent::Ended { challenge_id, .. } => {
-                challenge_id
-            }
-        }
-    }
-
-    /// Whose challenge the call was for.
-    pub fn user(&self) -> &UserId {
-        match self {
-            CallEvent::Outcome { user, .. } | CallEvent::Ended { user, .. } => user,
-        }
-    }
-
-    /// Hands the event to the driver: an outcome is reported for the call's user, an
-    /// ended call changes nothing (`Ok(None)`). A `#` on a sign-in approves it; the
-    /// sign-in page redeems it with [`Mfa::poll`].
-    pub async fn report_to(&self, mfa: &Mfa) -> Result<Option<Verification>, mfa_core::Error> {
-        match self {
-            CallEvent::Outcome {
-                user,
-                challenge_id,
-                outcome,
-            } => mfa
-                .report_call(user, challenge_id, *outcome)
-                .await
-                .map(Some),
-            CallEvent::Ended { .. } => Ok(None),
-        }
-    }
-}
 
 /// The answer to a webhook request: the TwiML to return (HTTP 200,
 /// `Content-Type: text/xml`) and the event, if any, for the driver.
@@ -279,51 +217,48 @@ impl TwilioWebhooks {
         let shared = &self.shared;
         let c = challenge.as_str();
         let reply = |twiml: String, event: Option<CallEvent>| Ok(WebhookReply { twiml, event });
-        match expect {
-            Expect::AtExtension => match digits {
-                "#" => reply(
-                    twiml::segment(&script, step + 1, &|i| shared.gather_url(c, i, "", expires)),
-                    None,
+        let (mut listening, before_heard) = KeyPrompt::after(expect, before);
+        if before_heard != Heard::More {
+            // Our own link never carries keys that already decided.
+            return Err(WebhookError::ForgedLink);
+        }
+        let heard = digits
+            .chars()
+            .map(|k| listening.press(k))
+            .last()
+            // No digits: the prompt timed out.
+            .unwrap_or_else(|| Heard::End(listening.timed_out()));
+        match heard {
+            Heard::More => reply(
+                twiml::gather_more(
+                    &script,
+                    &listening,
+                    timeout,
+                    &shared.gather_url(c, step, listening.pressed(), expires),
                 ),
-                "" => reply(twiml::closing(&script, CallEnd::NoKey), None),
-                _ => Err(WebhookError::UnrecognizedKeys),
-            },
-            Expect::AnyKey => {
-                if digits.is_empty() {
-                    return reply(twiml::closing(&script, CallEnd::NoKey), None);
-                }
-                call.settled = true;
+                None,
+            ),
+            Heard::Proceed => {
+                // Past the key before the code: hanging up now is the normal end.
+                call.settled |= expect == Expect::AnyKey;
                 reply(
                     twiml::segment(&script, step + 1, &|i| shared.gather_url(c, i, "", expires)),
                     None,
                 )
             }
-            Expect::Confirmation => {
-                let keys = format!("{before}{digits}");
-                match interpret_keys(&keys) {
-                    KeyResult::Outcome(outcome) => {
-                        call.settled = true;
-                        reply(
-                            twiml::closing(&script, CallEnd::Outcome(outcome)),
-                            Some(CallEvent::Outcome {
-                                user: call.user.clone(),
-                                challenge_id: challenge.clone(),
-                                outcome,
-                            }),
-                        )
-                    }
-                    KeyResult::Incomplete => reply(
-                        twiml::gather_more(
-                            &script,
-                            timeout,
-                            &shared.gather_url(c, step, &keys, expires),
-                        ),
-                        None,
-                    ),
-                    KeyResult::NoKey => reply(twiml::closing(&script, CallEnd::NoKey), None),
-                    KeyResult::Unrecognized => Err(WebhookError::UnrecognizedKeys),
-                }
+            Heard::End(CallEnd::Outcome(outcome)) => {
+                call.settled = true;
+                reply(
+                    twiml::closing(&script, CallEnd::Outcome(outcome)),
+                    Some(CallEvent::Outcome {
+                        user: call.user.clone(),
+                        challenge_id: challenge.clone(),
+                        outcome,
+                    }),
+                )
             }
+            Heard::End(CallEnd::Unrecognized) => Err(WebhookError::UnrecognizedKeys),
+            Heard::End(end) => reply(twiml::closing(&script, end), None),
         }
     }
 
