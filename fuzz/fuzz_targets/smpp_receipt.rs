@@ -12,8 +12,12 @@ fuzz_target!(|data: &[u8]| {
     for field in [&receipt.message_id, &receipt.state] {
         assert!(!field.chars().any(char::is_whitespace), "{receipt:?}");
     }
+    let err = receipt
+        .error
+        .map(|e| format!(" err:{e:03}"))
+        .unwrap_or_default();
     let written = format!(
-        "id:{} sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:{} err:000 text:",
+        "id:{} sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:{}{err} text:",
         receipt.message_id, receipt.state
     );
     assert_eq!(

@@ -13,6 +13,7 @@ pub mod event;
 pub mod http;
 mod inline;
 mod keyed;
+pub mod locale;
 pub mod machine;
 pub mod method;
 mod mfa;
@@ -53,6 +54,7 @@ pub use error::{
 };
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
 pub use http::http_status;
+pub use locale::Locale;
 pub use machine::{Approved, Verification};
 pub use method::{
     AccessPassId, AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId,

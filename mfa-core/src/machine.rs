@@ -89,6 +89,8 @@ pub struct Send {
     pub resend: bool,
     /// Set when the destination is abroad.
     pub cost_notice: Option<CostNotice>,
+    /// The user's language, when they have one.
+    pub locale: Option<crate::locale::Locale>,
 }
 
 /// A sign-in or enrollment approval, as the machine reports it.
@@ -455,6 +457,7 @@ fn start_challenge(
             expires_at: challenge.expires_at,
             resend: false,
             cost_notice,
+            locale: rec.locale.clone(),
         }));
     }
     let mut pending = pending(&challenge, method, cost_notice, ctx);
@@ -905,6 +908,7 @@ pub fn resend(
         expires_at: next.expires_at,
         resend: true,
         cost_notice,
+        locale: rec.locale.clone(),
     }));
     let mut pending = pending(&next, method, cost_notice, ctx);
     if code.is_none() {

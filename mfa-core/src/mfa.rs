@@ -26,6 +26,7 @@ use crate::user::UserId;
 
 mod access_pass;
 mod email;
+mod locale;
 mod reports;
 
 /// How often a request decides again after losing a commit race before it gives up.
@@ -1024,7 +1025,10 @@ impl Mfa {
                 content: send.content,
                 purpose: send.purpose,
                 expires_in: send.expires_at.saturating_since(self.clock.now()),
-                locale: self.policy.locale.clone(),
+                locale: send
+                    .locale
+                    .as_ref()
+                    .map_or_else(|| self.policy.locale.clone(), |l| l.as_str().to_owned()),
                 app_name: self.policy.app_name.clone(),
                 cost_notice: send.cost_notice,
             };

@@ -127,6 +127,8 @@ pub struct UserRecord {
     pub undelivered: Vec<Undelivered>,
     /// Remembered devices ("don't ask again on this device"), as keyed hashes.
     pub devices: Vec<crate::device::DeviceRecord>,
+    /// The user's language, for SMS texts and calls; `None`: the policy's.
+    pub locale: Option<crate::locale::Locale>,
     /// Temporary Access Passes an administrator issued, as keyed hashes; dead ones
     /// leave after [`RETENTION`].
     pub access_passes: Vec<AccessPassRecord>,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::clock::Timestamp;
 use crate::email::EmailAddress;
+use crate::locale::Locale;
 use crate::method::{AccessPassId, ChallengeId, Extension, MethodId};
 use crate::phone::PhoneNumber;
 use crate::user::UserId;
@@ -43,6 +44,7 @@ as_text!(AccessPassId, |a| a.as_str(), AccessPassId::parse);
 as_text!(EmailAddress, |e| e.as_str(), EmailAddress::parse);
 as_text!(PhoneNumber, |p| p.e164(), PhoneNumber::parse);
 as_text!(Extension, |e| e.as_str(), Extension::parse);
+as_text!(Locale, |l| l.as_str(), Locale::parse);
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -12,6 +12,7 @@ use mfa_core::{
 
 use crate::encoding::SmsLength;
 use crate::message::{MessageValues, Messages};
+use crate::reports::SentMessages;
 
 /// One rendered SMS, ready for a gateway.
 ///
@@ -85,6 +86,7 @@ impl<T: SmsBackend + ?Sized> SmsBackend for Box<T> {
 pub struct SmsDelivery {
     messages: Arc<Messages>,
     backend: Arc<dyn SmsBackend>,
+    sent: Option<SentMessages>,
 }
 
 impl SmsDelivery {
@@ -93,6 +95,7 @@ impl SmsDelivery {
         SmsDelivery {
             messages: Arc::new(Messages::new()),
             backend: Arc::new(backend),
+            sent: None,
         }
     }
 
@@ -101,12 +104,20 @@ impl SmsDelivery {
         SmsDelivery {
             messages: Arc::new(Messages::new()),
             backend,
+            sent: None,
         }
     }
 
     /// Uses `messages` for the texts.
     pub fn with_messages(mut self, messages: Messages) -> Self {
         self.messages = Arc::new(messages);
+        self
+    }
+
+    /// Records each message sent in `log` (by the provider's id; an SMPP message in
+    /// parts by each part's id), so its delivery reports can be handed to `Mfa`.
+    pub fn with_sent_log(mut self, log: SentMessages) -> Self {
+        self.sent = Some(log);
         self
     }
 
@@ -167,7 +178,13 @@ impl Delivery for SmsDelivery {
     async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError> {
         let text = self.render(request)?;
         let sms = OutgoingSms::new(&request.destination.number, &text, request);
-        self.backend.submit(&sms).await
+        let receipt = self.backend.submit(&sms).await?;
+        if let Some(log) = &self.sent {
+            for id in receipt.id.split(',').filter(|id| !id.is_empty()) {
+                log.record(id, &request.user, &request.challenge_id);
+            }
+        }
+        Ok(receipt)
     }
 }
 

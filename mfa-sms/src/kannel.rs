@@ -8,10 +8,14 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::{DeliveryError, DeliveryErrorKind, Receipt};
+use mfa_core::{
+    ChallengeId, DeliveryError, DeliveryErrorKind, DeliveryReport, ProviderCode, Receipt,
+    ReportStatus,
+};
 
 use crate::delivery::{ConfigError, OutgoingSms, SmsBackend};
 use crate::encoding::Encoding;
+use crate::reports::{ReportError, SentMessages, SmsReport, param};
 use crate::transport;
 
 /// How the message is handed to smsbox.
@@ -290,9 +294,104 @@ impl SmsBackend for KannelSms {
     }
 }
 
+/// Reads one of Kannel's delivery reports, sent to the URL given to
+/// [`KannelSms::delivery_reports`] with its query decoded into `params`. The URL must
+/// carry `challenge={challenge}` and `status=%d`, and may carry `id=%F` (the SMSC's
+/// message id) and `reply=%A` (the SMSC's answer, whose `err:` code is kept):
+/// `https://app.example.com/dlr?challenge={challenge}&status=%d&id=%F`.
+///
+/// Kannel does not sign its reports: the challenge id, 128 random bits known only to
+/// this server and Kannel, is what makes a report genuine, so keep the URL on a
+/// private network. Intermediate states (buffered, SMSC success) give `None`.
+pub fn delivery_report(
+    sent: &SentMessages,
+    params: &[(String, String)],
+) -> Result<Option<SmsReport>, ReportError> {
+    let challenge = param(params, "challenge")
+        .and_then(|c| ChallengeId::parse(c).ok())
+        .ok_or(ReportError::BadParameter("challenge"))?;
+    let status = match param(params, "status").and_then(|s| s.trim().parse::<u8>().ok()) {
+        Some(1) => ReportStatus::Delivered,
+        Some(2) => ReportStatus::Undelivered,
+        Some(16) => ReportStatus::Failed,
+        Some(4 | 8) => return Ok(None),
+        _ => return Err(ReportError::BadParameter("status")),
+    };
+    let user = sent
+        .by_challenge(&challenge)
+        .ok_or(ReportError::UnknownMessage)?;
+    let id = param(params, "id")
+        .filter(|id| !id.is_empty())
+        .unwrap_or(challenge.as_str());
+    let mut report = DeliveryReport::new(id, status);
+    if let Some(code) = param(params, "reply").and_then(smsc_error) {
+        report = report.with_provider_code(ProviderCode::new("kannel", code));
+    }
+    Ok(Some(SmsReport {
+        user,
+        challenge_id: challenge,
+        report,
+    }))
+}
+
+/// The `err:NNN` of an SMSC's receipt text, when Kannel passes it on.
+fn smsc_error(reply: &str) -> Option<u32> {
+    reply
+        .split_whitespace()
+        .find_map(|part| part.strip_prefix("err:"))
+        .and_then(|code| code.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn delivery_reports_name_the_challenge_and_its_user() {
+        let sent = SentMessages::new();
+        let user = mfa_core::UserId::new("ada@contoso.com").unwrap();
+        let challenge = ChallengeId::parse("c0ffee00c0ffee00").unwrap();
+        sent.record("c0ffee00c0ffee00:accepted", &user, &challenge);
+        let failed = delivery_report(
+            &sent,
+            &query(&[
+                ("challenge", "c0ffee00c0ffee00"),
+                ("status", "2"),
+                ("id", "0a1b2c"),
+                ("reply", "NACK/0x0000000b/id:0a1b2c err:011"),
+            ]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(failed.user, user);
+        assert_eq!(failed.report.status, ReportStatus::Undelivered);
+        assert_eq!(failed.report.message_id, "0a1b2c");
+        assert_eq!(
+            failed.report.provider_code,
+            Some(ProviderCode::new("kannel", 11))
+        );
+        // Buffered is on the way; an unknown challenge or status is refused.
+        let buffered = query(&[("challenge", "c0ffee00c0ffee00"), ("status", "4")]);
+        assert_eq!(delivery_report(&sent, &buffered).unwrap(), None);
+        let other = query(&[("challenge", "deadbeefdeadbeef"), ("status", "1")]);
+        assert_eq!(
+            delivery_report(&sent, &other).unwrap_err(),
+            ReportError::UnknownMessage
+        );
+        let junk = query(&[("challenge", "c0ffee00c0ffee00"), ("status", "x")]);
+        assert_eq!(
+            delivery_report(&sent, &junk).unwrap_err(),
+            ReportError::BadParameter("status")
+        );
+        assert!(delivery_report(&sent, &[]).is_err());
+    }
 
     #[test]
     fn kannel_answers_parse() {

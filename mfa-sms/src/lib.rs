@@ -9,6 +9,7 @@ pub mod http;
 pub mod kannel;
 pub mod memory;
 pub mod message;
+pub mod reports;
 #[cfg(feature = "smpp")]
 pub mod smpp;
 #[cfg(any(feature = "twilio", feature = "http", feature = "kannel"))]
@@ -25,6 +26,7 @@ pub use http::{HttpBody, HttpGateway, HttpMethod};
 pub use kannel::{KannelAcceptance, KannelMethod, KannelSms};
 pub use memory::{ConsoleSms, MemorySms, SentSms};
 pub use message::{MessageValues, Messages, Template, TemplateError, TooManySegments};
+pub use reports::{ReportError, SentMessages, SmsReport};
 #[cfg(feature = "smpp")]
 pub use smpp::{DeliveryReceipt, LongMessages, SmppSettings, SmppSms};
 #[cfg(feature = "twilio")]

@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::{DeliveryError, DeliveryErrorKind, Receipt};
+use mfa_core::{DeliveryError, DeliveryErrorKind, DeliveryReport, Receipt, ReportStatus};
 use smpp34::client::{BIND_TYPE, SMSC, SmppClient, SmppClientListener};
 use smpp34::{SmppConnectionInformation, SmppError, TlvTag, deliver_sm, deliver_sm_resp};
 use tokio::sync::oneshot;
 
 use crate::delivery::{ConfigError, OutgoingSms, SmsBackend};
 use crate::encoding::{Encoding, GSM7_MULTI, GSM7_SINGLE, UCS2_MULTI, UCS2_SINGLE, gsm7_encode};
+use crate::reports::{SentMessages, SmsReport};
 
 /// How messages longer than one segment are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,16 +29,33 @@ pub enum LongMessages {
     MessagePayload,
 }
 
+/// The most receipts kept between [`SmppSms::take_reports`] calls; older ones go.
+pub const MAX_RECEIPTS: usize = 1024;
+
 /// A delivery receipt the SMSC sent back (`deliver_sm` with `esm_class` 0x04).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeliveryReceipt {
     /// The message id from `submit_sm_resp`.
     pub message_id: String,
     /// The final state as the receipt says it (`DELIVRD`, `UNDELIV`, `EXPIRED`, ...).
     pub state: String,
+    /// The receipt's `err:` code (network specific), if it has one.
+    pub error: Option<u32>,
 }
 
 impl DeliveryReceipt {
+    /// The state as a report status; `None` for states on the way (`ENROUTE`,
+    /// `ACCEPTD`) and unknown ones.
+    pub fn status(&self) -> Option<ReportStatus> {
+        Some(match self.state.as_str() {
+            "DELIVRD" => ReportStatus::Delivered,
+            "UNDELIV" | "EXPIRED" => ReportStatus::Undelivered,
+            "REJECTD" | "DELETED" | "UNKNOWN" => ReportStatus::Failed,
+            _ => return None,
+        })
+    }
+
     /// Whether the message reached the phone.
     pub fn is_delivered(&self) -> bool {
         self.state == "DELIVRD"
@@ -230,7 +248,11 @@ impl SmppClientListener for LinkListener {
     ) -> deliver_sm_resp {
         if request.esm_class & 0x04 != 0 {
             if let Some(receipt) = parse_receipt(&request.short_message) {
-                lock(&self.receipts).push(receipt);
+                let mut receipts = lock(&self.receipts);
+                if receipts.len() >= MAX_RECEIPTS {
+                    receipts.remove(0);
+                }
+                receipts.push(receipt);
             }
         }
         request.accept()
@@ -246,8 +268,9 @@ pub fn parse_receipt(text: &[u8]) -> Option<DeliveryReceipt> {
             .map(str::to_owned)
     };
     Some(DeliveryReceipt {
-        message_id: field("id:")?,
-        state: field("stat:")?,
+        message_id: field("id:")?.chars().take(64).collect(),
+        state: field("stat:")?.chars().take(16).collect(),
+        error: field("err:").and_then(|e| e.parse().ok()),
     })
 }
 
@@ -379,9 +402,33 @@ impl SmppSms {
         }
     }
 
-    /// The delivery receipts received so far (when asked for in the settings).
+    /// The delivery receipts received so far (when asked for in the settings; the
+    /// last [`MAX_RECEIPTS`] are kept).
     pub fn delivery_receipts(&self) -> Vec<DeliveryReceipt> {
         lock(&self.receipts).clone()
+    }
+
+    /// Takes the receipts received so far as reports for `Mfa`, for the messages in
+    /// `sent` (see [`crate::SmsDelivery::with_sent_log`]); receipts of messages not in
+    /// the log, and of states on the way (`ENROUTE`, `ACCEPTD`), are dropped.
+    pub fn take_reports(&self, sent: &SentMessages) -> Vec<SmsReport> {
+        let receipts = std::mem::take(&mut *lock(&self.receipts));
+        receipts
+            .into_iter()
+            .filter_map(|receipt| {
+                let status = receipt.status()?;
+                let (user, challenge_id) = sent.by_message(&receipt.message_id)?;
+                let mut report = DeliveryReport::new(&receipt.message_id, status);
+                if let Some(code) = receipt.error.filter(|c| *c != 0) {
+                    report = report.with_provider_code(mfa_core::ProviderCode::new("smpp", code));
+                }
+                Some(SmsReport {
+                    user,
+                    challenge_id,
+                    report,
+                })
+            })
+            .collect()
     }
 
     /// Whether a bound link is open now.
@@ -559,6 +606,15 @@ mod tests {
         let r = parse_receipt(b"id:abc123 sub:001 dlvrd:001 submit date:2601010000 done date:2601010001 stat:DELIVRD err:000 text:").unwrap();
         assert_eq!(r.message_id, "abc123");
         assert!(r.is_delivered());
+        assert_eq!(r.error, Some(0));
+        assert_eq!(r.status(), Some(ReportStatus::Delivered));
+        let r = parse_receipt(b"id:x1 stat:UNDELIV err:011").unwrap();
+        assert_eq!(
+            (r.status(), r.error),
+            (Some(ReportStatus::Undelivered), Some(11))
+        );
+        let r = parse_receipt(b"id:x1 stat:ENROUTE err:abc").unwrap();
+        assert_eq!((r.status(), r.error), (None, None));
         assert!(parse_receipt(b"hello").is_none());
     }
 

@@ -7,11 +7,12 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::{DeliveryError, Receipt};
+use mfa_core::{DeliveryError, DeliveryReport, ProviderCode, Receipt, ReportStatus};
 use mfa_twilio::{Account, AuthToken, MessagingServiceSid};
 use serde::Deserialize;
 
 use crate::delivery::{ConfigError, OutgoingSms, SmsBackend};
+use crate::reports::{ReportError, SentMessages, SmsReport, param};
 use crate::transport;
 
 /// Twilio's API host.
@@ -185,4 +186,70 @@ impl SmsBackend for TwilioSms {
         }
         Err(mfa_twilio::api_error(status, &body))
     }
+}
+
+/// Reads one of Twilio's `StatusCallback` requests for a message this process sent:
+/// checks `X-Twilio-Signature` against the account's auth token, then finds the
+/// message in `sent`. `url` is the full URL Twilio requested, `params` the decoded
+/// form. Statuses on the way (`queued`, `sent`, ...) give `None`: only `delivered`,
+/// `read`, `undelivered`, `failed` and `canceled` are worth a report.
+///
+/// ```
+/// use mfa_sms::{SentMessages, TwilioSender, TwilioSms, twilio::status_callback};
+///
+/// let twilio = TwilioSms::new(
+///     "AC0123456789abcdef0123456789abcdef",
+///     "auth-token",
+///     TwilioSender::From("+15005550006".into()),
+/// )?;
+/// let sent = SentMessages::new();
+/// // In the web handler for POST /twilio/status:
+/// let refused = status_callback(twilio.account(), &sent, "https://app.example.com/twilio/status", &[], None);
+/// assert_eq!(refused.unwrap_err().http_status(), 403);
+/// # Ok::<(), mfa_sms::ConfigError>(())
+/// ```
+pub fn status_callback(
+    account: &Account,
+    sent: &SentMessages,
+    url: &str,
+    params: &[(String, String)],
+    signature: Option<&str>,
+) -> Result<Option<SmsReport>, ReportError> {
+    if url.len() > 4096 || params.len() > 200 {
+        return Err(ReportError::BadParameter("request too large"));
+    }
+    account
+        .check_signature(url, params, signature)
+        .map_err(|e| match e {
+            mfa_twilio::SignatureError::Missing => ReportError::MissingSignature,
+            _ => ReportError::BadSignature,
+        })?;
+    if param(params, "AccountSid").is_some_and(|sid| sid != account.sid().as_str()) {
+        return Err(ReportError::BadSignature);
+    }
+    let sid = param(params, "MessageSid")
+        .or_else(|| param(params, "SmsSid"))
+        .filter(|s| !s.is_empty() && s.len() <= 64)
+        .ok_or(ReportError::BadParameter("MessageSid"))?;
+    let status = match param(params, "MessageStatus").or_else(|| param(params, "SmsStatus")) {
+        Some("delivered" | "read") => ReportStatus::Delivered,
+        Some("undelivered") => ReportStatus::Undelivered,
+        Some("failed" | "canceled") => ReportStatus::Failed,
+        Some(
+            "accepted" | "scheduled" | "queued" | "sending" | "sent" | "receiving" | "received",
+        ) => {
+            return Ok(None);
+        }
+        _ => return Err(ReportError::BadParameter("MessageStatus")),
+    };
+    let (user, challenge_id) = sent.by_message(sid).ok_or(ReportError::UnknownMessage)?;
+    let mut report = DeliveryReport::new(sid, status);
+    if let Some(code) = param(params, "ErrorCode").and_then(|c| c.parse::<u32>().ok()) {
+        report = report.with_provider_code(ProviderCode::new(mfa_twilio::errors::PROVIDER, code));
+    }
+    Ok(Some(SmsReport {
+        user,
+        challenge_id,
+        report,
+    }))
 }

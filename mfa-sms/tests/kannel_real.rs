@@ -244,14 +244,19 @@ async fn delivery_reports_come_back_to_the_dlr_url_with_the_challenge_id() {
     let _turn = FAKE_SMSC.lock().await;
     let mut phone = FakeSmscClient::connect().await;
     let receiver = recording_server::RecordingServer::start().await;
+    let sent = mfa_sms::SentMessages::new();
     let channel = SmsDelivery::new(
         kannel(KannelMethod::Post)
             .delivery_reports(
                 31,
-                &format!("{}/dlr?challenge={{challenge}}&status=%d", receiver.url),
+                &format!(
+                    "{}/dlr?challenge={{challenge}}&status=%d&id=%F",
+                    receiver.url
+                ),
             )
             .unwrap(),
-    );
+    )
+    .with_sent_log(sent.clone());
     let mut request = sample_request();
     request.destination.number = PhoneNumber::parse("+4741234569").unwrap();
     let receipt = channel.send(&request).await.unwrap();
@@ -282,6 +287,14 @@ async fn delivery_reports_come_back_to_the_dlr_url_with_the_challenge_id() {
     );
     let status: u32 = report.query_value("status").unwrap().parse().unwrap();
     assert!(status & 31 != 0, "a dlr-mask status: {status}");
+    // Read back as a report for Mfa: whose message, which challenge, delivered.
+    let delivered = reports
+        .iter()
+        .find_map(|r| mfa_sms::kannel::delivery_report(&sent, &r.query_pairs()).unwrap())
+        .expect("a final report");
+    assert_eq!(delivered.user, request.user);
+    assert_eq!(delivered.challenge_id, request.challenge_id);
+    assert_eq!(delivered.report.status, mfa_core::ReportStatus::Delivered);
 }
 
 #[tokio::test]

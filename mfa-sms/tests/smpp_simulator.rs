@@ -457,7 +457,9 @@ async fn keep_alive_holds_the_link_and_a_dropped_link_is_bound_again() {
 async fn delivery_receipts_are_collected() {
     let w = world().await;
     let backend = Arc::new(SmppSms::new(settings(&w).delivery_receipts(true)));
+    let sent = mfa_sms::SentMessages::new();
     let receipt = SmsDelivery::shared(backend.clone())
+        .with_sent_log(sent.clone())
         .send(&request("123456", "+4741234567"))
         .await
         .unwrap();
@@ -469,6 +471,13 @@ async fn delivery_receipts_are_collected() {
     let receipts = backend.delivery_receipts();
     assert_eq!(receipts[0].message_id, receipt.id);
     assert!(receipts[0].is_delivered());
+    // As reports for Mfa: the message's user and challenge, taken once.
+    let reports = backend.take_reports(&sent);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].report.message_id, receipt.id);
+    assert_eq!(reports[0].report.status, mfa_core::ReportStatus::Delivered);
+    assert_eq!(reports[0].challenge_id.as_str(), "c0ffee00c0ffee00");
+    assert!(backend.take_reports(&sent).is_empty());
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Form, Router};
 use mfa_core::{
@@ -29,10 +29,22 @@ type Form_ = Vec<(String, String)>;
 #[derive(Clone)]
 struct Twilio {
     requests: Arc<Mutex<Vec<Form_>>>,
+    auth: Arc<Mutex<Vec<(String, String)>>>,
     answer: Arc<Mutex<(u16, String)>>,
 }
 
-async fn create_call(State(t): State<Twilio>, Form(form): Form<Form_>) -> (StatusCode, String) {
+async fn create_call(
+    State(t): State<Twilio>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<Form_>,
+) -> (StatusCode, String) {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    t.auth.lock().unwrap().push((account, auth));
     t.requests.lock().unwrap().push(form);
     let (status, body) = t.answer.lock().unwrap().clone();
     (StatusCode::from_u16(status).unwrap(), body)
@@ -41,6 +53,7 @@ async fn create_call(State(t): State<Twilio>, Form(form): Form<Form_>) -> (Statu
 async fn start(status: u16, body: &str) -> (Twilio, SocketAddr) {
     let t = Twilio {
         requests: Arc::default(),
+        auth: Arc::default(),
         answer: Arc::new(Mutex::new((status, body.to_owned()))),
     };
     let app = Router::new()
@@ -185,4 +198,50 @@ async fn twilio_answers_read_as_the_sms_backend_reads_them() {
         let error = voice.send(&request(None, true)).await.unwrap_err();
         assert_eq!(error.kind(), kind, "{status} {body}");
     }
+}
+
+/// An API key authenticates the calls; the path names the account; Twilio's
+/// webhooks are still checked with the account's auth token.
+#[tokio::test]
+async fn an_api_key_authenticates_the_calls() {
+    let (twilio, addr) = start(201, CREATED).await;
+    let key = "SK0123456789abcdef0123456789abcdef";
+    let voice = TwilioVoice::new(
+        config(ACCOUNT, HOOKS)
+            .with_api_key(key, AuthToken::new("key-secret"))
+            .with_api_base(format!("http://{addr}")),
+    )
+    .unwrap();
+    voice.send(&request(None, true)).await.unwrap();
+    let (account, auth) = twilio.auth.lock().unwrap().pop().unwrap();
+    assert_eq!(account, ACCOUNT);
+    // base64("SK0123456789abcdef0123456789abcdef:key-secret")
+    assert_eq!(
+        auth,
+        "Basic U0swMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjprZXktc2VjcmV0"
+    );
+    assert!(!format!("{voice:?}").contains("key-secret"));
+    // The webhooks' signatures are the auth token's.
+    let hooks = voice.webhooks();
+    let url = format!("{HOOKS}/status?c=x");
+    let params = vec![("CallSid".to_owned(), "CA1".to_owned())];
+    let by_key = mfa_voice::twilio::compute_signature("key-secret", &url, &params);
+    assert_eq!(
+        hooks
+            .handle_status(&url, &params, Some(&by_key))
+            .unwrap_err(),
+        mfa_voice::twilio::WebhookError::BadSignature
+    );
+    let by_token = mfa_voice::twilio::compute_signature("token", &url, &params);
+    assert_ne!(
+        hooks
+            .handle_status(&url, &params, Some(&by_token))
+            .unwrap_err(),
+        mfa_voice::twilio::WebhookError::BadSignature
+    );
+    // A key SID that is not SK... is refused.
+    assert!(
+        TwilioVoice::new(config(ACCOUNT, HOOKS).with_api_key(ACCOUNT, AuthToken::new("s")))
+            .is_err()
+    );
 }

@@ -143,6 +143,7 @@ pub fn fall_back(
                 expires_at: next.expires_at,
                 resend: true,
                 cost_notice,
+                locale: rec.locale.clone(),
             }));
             let pending = pending(&next, call, cost_notice, ctx);
             rec.undelivered.retain(|u| u.challenge_id != *id);

@@ -85,6 +85,13 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
         w.time(d.created_at);
         w.time(d.expires_at);
     }
+    match &record.locale {
+        None => w.u8(0),
+        Some(locale) => {
+            w.u8(1);
+            w.str(locale.as_str());
+        }
+    }
     w.len(record.access_passes.len());
     for p in &record.access_passes {
         w.str(p.id.as_str());
@@ -159,6 +166,11 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
             expires_at: r.time()?,
         })
     })?;
+    let locale = match r.u8()? {
+        0 => None,
+        1 => Some(crate::locale::Locale::parse(r.str()?).map_err(|_| bad("locale"))?),
+        _ => return Err(bad("locale")),
+    };
     // Absent in records written before passes existed: none then.
     let access_passes = if r.0.is_empty() {
         Vec::new()
@@ -190,6 +202,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         updated_at,
         undelivered,
         devices,
+        locale,
         access_passes,
     })
 }

@@ -355,6 +355,7 @@ pub fn rich_record() -> UserRecord {
             created_at: at(90),
             expires_at: at(990),
         }],
+        locale: Some(crate::locale::Locale::parse("nb-NO").unwrap_or_else(|_| unreachable!())),
         access_passes: vec![
             AccessPassRecord {
                 id: pass_id,
