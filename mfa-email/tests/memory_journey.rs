@@ -184,3 +184,15 @@ async fn without_the_policy_nothing_is_sent() {
     ));
     assert!(w.mailbox.sent().is_empty());
 }
+
+#[tokio::test]
+async fn the_users_own_language_picks_the_texts() {
+    let w = world_with(allowing(), Templates::new());
+    w.mfa
+        .set_locale(&kari(), Some(mfa_core::Locale::parse("nb-NO").unwrap()))
+        .await
+        .unwrap();
+    w.mfa.begin_enrollment(&kari(), by_email()).await.unwrap();
+    let mail = w.mailbox.inbox(&address()).pop().unwrap();
+    assert_eq!(mail.content.subject, "Bekreftelseskoden din for Contoso");
+}

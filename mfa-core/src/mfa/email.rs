@@ -81,7 +81,11 @@ impl Mfa {
             code,
             purpose: send.purpose,
             expires_in: send.expires_at.saturating_since(self.clock.now()),
-            locale: self.policy.locale.clone(),
+            // The user's language when set, as for SMS and calls.
+            locale: send
+                .locale
+                .as_ref()
+                .map_or_else(|| self.policy.locale.clone(), |l| l.as_str().to_owned()),
             app_name: self.policy.app_name.clone(),
             resend: send.resend,
         };
