@@ -61,6 +61,10 @@ pub enum Missing {
     AppVerifier,
     /// A remembered device of this user.
     Device,
+    /// The email backend.
+    EmailDelivery,
+    /// A Temporary Access Pass of this user.
+    AccessPass,
     /// The hardware-token verifier.
     TokenVerifier,
     /// The passkey (WebAuthn) verifier.
@@ -77,6 +81,8 @@ impl std::fmt::Display for Missing {
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
             Missing::Device => "remembered device",
+            Missing::EmailDelivery => "email delivery",
+            Missing::AccessPass => "temporary access pass",
             Missing::TokenVerifier => "hardware token verifier",
             Missing::PasskeyVerifier => "passkey verifier",
         })
@@ -95,6 +101,8 @@ pub enum LimitScope {
     Country,
     /// Sends asked for from one client address.
     ClientAddress,
+    /// Sends to one email address.
+    EmailAddress,
 }
 
 impl std::fmt::Display for LimitScope {
@@ -104,6 +112,7 @@ impl std::fmt::Display for LimitScope {
             LimitScope::User => "user",
             LimitScope::Country => "country",
             LimitScope::ClientAddress => "client address",
+            LimitScope::EmailAddress => "email address",
         })
     }
 }
@@ -163,6 +172,12 @@ pub enum InputError {
     /// A setting is out of its allowed range.
     #[error("invalid setting: {0}")]
     InvalidSetting(&'static str),
+    /// The email address is malformed; says why, never repeats the address.
+    #[error("invalid email address: {0}")]
+    InvalidEmailAddress(&'static str),
+    /// A Temporary Access Pass is malformed.
+    #[error("a temporary access pass has 24 letters and digits")]
+    InvalidAccessPass,
     /// A method's name is empty, too long or holds control characters.
     #[error("a method's name has 1 to 64 characters and no control characters")]
     InvalidMethodName,
@@ -253,6 +268,13 @@ pub enum PolicyError {
     /// Building an `Mfa` over a durable store needs the code key every server shares.
     #[error("a durable store needs the code key shared by every server: set MfaBuilder::code_key")]
     CodeKeyRequired,
+    /// Email codes are off: NIST SP 800-63B does not accept email for out-of-band
+    /// codes, so [`Policy::allow_email`](crate::Policy::allow_email) must turn them on.
+    #[error("codes by email are not allowed; choose the authenticator app or a phone")]
+    EmailNotAllowed,
+    /// The user holds as many usable Temporary Access Passes as the policy allows.
+    #[error("this user already holds a temporary access pass; revoke it first")]
+    TooManyAccessPasses,
 }
 
 impl PolicyError {
