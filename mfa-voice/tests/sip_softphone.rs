@@ -582,3 +582,87 @@ async fn a_pbx_certificate_from_another_authority_is_refused() {
     let text = std::fs::read_to_string(&phone.log).unwrap_or_default();
     assert!(!text.contains("Incoming call"), "{text}");
 }
+
+/// The UDP ports this process holds on loopback (from /proc): the test's view of
+/// "every port an attacker might spray", our media port among them.
+#[cfg(feature = "sip-tls")]
+fn our_loopback_udp_ports() -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    std::fs::read_to_string("/proc/net/udp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (addr, port) = fields.get(1)?.split_once(':')?;
+            let inode = fields.get(9)?;
+            (addr == "0100007F" && inodes.iter().any(|i| i == inode))
+                .then(|| u16::from_str_radix(port, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// An attacker sprays RFC 4733 `#` in plain RTP at every UDP port we hold, from the
+/// moment the call is placed, while the callee (baresip, over TLS and SRTP) presses
+/// nothing. Even with `MediaSource::LatchFirst`, which lets a first plain packet take
+/// the stream, none of it authenticates: no key, no approval.
+#[cfg(feature = "sip-tls")]
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn spoofed_keys_do_not_approve_an_encrypted_call() {
+    let tmp = std::env::var("MFA_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
+    let (pem, roots) = loopback_certificate(&tmp.join(format!("tls-{}", free_udp_port())));
+    let phone = Softphone::start_with(Some(&pem));
+    let mut options = ScriptOptions::default();
+    options.key_timeout = Duration::from_secs(3);
+    let tls_port = phone.sip_port + 1;
+    let voice = SipVoice::new(
+        SipConfig::new(
+            SocketAddr::from(([127, 0, 0, 1], tls_port)),
+            format!("127.0.0.1:{tls_port}"),
+        )
+        .request_uri("sip:office@{host};transport=tls")
+        .tls(mfa_voice::sip::TlsClient::new(roots, "127.0.0.1").unwrap())
+        .srtp(true)
+        .media_source(mfa_voice::sip::MediaSource::LatchFirst)
+        .t1(Duration::from_millis(200))
+        .script_options(options),
+    );
+    let store = MemoryStore::default();
+    let mfa = mfa(voice.clone(), CallConfirmation::PressKey, "en", &store);
+    let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ports = our_loopback_udp_ports();
+    assert!(!ports.is_empty());
+    for seq in 0..40u16 {
+        // RTP version 2, payload type 101 (what we offer for telephone events), end bit.
+        let mut pound = vec![0x80, 101];
+        pound.extend_from_slice(&seq.to_be_bytes());
+        pound.extend_from_slice(&(1000u32 + u32::from(seq / 4) * 800).to_be_bytes());
+        pound.extend_from_slice(&0x5150_0F0Fu32.to_be_bytes());
+        pound.extend_from_slice(&[11, 0x80 | 10, 0, 160]);
+        for port in &ports {
+            let _ = attacker.send_to(&pound, ("127.0.0.1", *port));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = after_the_call(&mfa, &voice, &pending).await;
+    assert_eq!(status, ChallengeStatus::AwaitingCallConfirmation);
+    let call = &voice.calls()[0];
+    assert!(call.srtp && call.keys.is_empty(), "{call:?}");
+    assert!(call.rtp_packets_refused >= 40, "{call:?}");
+    assert!(
+        call.rtp_packets_received > 0,
+        "baresip's own SRTP got through: {call:?}"
+    );
+}
