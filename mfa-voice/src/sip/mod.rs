@@ -24,6 +24,9 @@
 //! answer names, with one SSRC ([`MediaSource`] relaxes the address for NAT), and
 //! over UDP only the server the INVITE went to may answer or send in-dialog
 //! requests, so a spoofed `#`, BYE or re-INVITE from elsewhere changes nothing.
+//! With the feature `sip-tls`, [`SipConfig::tls`] carries the signalling over TLS and
+//! [`SipConfig::srtp`] encrypts and authenticates the media (SRTP keyed by SDES), which
+//! also keeps out whoever is on the path.
 //!
 //! ```no_run
 //! use mfa_voice::sip::{Credentials, SipConfig, SipVoice};
