@@ -8,11 +8,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use mfa::record::MAX_OPEN_CHALLENGES;
+use mfa::totp::{Secret, Totp, TotpVerifier};
 use mfa::{
-    ChallengeId, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa, OneTimeCode, PhoneMode,
-    PhoneNumber, Policy, Purpose, Timestamp, UserId, Verification,
+    ChallengeId, Clock, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa, OneTimeCode,
+    PhoneMode, PhoneNumber, Policy, Purpose, Timestamp, UserId, Verification,
 };
 use tokio::runtime::Runtime;
 
@@ -101,31 +102,62 @@ fn start(rt: &Runtime, f: &Fixture, user: &UserId) -> (ChallengeId, OneTimeCode)
     })
 }
 
+/// `n` sign-in challenges with their codes, made before the clock starts, spread over
+/// enough users (enrolled as needed, from `users[first..]`) that none closes another:
+/// a user has at most [`MAX_OPEN_CHALLENGES`] open challenges and a newer one closes
+/// the oldest.
+fn prepare(
+    rt: &Runtime,
+    f: &Fixture,
+    enrolled: &mut usize,
+    first: usize,
+    n: usize,
+) -> Vec<(UserId, ChallengeId, OneTimeCode)> {
+    let users = n.div_ceil(MAX_OPEN_CHALLENGES);
+    while *enrolled < first + users {
+        enroll(rt, f, *enrolled);
+        *enrolled += 1;
+    }
+    (0..n)
+        .map(|i| {
+            let user = user(first + i / MAX_OPEN_CHALLENGES);
+            let (id, code) = start(rt, f, &user);
+            (user, id, code)
+        })
+        .collect()
+}
+
+/// Verifies each prepared challenge with its code; every one must sign in.
+fn verify_all(rt: &Runtime, mfa: &Mfa, batch: Vec<(UserId, ChallengeId, OneTimeCode)>) {
+    for (user, id, code) in batch {
+        let v = rt
+            .block_on(mfa.verify(&user, &id, code.expose()))
+            .expect("verify");
+        assert!(signed_in(&v), "{v:?}");
+    }
+}
+
 fn signin_verify(c: &mut Criterion) {
     let rt = runtime();
-    let f = fixture(&rt, 1);
-    let user = user(0);
+    let f = fixture(&rt, 0);
+    let mut enrolled = 0;
     let mut group = c.benchmark_group("signin");
     group.measurement_time(Duration::from_secs(4));
     group.bench_function("verify_sms_code_memory_store", |b| {
-        b.iter_batched(
-            || start(&rt, &f, &user),
-            |(id, code)| {
-                let v = rt
-                    .block_on(f.mfa.verify(&user, &id, code.expose()))
-                    .expect("verify");
-                assert!(signed_in(&v), "{v:?}");
-            },
-            BatchSize::SmallInput,
-        )
+        b.iter_custom(|iters| {
+            let n = usize::try_from(iters).expect("iterations fit");
+            let batch = prepare(&rt, &f, &mut enrolled, 0, n);
+            let start_at = Instant::now();
+            verify_all(&rt, &f.mfa, batch);
+            start_at.elapsed()
+        })
     });
     group.finish();
 }
 
-/// Two threads verifying at once, each on its own users' challenges: verifications per second.
-///
-/// A user has at most [`MAX_OPEN_CHALLENGES`] open challenges (a newer one closes the
-/// oldest), so each thread's challenges are spread over enough users of its own.
+/// Two threads verifying at once, each on its own users' challenges: verifications per
+/// second. The figure is the wall time over the verifications of both threads, so
+/// 1 / throughput.
 fn signin_two_threads(c: &mut Criterion) {
     let rt = runtime();
     let f = Arc::new(fixture(&rt, 0));
@@ -135,40 +167,107 @@ fn signin_two_threads(c: &mut Criterion) {
     group.bench_function("verify_two_threads_per_op", |b| {
         b.iter_custom(|iters| {
             let per_thread = usize::try_from(iters.div_ceil(2)).expect("iterations fit");
-            let users_per_thread = per_thread.div_ceil(MAX_OPEN_CHALLENGES);
-            while enrolled < 2 * users_per_thread {
-                enroll(&rt, &f, enrolled);
-                enrolled += 1;
-            }
-            // Challenges are made before the clock starts.
-            let batches: Vec<Vec<(UserId, ChallengeId, OneTimeCode)>> = (0..2)
-                .map(|t| {
-                    (0..per_thread)
-                        .map(|i| {
-                            let user = user(t * users_per_thread + i / MAX_OPEN_CHALLENGES);
-                            let (id, code) = start(&rt, &f, &user);
-                            (user, id, code)
-                        })
-                        .collect()
-                })
-                .collect();
+            let second = per_thread.div_ceil(MAX_OPEN_CHALLENGES);
+            let batches = [
+                prepare(&rt, &f, &mut enrolled, 0, per_thread),
+                prepare(&rt, &f, &mut enrolled, second, per_thread),
+            ];
             let start_at = Instant::now();
             std::thread::scope(|s| {
                 for batch in batches {
-                    let f = f.clone();
-                    s.spawn(move || {
-                        let rt = runtime();
-                        for (user, id, code) in batch {
-                            let v = rt
-                                .block_on(f.mfa.verify(&user, &id, code.expose()))
-                                .expect("verify");
-                            assert!(signed_in(&v), "{v:?}");
-                        }
-                    });
+                    let mfa = &f.mfa;
+                    s.spawn(move || verify_all(&runtime(), mfa, batch));
                 }
             });
-            // Time per verification across both threads: 1 / throughput.
-            start_at.elapsed() / 2
+            // Wall time for 2 × per_thread (≈ iters) verifications.
+            start_at.elapsed()
+        })
+    });
+    group.finish();
+}
+
+/// Authenticator-app sign-ins: 64 users, each with 8 sign-ins open, answered one step
+/// (30 s) apart, since an app code is taken once per step. Codes and challenges are
+/// made untimed; the figure is `Mfa::verify` alone, through `TotpVerifier`.
+fn app_signin_verify(c: &mut Criterion) {
+    const USERS: usize = 64;
+    let rt = runtime();
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
+    let mfa = Mfa::builder()
+        .clock(clock.clone())
+        .app(TotpVerifier::new(Totp::default()))
+        .policy(bench_policy())
+        .build()
+        .expect("a valid policy");
+    let totp = Totp::default();
+    let code_now = |secret: &Secret| {
+        let step = totp.step_at(clock.now()).expect("a step");
+        totp.generate_at_step(secret, step)
+    };
+    let users: Vec<(UserId, Secret)> = (0..USERS)
+        .map(|u| {
+            let user = UserId::new(format!("app{u}@example.no")).expect("a valid id");
+            rt.block_on(async {
+                let p = mfa
+                    .begin_enrollment(&user, Method::AuthenticatorApp)
+                    .await
+                    .expect("enrollment");
+                let app = p.app.expect("provisioning");
+                let secret =
+                    Secret::from_bytes(app.credential.secret.expose().to_vec()).expect("a secret");
+                mfa.verify(&user, &p.challenge_id, code_now(&secret).expose())
+                    .await
+                    .expect("verify");
+                mfa.complete(&user, &p.challenge_id)
+                    .await
+                    .expect("complete");
+                (user, secret)
+            })
+        })
+        .collect();
+    let mut group = c.benchmark_group("signin");
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("verify_app_code_memory_store", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                // Up to 8 rounds: each user's 8 open challenges, one per step.
+                let open: Vec<Vec<ChallengeId>> = users
+                    .iter()
+                    .map(|(user, _)| {
+                        (0..MAX_OPEN_CHALLENGES)
+                            .map(|_| {
+                                rt.block_on(mfa.challenge(user))
+                                    .expect("challenge")
+                                    .challenge_id
+                            })
+                            .collect()
+                    })
+                    .collect();
+                for round in 0..MAX_OPEN_CHALLENGES {
+                    if left == 0 {
+                        break;
+                    }
+                    clock.advance(Duration::from_secs(30));
+                    let batch: Vec<_> = users
+                        .iter()
+                        .zip(&open)
+                        .take(usize::try_from(left).unwrap_or(USERS))
+                        .map(|((user, secret), ids)| (user, &ids[round], code_now(secret)))
+                        .collect();
+                    left -= batch.len() as u64;
+                    let start_at = Instant::now();
+                    for (user, id, code) in batch {
+                        let v = rt
+                            .block_on(mfa.verify(user, id, code.expose()))
+                            .expect("verify");
+                        assert!(signed_in(&v), "{v:?}");
+                    }
+                    timed += start_at.elapsed();
+                }
+            }
+            timed
         })
     });
     group.finish();
@@ -210,6 +309,7 @@ criterion_group!(
     benches,
     signin_verify,
     signin_two_threads,
+    app_signin_verify,
     enrollment_journey
 );
 criterion_main!(benches);

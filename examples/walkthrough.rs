@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa::sms::{MemorySms, SmsDelivery};
-use mfa::totp::{KeyUri, TerminalBackground, Totp};
+use mfa::totp::{KeyUri, TerminalBackground, Totp, TotpVerifier};
 use mfa::voice::{Callee, MemoryVoice};
 use mfa::{
     Clock, Extension, ManualClock, MemoryStore, Method, MethodKind, Mfa, PhoneMode, PhoneNumber,
@@ -92,7 +92,7 @@ async fn main() -> Result<(), Error> {
         .clock(clock.clone())
         .sms(SmsDelivery::new(phone.clone()))
         .voice(desk_phone.clone())
-        .app(Totp::default())
+        .app(TotpVerifier::new(Totp::default()))
         .policy(policy)
         .build()?;
 

@@ -16,5 +16,10 @@ pub use mfa_sms as sms;
 pub use mfa_voice as voice;
 
 /// Persistent stores: SQLite, PostgreSQL and Redis (features `sqlite`, `postgres`, `redis`).
+/// What the Twilio SMS and voice backends share: the account, credentials, error
+/// codes, signatures and limits.
+#[cfg(any(feature = "twilio", feature = "twilio-voice"))]
+pub use mfa_twilio as twilio;
+
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub use mfa_store as stores;

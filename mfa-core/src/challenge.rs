@@ -17,6 +17,7 @@ use crate::policy::Policy;
 
 /// Where a challenge stands, each state named for what it waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ChallengeStatus {
     /// Waiting for the user to type a code (SMS, read-out call, app).
     AwaitingCode,
@@ -142,6 +143,7 @@ pub fn hash_code(key: &CodeKey, id: &ChallengeId, generation: u32, code: &OneTim
 
 /// Where an enrollment stands, in the guide's words; a view of its challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EnrollmentState {
     /// No method chosen yet ("Set it up now").
     ChoosingMethod,

@@ -18,6 +18,7 @@ use crate::user::UserId;
 
 /// Why a challenge exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Purpose {
     /// Checking a method the user is setting up.
     Enrollment,
@@ -128,15 +129,75 @@ impl<T: Delivery + ?Sized> Delivery for Arc<T> {
 }
 
 /// A failed send. Messages never contain the code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind}: {message}")]
+///
+/// Equality compares the kind, message and provider code; the source is context.
+#[derive(Debug, Clone)]
 pub struct DeliveryError {
     kind: DeliveryErrorKind,
     message: String,
+    // Behind one pointer: `Error` holds a `DeliveryError`, and stays small.
+    detail: Option<Arc<Detail>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Detail {
+    provider_code: Option<ProviderCode>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+// By hand rather than derived: the source is the error given, not the `Arc` holding
+// it, so callers can downcast it.
+impl std::error::Error for DeliveryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.detail.as_ref().and_then(|d| d.source.as_ref()) {
+            Some(source) => Some(source.as_ref()),
+            None => None,
+        }
+    }
+}
+
+impl PartialEq for DeliveryError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.message == other.message
+            && self.provider_code() == other.provider_code()
+    }
+}
+
+impl Eq for DeliveryError {}
+
+/// A provider's own code for a failure (Twilio's `21610` "unsubscribed", an SMPP
+/// `command_status`, a SIP status), to act on what the kind does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProviderCode {
+    /// Who gave the code: `"twilio"`, `"smpp"`, `"sip"`, `"kannel"`, `"http"`.
+    pub provider: &'static str,
+    /// The code, as the provider numbers it.
+    pub code: u32,
+}
+
+impl ProviderCode {
+    /// The code `code` of `provider`.
+    pub const fn new(provider: &'static str, code: u32) -> Self {
+        ProviderCode { provider, code }
+    }
+}
+
+impl fmt::Display for ProviderCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.provider, self.code)
+    }
 }
 
 /// What kind of delivery failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum DeliveryErrorKind {
     /// Temporary: network, throttling, 5xx. Retry or fail over.
@@ -185,7 +246,26 @@ impl DeliveryError {
         DeliveryError {
             kind,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// The same error, with the provider's own code for it.
+    pub fn with_provider_code(mut self, code: ProviderCode) -> Self {
+        Arc::make_mut(self.detail.get_or_insert_with(Arc::default)).provider_code = Some(code);
+        self
+    }
+
+    /// The same error, caused by `source` (kept for [`std::error::Error::source`]). The
+    /// source must not hold the code or a secret either.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Arc::make_mut(self.detail.get_or_insert_with(Arc::default)).source = Some(Arc::new(source));
+        self
+    }
+
+    /// The provider's own code, when it gave one.
+    pub fn provider_code(&self) -> Option<ProviderCode> {
+        self.detail.as_ref().and_then(|d| d.provider_code)
     }
 
     /// A temporary failure.

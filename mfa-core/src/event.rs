@@ -6,11 +6,13 @@ use std::sync::{Arc, Mutex};
 use crate::clock::Timestamp;
 use crate::delivery::{DeliveryErrorKind, Purpose};
 use crate::method::{ChallengeId, Channel, MethodId, MethodKind};
+use crate::request::EventMeta;
 use crate::user::UserId;
 
 /// Something that happened, for the application's audit log or notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Event {
     /// The user chose a method to set up.
     EnrollmentStarted {
@@ -149,6 +151,21 @@ pub enum Event {
         /// Who.
         user: UserId,
     },
+    /// The gateway reported on a message: delivered, or not.
+    DeliveryReported {
+        /// Whose message.
+        user: UserId,
+        /// Its challenge.
+        challenge_id: ChallengeId,
+        /// The provider's id of the message.
+        message_id: String,
+        /// Where it stands.
+        status: crate::report::ReportStatus,
+        /// The provider's own reason (Twilio `30003`, an SMPP `err:`), if given.
+        provider_code: Option<u32>,
+        /// From the send to the report.
+        latency: Option<std::time::Duration>,
+    },
     /// A call placed for a challenge ended without an outcome (no answer, busy, hung
     /// up before the key, no media). The challenge stays pending: call again or switch.
     CallEnded {
@@ -166,6 +183,7 @@ pub enum Event {
 /// Why a request was refused (or closed): [`Event::Refused`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Refusal {
     /// The user or the application canceled a challenge.
     Canceled,
@@ -191,6 +209,15 @@ pub enum Refusal {
 pub trait EventSink: Send + Sync + fmt::Debug {
     /// Takes one event. Must not block for long: it runs on the request path.
     fn emit(&self, event: Event);
+
+    /// Takes one event with its time and the request it happened in (see
+    /// [`Mfa::with_request`](crate::Mfa::with_request)); `Mfa` calls this one. The
+    /// default passes the event alone to [`EventSink::emit`]: override it to keep
+    /// the time, client address and user agent in an audit log.
+    fn emit_with(&self, event: Event, meta: &EventMeta) {
+        let _ = meta;
+        self.emit(event);
+    }
 }
 
 /// Drops every event.
@@ -204,8 +231,11 @@ impl EventSink for NoEvents {
 /// Keeps every event in memory, for tests; clones share the list.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryEvents {
-    events: Arc<Mutex<Vec<Event>>>,
+    events: Arc<Mutex<Vec<Entry>>>,
 }
+
+/// An event as [`MemoryEvents`] keeps it.
+type Entry = (Event, Option<EventMeta>);
 
 impl MemoryEvents {
     /// An empty list.
@@ -215,18 +245,29 @@ impl MemoryEvents {
 
     /// The events so far, oldest first.
     pub fn events(&self) -> Vec<Event> {
+        self.lock().iter().map(|(e, _)| e.clone()).collect()
+    }
+
+    /// The events so far with their time and request, oldest first (`None` for one
+    /// given to [`EventSink::emit`] directly).
+    pub fn entries(&self) -> Vec<Entry> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
         match self.events.lock() {
-            Ok(e) => e.clone(),
-            Err(p) => p.into_inner().clone(),
+            Ok(e) => e,
+            Err(p) => p.into_inner(),
         }
     }
 }
 
 impl EventSink for MemoryEvents {
     fn emit(&self, event: Event) {
-        match self.events.lock() {
-            Ok(mut e) => e.push(event),
-            Err(p) => p.into_inner().push(event),
-        }
+        self.lock().push((event, None));
+    }
+
+    fn emit_with(&self, event: Event, meta: &EventMeta) {
+        self.lock().push((event, Some(meta.clone())));
     }
 }

@@ -7,6 +7,9 @@ pub mod code;
 pub mod delivery;
 pub mod error;
 pub mod event;
+pub mod http;
+mod inline;
+mod keyed;
 pub mod machine;
 pub mod method;
 mod mfa;
@@ -15,7 +18,13 @@ pub mod phone;
 pub mod policy;
 pub mod proof;
 pub mod record;
+pub mod report;
+pub mod request;
+#[cfg(feature = "serde")]
+mod serde_text;
 pub mod store;
+#[cfg(feature = "tracing")]
+pub mod trace;
 pub mod user;
 
 pub use app::{AppMatch, AppProvisioning, AppVerifier};
@@ -23,17 +32,18 @@ pub use challenge::{Challenge, ChallengeStatus, EnrollmentState};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use code::{
     CodeHash, CodeKey, OneTimeCode, OsRandomness, Randomness, RecoveryCode, SecretBytes,
-    SeededRandomness, random_code,
+    SeededRandomness, ThreadRandomness, random_code,
 };
 pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
-    MemoryDelivery, Purpose, Receipt, SentMessage,
+    MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
 pub use error::{
     Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
     TransitionError,
 };
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
+pub use http::http_status;
 pub use machine::{Approved, Verification};
 pub use method::{
     AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
@@ -42,8 +52,12 @@ pub use method::{
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
 pub use number_match::SignInNumber;
 pub use phone::{NumberKind, PhoneNumber};
-pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy};
+pub use policy::{CallConfirmation, CostNotice, CountryPolicy, Policy, RiskNotice};
 pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
+pub use report::{DeliveryReport, NextStep, ReportAnswer, ReportStatus};
+pub use request::{EventMeta, RequestContext};
 pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
+#[cfg(feature = "tracing")]
+pub use trace::TracingEvents;
 pub use user::UserId;

@@ -17,13 +17,17 @@ use crate::delivery::{CallOutcome, Content, Purpose};
 use crate::error::{Error, InputError, Missing, PolicyError};
 use crate::event::{Event, Refusal};
 use crate::method::{ChallengeId, Method, MethodId, MethodKind, MethodRecord, MethodStatus};
-use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy};
+use crate::policy::{CallConfirmation, CostNotice, Lockout, Policy, RiskNotice};
 use crate::proof::Proof;
 use crate::record::{
     MAX_CHALLENGES, MAX_METHODS, MAX_OPEN_CHALLENGES, MAX_PROOFS, ProofRecord, ProofSource,
     RecoveryCodeRecord, UserRecord, UserStatus,
 };
 use crate::user::UserId;
+
+mod fallback;
+
+pub use fallback::{fall_back, report_delivery};
 
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 pub const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
@@ -86,6 +90,7 @@ pub struct Send {
 
 /// A sign-in or enrollment approval, as the machine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Approved {
     /// Enrollment or sign-in.
     pub purpose: Purpose,
@@ -94,12 +99,15 @@ pub struct Approved {
     /// Its kind.
     pub method: MethodKind,
     /// For a redeemed sign-in: the proof minted for it.
+    // A bearer secret: never serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub proof: Option<Proof>,
 }
 
 /// The answer to a presented code, a key press or a poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Verification {
     /// Correct. A sign-in carries its proof (once); an enrollment waits for
     /// [`Mfa::complete`](crate::Mfa::complete).
@@ -480,6 +488,9 @@ pub fn pending(
     cost_notice: Option<CostNotice>,
     ctx: &Ctx<'_>,
 ) -> crate::Pending {
+    let risk_notice = method.destination().map(|_| RiskNotice {
+        app_offered: ctx.app.is_some(),
+    });
     crate::Pending {
         challenge_id: c.id.clone(),
         method_id: c.method_id.clone(),
@@ -490,9 +501,17 @@ pub fn pending(
         resend_after: c.last_sent_at.map(|t| t + ctx.policy.resend_cooldown),
         attempts_left: c.attempts_left(),
         cost_notice,
+        risk_notice,
         app: None,
         match_number: None,
     }
+}
+
+/// The kind of the method `id`; a typed error when the record has no such method.
+fn method_kind(rec: &UserRecord, id: &MethodId) -> Result<MethodKind, Error> {
+    rec.method(id)
+        .map(|m| m.method.kind())
+        .ok_or(Error::NotFound(Missing::Method))
 }
 
 /// What a send carries: the code, or a call that confirms by key or by the number
@@ -684,9 +703,9 @@ pub fn poll(
     let mut c = find(rec, id)?.clone();
     match c.status_at(ctx.now) {
         ChallengeStatus::Approved => {
-            let kind = rec
-                .method(&c.method_id)
-                .map_or(MethodKind::OfficePhone, |m| m.method.kind());
+            // Removing or blocking a method closes its challenges, so an approved one
+            // always has its method; a record without it is refused, not guessed at.
+            let kind = method_kind(rec, &c.method_id)?;
             let proof = (c.purpose == Purpose::SignIn).then(|| redeem(rec, &mut c, minted, ctx));
             let approved = Verification::Approved(Approved {
                 purpose: c.purpose,
@@ -712,6 +731,7 @@ pub fn report_call(
 ) -> Result<Verification, Error> {
     let challenge = find(rec, id)?.clone();
     let status = challenge.status_at(ctx.now);
+    let kind = method_kind(rec, &challenge.method_id)?;
     let event = match outcome {
         CallOutcome::Confirmed => ChallengeEvent::CallConfirmed,
         CallOutcome::FraudReported => ChallengeEvent::FraudReported,
@@ -725,9 +745,6 @@ pub fn report_call(
     if outcome == CallOutcome::Confirmed {
         // Approved but not redeemed: the sign-in page's poll redeems it once.
         next.approved_at = Some(ctx.now);
-        let kind = rec
-            .method(&method_id)
-            .map_or(MethodKind::OfficePhone, |m| m.method.kind());
         rec.failures = Default::default();
         emit(
             effects,
@@ -746,7 +763,6 @@ pub fn report_call(
         }));
     }
     replace(rec, next);
-    let kind = rec.method(&method_id).map(|m| m.method.kind());
     if let Some(m) = rec.method_mut(&method_id) {
         if m.status == MethodStatus::Active {
             m.status = MethodStatus::Blocked;
@@ -764,7 +780,7 @@ pub fn report_call(
         Event::FraudReported {
             user: ctx.user.clone(),
             method_id,
-            method: kind.unwrap_or(MethodKind::OfficePhone),
+            method: kind,
             challenge_id: id.clone(),
             purpose,
             at: ctx.now,

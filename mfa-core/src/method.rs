@@ -5,10 +5,12 @@ use std::fmt;
 use crate::clock::Timestamp;
 use crate::code::{Randomness, SecretBytes};
 use crate::error::InputError;
+use crate::inline::InlineStr;
 use crate::phone::PhoneNumber;
 
 /// How the authentication phone is reached: "Send me an SMS" or "Call me".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PhoneMode {
     /// A text message with a code.
     Sms,
@@ -18,6 +20,7 @@ pub enum PhoneMode {
 
 /// The delivery channel a method uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Channel {
     /// Text messages.
     Sms,
@@ -61,6 +64,7 @@ impl Extension {
 /// A second-factor method, as the user chooses it on the "additional security" page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Method {
     /// A mobile phone that gets an SMS or a call.
     AuthenticationPhone {
@@ -84,6 +88,7 @@ pub enum Method {
 
 /// The kind of a [`Method`], without its details.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MethodKind {
     /// [`Method::AuthenticationPhone`].
     AuthenticationPhone,
@@ -97,6 +102,7 @@ pub enum MethodKind {
 
 /// Where a code or call goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Destination {
     /// The number.
     pub number: PhoneNumber,
@@ -188,43 +194,48 @@ impl fmt::Display for Method {
     }
 }
 
+/// The longest id [`MethodId::parse`] and [`ChallengeId::parse`] take.
+pub const MAX_ID_LEN: usize = 64;
+
 macro_rules! random_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(InlineStr<MAX_ID_LEN>);
 
         impl $name {
             /// A fresh random id (128 bits, hex).
             pub fn generate(rng: &dyn Randomness) -> Self {
                 let mut bytes = [0u8; 16];
                 rng.fill(&mut bytes);
-                $name(bytes.iter().map(|b| format!("{b:02x}")).collect())
+                $name(InlineStr::hex(&bytes).unwrap_or_else(|| unreachable!("32 < MAX_ID_LEN")))
             }
 
-            /// An id read back from storage or a request; checked to be 1 to 64 printable ASCII characters.
+            /// An id read back from storage or a request; checked to be 1 to
+            /// [`MAX_ID_LEN`] printable ASCII characters.
             pub fn parse(input: &str) -> Result<Self, InputError> {
-                if input.is_empty() || input.len() > 64 || !input.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(InputError::InvalidSetting(concat!("malformed ", stringify!($name))));
+                let malformed = InputError::InvalidSetting(concat!("malformed ", stringify!($name)));
+                if input.is_empty() || !input.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(malformed);
                 }
-                Ok($name(input.to_owned()))
+                InlineStr::new(input).map($name).ok_or(malformed)
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.0)
+                write!(f, "{}({})", stringify!($name), self.as_str())
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
     };
@@ -241,6 +252,7 @@ random_id!(
 
 /// Whether a method can be used yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MethodStatus {
     /// Chosen, waiting for its first correct code.
     Pending,
@@ -261,6 +273,7 @@ pub struct AppCredential {
 
 /// A method as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MethodRecord {
     /// Its id.
     pub id: MethodId,
@@ -273,6 +286,8 @@ pub struct MethodRecord {
     /// When it was chosen.
     pub created_at: Timestamp,
     /// The app key, for authenticator apps.
+    // The app's key: never serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub app: Option<AppCredential>,
     /// The method this one replaces once verified (a changed phone number).
     pub replaces: Option<MethodId>,

@@ -9,17 +9,20 @@ use std::sync::Arc;
 use crate::app::{AppProvisioning, AppVerifier};
 use crate::challenge::{ChallengeStatus, EnrollmentState};
 use crate::clock::{Clock, SystemClock, Timestamp};
-use crate::code::{CodeKey, OsRandomness, Randomness, RecoveryCode, random_code};
+use crate::code::{CodeKey, Randomness, RecoveryCode, ThreadRandomness, random_code};
 use crate::delivery::{CallOutcome, Delivery, DeliveryError, DeliveryRequest, Purpose};
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
 use crate::method::{ChallengeId, Channel, Method, MethodId, MethodKind, MethodRecord};
-use crate::policy::{CostNotice, Policy};
+use crate::policy::{CostNotice, Policy, RiskNotice};
 use crate::proof::Proof;
 use crate::record::{UserRecord, UserStatus};
+use crate::request::{EventMeta, RequestContext};
 use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
+
+mod reports;
 
 /// How often a request decides again after losing a commit race before it gives up.
 const MAX_CONFLICTS: usize = 64;
@@ -27,6 +30,7 @@ const MAX_CONFLICTS: usize = 64;
 /// Where a user stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // returned once per request; boxing would only add an allocation
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Status {
     /// "You will be asked to set up the extra security": no method set up yet.
     EnrollmentRequired,
@@ -49,6 +53,7 @@ pub enum Status {
 
 /// A challenge waiting for the user: what to show them next.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Pending {
     /// The challenge to verify, resend or cancel.
     pub challenge_id: ChallengeId,
@@ -68,7 +73,11 @@ pub struct Pending {
     pub attempts_left: u32,
     /// Set when the code goes abroad: tell the user, and recommend the app.
     pub cost_notice: Option<CostNotice>,
+    /// Set for phone methods (SMS and calls): tell the user their weakness.
+    pub risk_notice: Option<RiskNotice>,
     /// For app enrollment: the secret, URI and manual key to show once.
+    // The secret to show once: never serialized.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub app: Option<AppProvisioning>,
     /// With number matching on calls: the two digits to show, which the user keys in
     /// on the call. A resend calls with a new number.
@@ -206,13 +215,16 @@ impl MfaBuilder {
             voice: self.voice,
             app: self.app,
             events: self.events,
+            request: None,
         })
     }
 }
 
 /// The second-factor service: enrollment, sign-in and managing methods.
 ///
-/// Cheap to share: wrap it in an `Arc`.
+/// Cheap to share: wrap it in an `Arc`. [`Mfa::with_request`] makes a copy for one
+/// request.
+#[derive(Clone)]
 pub struct Mfa {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -224,6 +236,7 @@ pub struct Mfa {
     app: Option<Arc<dyn AppVerifier>>,
     events: Arc<dyn EventSink>,
     issuer: String,
+    request: Option<Arc<RequestContext>>,
 }
 
 impl fmt::Debug for Mfa {
@@ -239,12 +252,13 @@ impl fmt::Debug for Mfa {
 }
 
 impl Mfa {
-    /// A builder with the defaults: memory store, system clock, OS randomness, default policy.
+    /// A builder with the defaults: memory store, system clock, a thread-local CSPRNG
+    /// seeded from the OS ([`ThreadRandomness`]), default policy.
     pub fn builder() -> MfaBuilder {
         MfaBuilder {
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(SystemClock),
-            rng: Arc::new(OsRandomness),
+            rng: Arc::new(ThreadRandomness),
             key: None,
             policy: Policy::default(),
             sms: None,
@@ -253,6 +267,48 @@ impl Mfa {
             events: Arc::new(NoEvents),
             issuer: None,
         }
+    }
+
+    /// This service for one request: its events carry `request` (client address and
+    /// user agent, see [`EventMeta`]) and its sends also count against the client's
+    /// send limit ([`SendLimits::per_client`](crate::policy::SendLimits::per_client)).
+    ///
+    /// ```
+    /// # async fn sign_in(mfa: &mfa_core::Mfa, user: &mfa_core::UserId) -> Result<(), mfa_core::Error> {
+    /// use mfa_core::RequestContext;
+    ///
+    /// let request = RequestContext::new()
+    ///     .client("203.0.113.7".parse().expect("an address"))
+    ///     .user_agent("Mozilla/5.0");
+    /// let pending = mfa.with_request(request).challenge(user).await?;
+    /// # let _ = pending; Ok(()) }
+    /// ```
+    pub fn with_request(&self, request: RequestContext) -> Mfa {
+        Mfa {
+            request: Some(Arc::new(request)),
+            ..self.clone()
+        }
+    }
+
+    /// The kinds of method this service can set up, strongest first: the
+    /// authenticator app (when an app verifier is configured), then the
+    /// authentication phone (SMS or call), then the office phone (calls).
+    ///
+    /// OWASP ASVS 5.0 (6.6.1) asks that a phone is offered only beside a stronger
+    /// method: list them in this order, and show each phone method's
+    /// [`Pending::risk_notice`].
+    pub fn offered_methods(&self) -> Vec<MethodKind> {
+        let mut kinds = Vec::with_capacity(3);
+        if self.app.is_some() {
+            kinds.push(MethodKind::AuthenticatorApp);
+        }
+        if self.sms.is_some() || self.voice.is_some() {
+            kinds.push(MethodKind::AuthenticationPhone);
+        }
+        if self.voice.is_some() {
+            kinds.push(MethodKind::OfficePhone);
+        }
+        kinds
     }
 
     /// The rules in force.
@@ -266,6 +322,7 @@ impl Mfa {
     }
 
     /// Whether the user must set up a method, or which one sign-in will use.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.status", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn status(&self, user: &UserId) -> Result<Status, Error> {
         let rec = self.read(user).await?;
         let default = rec.default_method().cloned();
@@ -285,6 +342,7 @@ impl Mfa {
     }
 
     /// The user's methods: active, blocked and pending.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.methods", skip_all, fields(user = %user), err(level = "warn", Display)))]
     pub async fn methods(&self, user: &UserId) -> Result<Vec<MethodRecord>, Error> {
         Ok(self.read(user).await?.methods)
     }
@@ -293,11 +351,13 @@ impl Mfa {
     ///
     /// Sends the SMS or places the call at once; for an app, returns the secret and
     /// URI to show. A user who has set up a method must use [`Mfa::add_method`].
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.begin_enrollment", skip_all, fields(user = %user, method = %method), ret, err(level = "warn", Display)))]
     pub async fn begin_enrollment(&self, user: &UserId, method: Method) -> Result<Pending, Error> {
         self.enroll(user, method, None, None).await
     }
 
     /// Adds another method; needs a proof of a fresh second factor.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.add_method", skip_all, fields(user = %user, method = %method), ret, err(level = "warn", Display)))]
     pub async fn add_method(
         &self,
         user: &UserId,
@@ -309,6 +369,7 @@ impl Mfa {
 
     /// Replaces a phone method's number: the new number must be verified, and the old
     /// method goes only when the new one completes. Emits [`Event::PhoneNumberChanged`].
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.change_phone_number", skip_all, fields(user = %user, method = %method, old = %old), ret, err(level = "warn", Display)))]
     pub async fn change_phone_number(
         &self,
         user: &UserId,
@@ -360,12 +421,14 @@ impl Mfa {
     }
 
     /// Starts a sign-in challenge on the user's default method.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.challenge", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn challenge(&self, user: &UserId) -> Result<Pending, Error> {
         self.sign_in(user, None).await
     }
 
     /// Starts a sign-in challenge on another of the user's active methods ("sign in
     /// another way").
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.challenge_with", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn challenge_with(
         &self,
         user: &UserId,
@@ -390,6 +453,7 @@ impl Mfa {
     /// The challenge must be this user's. A sign-in that passes is redeemed at once:
     /// [`Verification::proof`] is its proof, given this once. A malformed code is an
     /// input error and costs no attempt. Any store failure is an error, never an approval.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.verify", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn verify(
         &self,
         user: &UserId,
@@ -408,6 +472,7 @@ impl Mfa {
     /// Where a challenge stands, for a page waiting on a call: `Waiting` until the user
     /// answers; an approved sign-in is redeemed by the first poll that sees it, which
     /// alone gets the proof; later polls say `AlreadyUsed`.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.poll", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn poll(
         &self,
         user: &UserId,
@@ -435,6 +500,7 @@ impl Mfa {
     /// A call's outcome, reported by a voice backend or its webhook: `#` approves (the
     /// sign-in page then redeems it with [`Mfa::poll`]); `0#` denies the challenge,
     /// blocks the method and suspends changes to the user's factors.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.report_call", skip_all, fields(user = %user, challenge = %challenge, outcome = ?outcome), ret, err(level = "warn", Display)))]
     pub async fn report_call(
         &self,
         user: &UserId,
@@ -477,6 +543,7 @@ impl Mfa {
     /// wrong-attempt count is kept. For calls, calls again.
     ///
     /// If the send fails the challenge stays pending, so the user can try again.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.resend", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn resend(&self, user: &UserId, challenge: &ChallengeId) -> Result<Pending, Error> {
         let fresh = self.fresh();
         let (mut pending, sends) = self
@@ -489,6 +556,7 @@ impl Mfa {
     }
 
     /// Gives up on a challenge; for an enrollment the pending method is dropped.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.cancel", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn cancel(&self, user: &UserId, challenge: &ChallengeId) -> Result<(), Error> {
         self.run(user, |rec, ctx, fx| {
             machine::cancel(rec, challenge, ctx, fx)
@@ -500,6 +568,7 @@ impl Mfa {
     /// "Authentication is complete. Click Complete": the verified method becomes active
     /// (and default when it is the user's first). The answer carries a proof of the
     /// factor just shown, for setting up recovery codes or another method.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.complete", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn complete(
         &self,
         user: &UserId,
@@ -515,6 +584,7 @@ impl Mfa {
     }
 
     /// Makes another active method the default; needs a proof.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.set_default", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn set_default(
         &self,
         user: &UserId,
@@ -530,6 +600,7 @@ impl Mfa {
 
     /// Removes a method, never the last active one (see [`Mfa::reset_user`]); its open
     /// challenges and the proofs made from it die with it.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.remove_method", skip_all, fields(user = %user, method_id = %method_id), ret, err(level = "warn", Display)))]
     pub async fn remove_method(
         &self,
         user: &UserId,
@@ -545,6 +616,7 @@ impl Mfa {
 
     /// An administrator's reset: every method, recovery code, proof and open challenge
     /// goes, failures are cleared, and the user must enroll again.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.reset_user", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn reset_user(&self, user: &UserId) -> Result<(), Error> {
         self.run(user, |rec, ctx, fx| {
             machine::reset(rec, ctx, fx);
@@ -556,6 +628,7 @@ impl Mfa {
 
     /// An administrator lifts a fraud report's suspension: the user may change factors
     /// again, and the blocked methods sign in again.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.unblock", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn unblock(&self, user: &UserId) -> Result<(), Error> {
         self.run(user, |rec, ctx, fx| {
             machine::unblock(rec, ctx, fx);
@@ -567,6 +640,7 @@ impl Mfa {
 
     /// Makes a new set of recovery codes (the old set dies) and returns them to show
     /// once. Needs a proof: from a sign-in, or from the enrollment just completed.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.regenerate_recovery_codes", skip_all, fields(user = %user), err(level = "warn", Display)))]
     pub async fn regenerate_recovery_codes(
         &self,
         user: &UserId,
@@ -588,6 +662,7 @@ impl Mfa {
 
     /// Signs in with a recovery code, which then dies; lifts a fraud report's
     /// suspension. `None` when no unused code matches (counted as a failure).
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.verify_recovery_code", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn verify_recovery_code(
         &self,
         user: &UserId,
@@ -605,6 +680,7 @@ impl Mfa {
     }
 
     /// Where an enrollment stands, in the guide's words.
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.enrollment_state", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn enrollment_state(
         &self,
         user: &UserId,
@@ -618,6 +694,7 @@ impl Mfa {
     }
 
     /// A challenge as it stands (a view: it never redeems; see [`Mfa::poll`]).
+    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.challenge_status", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn challenge_status(
         &self,
         user: &UserId,
@@ -631,6 +708,10 @@ impl Mfa {
     }
 
     /// Asks the store to forget what has expired; returns how many entries went.
+    #[cfg_attr(
+        feature = "tracing",
+        tracing::instrument(name = "mfa.purge", skip_all, ret, err(level = "warn", Display))
+    )]
     pub async fn purge(&self) -> Result<u64, Error> {
         Ok(self.store.purge(self.clock.now()).await?)
     }
@@ -694,7 +775,7 @@ impl Mfa {
             let value = match decided {
                 Ok(v) => v,
                 Err(e) => {
-                    self.emit(effects);
+                    self.emit(effects, now);
                     return Err(e);
                 }
             };
@@ -717,9 +798,9 @@ impl Mfa {
                 }
             }
             rec.updated_at = now;
-            match self.store.commit(user, version, &rec).await? {
+            match self.store.commit(user, version, rec).await? {
                 Commit::Committed(_) => {
-                    self.emit(effects);
+                    self.emit(effects, now);
                     return Ok((value, sends));
                 }
                 Commit::Conflict => continue,
@@ -728,12 +809,21 @@ impl Mfa {
         Err(StoreError::unavailable("the user's record kept changing; try again").into())
     }
 
-    fn emit(&self, effects: Vec<Effect>) {
+    fn emit(&self, effects: Vec<Effect>, at: Timestamp) {
         for effect in effects {
             if let Effect::Emit(event) = effect {
-                self.events.emit(event);
+                self.emit_one(event, at);
             }
         }
+    }
+
+    /// Hands one event to the sink with its time and this request.
+    fn emit_one(&self, event: Event, at: Timestamp) {
+        let meta = EventMeta {
+            at,
+            request: self.request.as_deref().cloned(),
+        };
+        self.events.emit_with(event, &meta);
     }
 
     async fn count_windows(
@@ -747,7 +837,12 @@ impl Mfa {
         // Keys are keyed hashes, so a shared store never holds numbers in clear.
         let dest = self.limit_key("dest", number.e164());
         let country = format!("cc:{}", number.country_code());
-        let hits = [
+        let client = self
+            .request
+            .as_deref()
+            .and_then(RequestContext::client_key)
+            .map(|c| self.limit_key("client", &c));
+        let mut hits = vec![
             WindowHit {
                 key: &dest,
                 window: limits.per_destination.window,
@@ -757,19 +852,29 @@ impl Mfa {
                 window: limits.per_country.window,
             },
         ];
-        let counts = self.store.hit(&hits, now).await?;
-        let scopes = [
+        let mut scopes = vec![
             (LimitScope::Destination, limits.per_destination.max),
             (LimitScope::Country, limits.per_country.max),
         ];
+        if let Some(client) = &client {
+            hits.push(WindowHit {
+                key: client,
+                window: limits.per_client.window,
+            });
+            scopes.push((LimitScope::ClientAddress, limits.per_client.max));
+        }
+        let counts = self.store.hit(&hits, now).await?;
         for ((scope, max), count) in scopes.into_iter().zip(counts) {
             if count.count > max {
-                self.events.emit(Event::Refused {
-                    user: user.clone(),
-                    challenge_id: Some(challenge.clone()),
-                    reason: Refusal::RateLimited,
-                    at: now,
-                });
+                self.emit_one(
+                    Event::Refused {
+                        user: user.clone(),
+                        challenge_id: Some(challenge.clone()),
+                        reason: Refusal::RateLimited,
+                        at: now,
+                    },
+                    now,
+                );
                 return Err(PolicyError::RateLimited {
                     scope,
                     retry_after: count.resets_at.saturating_since(now),
@@ -832,13 +937,16 @@ impl Mfa {
             };
             match self.delivery(channel)?.send(&request).await {
                 Ok(receipt) => {
-                    self.events.emit(Event::CodeSent {
-                        user: user.clone(),
-                        channel,
-                        country_code,
-                        purpose: send.purpose,
-                        resend: send.resend,
-                    });
+                    self.emit_one(
+                        Event::CodeSent {
+                            user: user.clone(),
+                            channel,
+                            country_code,
+                            purpose: send.purpose,
+                            resend: send.resend,
+                        },
+                        self.clock.now(),
+                    );
                     if let Some(outcome) = receipt.call_outcome {
                         let answer = self.report_call(user, &send.challenge_id, outcome).await?;
                         pending.waiting_for = match answer {
@@ -849,11 +957,14 @@ impl Mfa {
                     }
                 }
                 Err(e) => {
-                    self.events.emit(Event::DeliveryFailed {
-                        user: user.clone(),
-                        channel,
-                        transient: e.is_transient(),
-                    });
+                    self.emit_one(
+                        Event::DeliveryFailed {
+                            user: user.clone(),
+                            channel,
+                            transient: e.is_transient(),
+                        },
+                        self.clock.now(),
+                    );
                     if channel == Channel::Voice && e.is_call_outcome() {
                         return Err(Error::CallNotCompleted {
                             challenge_id: send.challenge_id,

@@ -5,6 +5,7 @@ use std::fmt;
 use phonenumber::{Mode, Type};
 
 use crate::error::InputError;
+use crate::inline::InlineStr;
 
 /// The longest phone number input accepted, in bytes, before parsing.
 const MAX_NUMBER_INPUT: usize = 64;
@@ -12,6 +13,7 @@ const MAX_NUMBER_INPUT: usize = 64;
 /// What kind of line a number belongs to, as the numbering plan says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum NumberKind {
     /// A mobile phone: SMS and calls.
     Mobile,
@@ -54,7 +56,8 @@ impl NumberKind {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
-    e164: String,
+    // `+` and at most 15 digits (ITU-T E.164), kept inline: see `InlineStr`.
+    e164: InlineStr<16>,
     country_code: u16,
     region: Option<&'static str>,
     kind: NumberKind,
@@ -118,8 +121,10 @@ impl PhoneNumber {
             .country()
             .id()
             .and_then(|id| static_region(id.as_ref()));
+        let e164 = InlineStr::new(&parsed.format().mode(Mode::E164).to_string())
+            .ok_or(InputError::InvalidPhoneNumber("longer than E.164 allows"))?;
         Ok(PhoneNumber {
-            e164: parsed.format().mode(Mode::E164).to_string(),
+            e164,
             country_code: parsed.country().code(),
             region,
             kind,
@@ -128,23 +133,25 @@ impl PhoneNumber {
 
     /// A number as the record codec stored it, taken without parsing again (parsing
     /// costs microseconds per number, and a record is loaded on every request).
+    ///
+    /// `None` when `e164` is longer than E.164 allows (no parse made it).
     pub(crate) fn from_stored(
-        e164: String,
+        e164: &str,
         country_code: u16,
         region: Option<&str>,
         kind: NumberKind,
-    ) -> Self {
-        PhoneNumber {
-            e164,
+    ) -> Option<Self> {
+        Some(PhoneNumber {
+            e164: InlineStr::new(e164)?,
             country_code,
             region: region.and_then(static_region),
             kind,
-        }
+        })
     }
 
     /// The number in E.164 form, such as `+4741234567`.
     pub fn e164(&self) -> &str {
-        &self.e164
+        self.e164.as_str()
     }
 
     /// The country calling code, such as 47 for Norway.
@@ -165,7 +172,7 @@ impl PhoneNumber {
     /// The number with all but the country code and the last two digits masked,
     /// for messages shown to the user ("we sent a code to +47 ••••••67").
     pub fn masked(&self) -> String {
-        let digits = &self.e164[1..];
+        let digits = self.e164().get(1..).unwrap_or_default();
         let cc = self.country_code.to_string();
         let rest = &digits[cc.len().min(digits.len())..];
         let keep = rest.len().saturating_sub(2);
@@ -228,7 +235,7 @@ impl fmt::Debug for PhoneNumber {
 
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.e164)
+        f.write_str(self.e164())
     }
 }
 

@@ -15,6 +15,7 @@ pub const MAX_CONSECUTIVE_FAILURES: u32 = 100;
 
 /// How a call verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum CallConfirmation {
     /// The call asks the user to press `#` (Microsoft's way); the key press approves.
     PressKey,
@@ -28,6 +29,7 @@ pub enum CallConfirmation {
 
 /// A count allowed within a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RateLimit {
     /// How many are allowed in one window.
     pub max: u32,
@@ -45,6 +47,7 @@ impl RateLimit {
 /// Limits on sends, counted before anything is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SendLimits {
     /// Per phone number (default 5 per 10 minutes).
     pub per_destination: RateLimit,
@@ -52,6 +55,10 @@ pub struct SendLimits {
     pub per_user: RateLimit,
     /// Per country calling code, against SMS pumping (default 1,000 per hour).
     pub per_country: RateLimit,
+    /// Per client address (an IPv4 address or an IPv6 /64), when the application
+    /// passes the request ([`Mfa::with_request`](crate::Mfa::with_request)): against
+    /// one source pumping SMS through many accounts (default 20 per hour).
+    pub per_client: RateLimit,
 }
 
 impl Default for SendLimits {
@@ -60,6 +67,7 @@ impl Default for SendLimits {
             per_destination: RateLimit::new(5, Duration::from_secs(600)),
             per_user: RateLimit::new(10, Duration::from_secs(3600)),
             per_country: RateLimit::new(1000, Duration::from_secs(3600)),
+            per_client: RateLimit::new(20, Duration::from_secs(3600)),
         }
     }
 }
@@ -67,6 +75,7 @@ impl Default for SendLimits {
 /// Growing delays after consecutive failures of one user, across challenges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LockoutPolicy {
     /// Failures allowed before any delay (default 5).
     pub free_failures: u32,
@@ -118,6 +127,7 @@ impl LockoutPolicy {
 /// Which countries may be texted or called, and which is home.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CountryPolicy {
     /// Allowed country calling codes; `None` allows every country.
     pub allowed: Option<BTreeSet<u16>>,
@@ -135,9 +145,36 @@ impl CountryPolicy {
     }
 }
 
+/// Told to the user beside a phone method (OWASP ASVS 5.0, 6.6.1): a code by SMS
+/// or call can be taken on the way (a SIM swap, a ported number, an intercepted
+/// signalling network, a voicemail box with a default PIN), which an authenticator
+/// app's code cannot. Shown whenever a phone method is set up or used, not only when
+/// it costs money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RiskNotice {
+    /// Whether this service offers the authenticator app, so the notice can point
+    /// to it.
+    pub app_offered: bool,
+}
+
+impl RiskNotice {
+    /// The notice as English text.
+    pub fn message(&self) -> &'static str {
+        if self.app_offered {
+            "Codes sent by text message or call can be intercepted, for example by someone \
+             who takes over your phone number. The authenticator app is safer."
+        } else {
+            "Codes sent by text message or call can be intercepted, for example by someone \
+             who takes over your phone number."
+        }
+    }
+}
+
 /// Told to the user when a code goes abroad: the operator may charge for it, and the
 /// authenticator app avoids that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CostNotice {
     /// The destination's country calling code.
     pub country_code: u16,
@@ -164,6 +201,7 @@ impl CostNotice {
 /// All the rules the driver applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Policy {
     /// Digits in SMS and voice codes (default 6; 4 to 10).
     pub code_digits: usize,

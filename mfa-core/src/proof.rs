@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::code::Randomness;
 use crate::error::InputError;
+use crate::inline::InlineStr;
 
 /// A re-authentication proof: a bearer token handed out once, by a redeemed sign-in
 /// ([`Verification::proof`](crate::Verification::proof)), a completed enrollment or
@@ -14,14 +15,14 @@ use crate::error::InputError;
 /// or a reset ends it. Keep it in the server-side session, never in a URL; `Debug`
 /// does not show it. The record keeps only its keyed hash.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Proof(String);
+pub struct Proof(InlineStr<32>);
 
 impl Proof {
     /// A fresh random token (128 bits).
     pub fn generate(rng: &dyn Randomness) -> Self {
         let mut bytes = [0u8; 16];
         rng.fill(&mut bytes);
-        Proof(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Proof(InlineStr::hex(&bytes).unwrap_or_else(|| unreachable!("16 bytes are 32 digits")))
     }
 
     /// A token as the application stored it.
@@ -29,12 +30,14 @@ impl Proof {
         if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(InputError::InvalidSetting("malformed proof token"));
         }
-        Ok(Proof(token.to_ascii_lowercase()))
+        InlineStr::new(&token.to_ascii_lowercase())
+            .map(Proof)
+            .ok_or(InputError::InvalidSetting("malformed proof token"))
     }
 
     /// The token, to keep in the session.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 

@@ -119,6 +119,18 @@ pub struct UserRecord {
     pub sends: SendWindow,
     /// When the record was last committed.
     pub updated_at: Timestamp,
+    /// Sends reported undelivered on challenges still open (at most
+    /// [`MAX_OPEN_CHALLENGES`]): they may fall back to a call at once.
+    pub undelivered: Vec<Undelivered>,
+}
+
+/// A send the gateway reported undelivered: the challenge and its generation then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undelivered {
+    /// The challenge.
+    pub challenge_id: ChallengeId,
+    /// Its generation when the report came: a later resend is not covered.
+    pub generation: u32,
 }
 
 impl UserRecord {
@@ -202,6 +214,11 @@ impl UserRecord {
         });
         self.proofs.retain(|p| now < p.expires_at);
         let challenges = &self.challenges;
+        self.undelivered.retain(|u| {
+            challenges
+                .iter()
+                .any(|c| c.id == u.challenge_id && c.status_at(now).is_awaiting())
+        });
         self.methods.retain(|m| {
             m.status != MethodStatus::Pending || challenges.iter().any(|c| c.method_id == m.id)
         });

@@ -472,7 +472,7 @@ async fn a_durable_store_needs_the_shared_code_key() {
             &self,
             u: &UserId,
             v: Option<u64>,
-            r: &mfa_core::UserRecord,
+            r: mfa_core::UserRecord,
         ) -> Result<mfa_core::Commit, mfa_core::StoreError> {
             self.0.commit(u, v, r).await
         }
@@ -537,5 +537,32 @@ async fn the_memory_store_forgets_abandoned_users() {
     w.clock.advance(Duration::from_secs(3600));
     w.mfa.purge().await.unwrap();
     assert_eq!(store.len(), 0, "{store:?}");
+    let _ = (&w.sms, &w.voice);
+}
+
+#[tokio::test]
+async fn the_memory_store_frees_the_dead_as_it_is_used_without_purge() {
+    let store = MemoryStore::new();
+    let w = world_over(store.clone());
+    let abandon = |prefix: &'static str, n: usize| {
+        let mfa = &w.mfa;
+        async move {
+            for i in 0..n {
+                let user = UserId::new(format!("{prefix}-{i}")).unwrap();
+                let pending = mfa
+                    .begin_enrollment(&user, Method::AuthenticatorApp)
+                    .await
+                    .unwrap();
+                mfa.cancel(&user, &pending.challenge_id).await.unwrap();
+            }
+        }
+    };
+    abandon("old", 4000).await;
+    assert_eq!(store.len(), 4000);
+    // An hour on, the old records are dead; new users keep writing.
+    w.clock.advance(Duration::from_secs(3600));
+    abandon("new", 4000).await;
+    // Each shard swept itself on the way: the dead are gone, the new ones kept.
+    assert_eq!(store.len(), 4000, "{store:?}");
     let _ = (&w.sms, &w.voice);
 }

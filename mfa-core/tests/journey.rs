@@ -8,8 +8,8 @@ use std::time::Duration;
 use mfa_core::{
     CallConfirmation, CallOutcome, ChallengeStatus, CountryPolicy, DeliveryError,
     DeliveryErrorKind, Error, Event, Extension, InputError, ManualClock, MemoryDelivery,
-    MemoryEvents, MemoryStore, Method, MethodStatus, Mfa, PhoneMode, PhoneNumber, Policy,
-    PolicyError, Proof, Purpose, Status, Timestamp, UserId, Verification,
+    MemoryEvents, MemoryStore, Method, MethodKind, MethodStatus, Mfa, PhoneMode, PhoneNumber,
+    Policy, PolicyError, Proof, Purpose, Status, Timestamp, UserId, Verification,
 };
 
 struct World {
@@ -1346,4 +1346,90 @@ async fn wrong_numbers_add_up_to_the_lockout() {
         matches!(refused, Some(Error::Policy(PolicyError::UserLocked { .. }))),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn phone_methods_carry_the_risk_notice_and_the_app_is_offered_first() {
+    // This world has SMS and calls but no app verifier.
+    let w = world();
+    assert_eq!(
+        w.mfa.offered_methods(),
+        [MethodKind::AuthenticationPhone, MethodKind::OfficePhone]
+    );
+    let pending = w
+        .mfa
+        .begin_enrollment(&kari(), sms_to(mobile()))
+        .await
+        .unwrap();
+    let notice = pending
+        .risk_notice
+        .expect("a phone method is told its risk");
+    assert!(!notice.app_offered);
+    assert!(notice.message().contains("intercepted"));
+    assert!(!notice.message().contains("app"), "no app to point to here");
+
+    // With an app verifier the app comes first and the notice points to it.
+    let with_app = Mfa::builder()
+        .sms(MemoryDelivery::new())
+        .app(AnyCodeApp)
+        .build()
+        .unwrap();
+    assert_eq!(
+        with_app.offered_methods(),
+        [
+            MethodKind::AuthenticatorApp,
+            MethodKind::AuthenticationPhone
+        ]
+    );
+    let phone = with_app
+        .begin_enrollment(&kari(), sms_to(mobile()))
+        .await
+        .unwrap();
+    assert!(
+        phone
+            .risk_notice
+            .unwrap()
+            .message()
+            .contains("authenticator app is safer")
+    );
+    let app = with_app
+        .begin_enrollment(
+            &UserId::new("ola@example.no").unwrap(),
+            Method::AuthenticatorApp,
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.risk_notice, None);
+}
+
+/// An app verifier that provisions a fixed key and accepts nothing.
+#[derive(Debug)]
+struct AnyCodeApp;
+
+impl mfa_core::AppVerifier for AnyCodeApp {
+    fn provision(
+        &self,
+        _issuer: &str,
+        _account: &str,
+        _rng: &dyn mfa_core::Randomness,
+    ) -> Result<mfa_core::AppProvisioning, InputError> {
+        Ok(mfa_core::AppProvisioning {
+            credential: mfa_core::AppCredential {
+                secret: mfa_core::SecretBytes::new(vec![7; 20]),
+                parameters: "test".to_owned(),
+            },
+            uri: "otpauth://totp/test".to_owned(),
+            manual_entry_key: "AEAQ".to_owned(),
+        })
+    }
+
+    fn verify(
+        &self,
+        _credential: &mfa_core::AppCredential,
+        _code: &mfa_core::OneTimeCode,
+        _now: Timestamp,
+        _after_step: Option<u64>,
+    ) -> Result<Option<mfa_core::AppMatch>, InputError> {
+        Ok(None)
+    }
 }

@@ -444,3 +444,44 @@ fn choosing_the_app_awaits_a_code_and_sends_nothing() {
     assert_eq!(after.status, ChallengeStatus::AwaitingCode);
     assert_eq!(after.attempts, 1);
 }
+
+/// A record whose call challenge has lost its method (no public call makes one:
+/// removing or blocking a method closes its challenges) is refused with a typed
+/// error, never answered with a made-up method kind.
+#[test]
+fn a_call_challenge_without_its_method_is_refused_not_guessed() {
+    use mfa_core::machine::{self, Ctx};
+    use mfa_core::{CallOutcome, Error, Missing, Proof, SeededRandomness, UserId, UserRecord};
+
+    let user = UserId::new("kari@example.no").unwrap();
+    let (policy, key) = (Policy::default(), key());
+    let ctx = Ctx {
+        user: &user,
+        now: START + Duration::from_secs(10),
+        policy: &policy,
+        key: &key,
+        app: None,
+    };
+    let proof = Proof::generate(&SeededRandomness::new(1));
+    for status in [
+        ChallengeStatus::Approved,
+        ChallengeStatus::AwaitingCallConfirmation,
+    ] {
+        let mut rec = UserRecord::default();
+        let mut c = challenge(Purpose::SignIn, status);
+        c.answer = Answer::KeyPress;
+        rec.challenges.push(c);
+        let id = ChallengeId::parse("c1").unwrap();
+        let before = rec.clone();
+        let answer = if status == ChallengeStatus::Approved {
+            machine::poll(&mut rec, &id, &proof, &ctx)
+        } else {
+            machine::report_call(&mut rec, &id, CallOutcome::Confirmed, &ctx, &mut Vec::new())
+        };
+        assert!(
+            matches!(answer, Err(Error::NotFound(Missing::Method))),
+            "{status:?}: {answer:?}"
+        );
+        assert_eq!(rec, before, "nothing changed");
+    }
+}

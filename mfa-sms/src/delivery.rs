@@ -184,4 +184,8 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("the HTTP client could not be built: {0}")]
     Client(String),
+    /// A Twilio setting Twilio would refuse (a SID, a secret, a callback host).
+    #[cfg(feature = "twilio")]
+    #[error(transparent)]
+    Twilio(#[from] mfa_twilio::ConfigError),
 }

@@ -271,6 +271,7 @@ fn status_error(status: u32) -> DeliveryError {
         status_kind(status),
         format!("the SMSC answered submit_sm with status {status:#010x}"),
     )
+    .with_provider_code(mfa_core::ProviderCode::new("smpp", status))
 }
 
 /// One `submit_sm`'s worth of message.

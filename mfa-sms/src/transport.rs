@@ -26,9 +26,10 @@ pub(crate) fn request_failed(gateway: &str, error: reqwest::Error) -> DeliveryEr
         DeliveryErrorKind::Transient
     };
     let error = error.without_url();
-    DeliveryError::new(kind, format!("{gateway} request failed: {error}"))
+    DeliveryError::new(kind, format!("{gateway} request failed: {error}")).with_source(error)
 }
 
+#[cfg_attr(not(any(feature = "http", feature = "kannel")), allow(dead_code))]
 /// The kind of failure an HTTP status means when the gateway says nothing more.
 pub(crate) fn status_kind(status: u16) -> DeliveryErrorKind {
     match status {

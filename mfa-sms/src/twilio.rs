@@ -1,12 +1,14 @@
 //! The Twilio Messages API: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`
 //! with basic auth and the form fields `To`, `Body`, `From` or `MessagingServiceSid`,
-//! and `StatusCallback`.
+//! and `StatusCallback`. The account, its credentials and the error table are
+//! [`mfa_twilio`]'s, shared with the voice backend.
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::{DeliveryError, DeliveryErrorKind, Receipt};
+use mfa_core::{DeliveryError, Receipt};
+use mfa_twilio::{Account, AuthToken, MessagingServiceSid};
 use serde::Deserialize;
 
 use crate::delivery::{ConfigError, OutgoingSms, SmsBackend};
@@ -43,8 +45,7 @@ pub enum TwilioSender {
 /// ```
 #[derive(Clone)]
 pub struct TwilioSms {
-    account_sid: String,
-    auth_token: String,
+    account: Account,
     sender: TwilioSender,
     status_callback: Option<String>,
     base_url: String,
@@ -54,8 +55,7 @@ pub struct TwilioSms {
 impl fmt::Debug for TwilioSms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TwilioSms")
-            .field("account_sid", &self.account_sid)
-            .field("auth_token", &"<redacted>")
+            .field("account", &self.account)
             .field("sender", &self.sender)
             .field("status_callback", &self.status_callback)
             .field("base_url", &self.base_url)
@@ -64,42 +64,48 @@ impl fmt::Debug for TwilioSms {
 }
 
 impl TwilioSms {
-    /// A backend for the account `account_sid` (`AC...`), authenticated with its auth
-    /// token (or an API key's secret with the key's sid as `account_sid`'s user).
+    /// A backend for the account `account_sid` (`AC` and 32 hex digits),
+    /// authenticated with its auth token. For an API key, see [`TwilioSms::with_api_key`].
     pub fn new(
         account_sid: &str,
         auth_token: &str,
         sender: TwilioSender,
     ) -> Result<Self, ConfigError> {
-        let sid_ok = |s: &str, prefix: &str| {
-            s.len() == 34 && s.starts_with(prefix) && s.bytes().all(|b| b.is_ascii_alphanumeric())
-        };
-        if !sid_ok(account_sid, "AC") {
-            return Err(ConfigError::InvalidSetting(
-                "the account sid is AC followed by 32 hex digits",
-            ));
-        }
-        if auth_token.is_empty() || auth_token.contains(['\r', '\n']) {
-            return Err(ConfigError::InvalidSetting(
-                "the auth token is empty or malformed",
-            ));
-        }
+        Self::with_account(
+            Account::new(account_sid, AuthToken::new(auth_token))?,
+            sender,
+        )
+    }
+
+    /// A backend for the account `account_sid` (`AC…`), authenticated with the API key
+    /// `key_sid` (`SK…`) and its secret; the request path names the account.
+    pub fn with_api_key(
+        account_sid: &str,
+        key_sid: &str,
+        key_secret: &str,
+        sender: TwilioSender,
+    ) -> Result<Self, ConfigError> {
+        Self::with_account(
+            Account::with_api_key(account_sid, key_sid, AuthToken::new(key_secret))?,
+            sender,
+        )
+    }
+
+    /// A backend for a configured [`Account`].
+    pub fn with_account(account: Account, sender: TwilioSender) -> Result<Self, ConfigError> {
         match &sender {
             TwilioSender::From(from) if from.trim().is_empty() || from.len() > 64 => {
                 return Err(ConfigError::InvalidSetting(
                     "the From sender is empty or too long",
                 ));
             }
-            TwilioSender::MessagingService(sid) if !sid_ok(sid, "MG") => {
-                return Err(ConfigError::InvalidSetting(
-                    "the messaging service sid is MG followed by 32 hex digits",
-                ));
+            TwilioSender::MessagingService(sid) => {
+                MessagingServiceSid::parse(sid)?;
             }
-            _ => {}
+            TwilioSender::From(_) => {}
         }
         Ok(TwilioSms {
-            account_sid: account_sid.to_owned(),
-            auth_token: auth_token.to_owned(),
+            account,
             sender,
             status_callback: None,
             base_url: TWILIO_API.to_owned(),
@@ -107,9 +113,9 @@ impl TwilioSms {
         })
     }
 
-    /// Twilio posts the message's status changes to `url`.
+    /// Twilio posts the message's status changes to `url` (no underscore in its host).
     pub fn with_status_callback(mut self, url: &str) -> Result<Self, ConfigError> {
-        transport::base_url(url)?;
+        mfa_twilio::limits::callback_url(url)?;
         self.status_callback = Some(url.to_owned());
         Ok(self)
     }
@@ -126,11 +132,9 @@ impl TwilioSms {
         Ok(self)
     }
 
-    fn messages_url(&self) -> String {
-        format!(
-            "{}/2010-04-01/Accounts/{}/Messages.json",
-            self.base_url, self.account_sid
-        )
+    /// The account, to check the status callbacks' signatures with.
+    pub fn account(&self) -> &Account {
+        &self.account
     }
 }
 
@@ -140,40 +144,9 @@ struct Created {
     sid: Option<String>,
 }
 
-/// Twilio's error body: `{"code", "message", "more_info", "status"}`.
-#[derive(Deserialize)]
-struct TwilioErrorBody {
-    code: Option<u32>,
-    more_info: Option<String>,
-}
-
-/// The kind of failure a Twilio error code means, when it says more than the status.
-pub fn error_kind(code: u32) -> Option<DeliveryErrorKind> {
-    Some(match code {
-        // Invalid 'To' number; not a mobile number; landline or unreachable carrier.
-        21211 | 21614 | 21612 | 21217 | 21401 | 21407 => DeliveryErrorKind::InvalidDestination,
-        // Region not enabled; unsubscribed (STOP); blocked or blacklisted destination.
-        21408 | 21610 | 21215 | 30004 | 30007 => DeliveryErrorKind::Blocked,
-        // Authentication; the sender is not ours or cannot send SMS; the messaging service.
-        20003 | 20005 | 20404 | 21212 | 21606 | 21659 | 21660 | 21703 | 21705 => {
-            DeliveryErrorKind::Configuration
-        }
-        20429 | 14107 | 30001 | 30002 => DeliveryErrorKind::Transient,
-        _ => return None,
-    })
-}
-
-fn describe(code: u32) -> &'static str {
-    match code {
-        21211 => "invalid 'To' number",
-        21614 => "'To' is not a mobile number",
-        21408 => "sending to this region is not enabled",
-        21610 => "the recipient has unsubscribed",
-        20003 => "authentication failed",
-        20429 => "too many requests",
-        _ => "see more_info",
-    }
-}
+/// The kind of failure a Twilio error code means, when it says more than the status
+/// (the table shared with the voice backend).
+pub use mfa_twilio::error_kind;
 
 #[async_trait]
 impl SmsBackend for TwilioSms {
@@ -188,10 +161,11 @@ impl SmsBackend for TwilioSms {
         if let Some(url) = &self.status_callback {
             form.push(("StatusCallback", url));
         }
+        let (user, password) = self.account.basic_auth();
         let response = self
             .client
-            .post(self.messages_url())
-            .basic_auth(&self.account_sid, Some(&self.auth_token))
+            .post(self.account.resource_url(&self.base_url, "Messages"))
+            .basic_auth(user, Some(password))
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&form)
             .send()
@@ -209,29 +183,6 @@ impl SmsBackend for TwilioSms {
                 .unwrap_or_default();
             return Ok(Receipt::new(sid));
         }
-        let error = serde_json::from_slice::<TwilioErrorBody>(&body).ok();
-        let code = error.as_ref().and_then(|e| e.code);
-        let kind = match (status, code.and_then(error_kind)) {
-            (429 | 500..=599, _) => DeliveryErrorKind::Transient,
-            (_, Some(kind)) => kind,
-            _ => transport::status_kind(status),
-        };
-        let more_info = error
-            .and_then(|e| e.more_info)
-            .map(|info| info.chars().take(200).collect::<String>());
-        let message = match (code, more_info) {
-            (Some(code), Some(info)) => format!(
-                "Twilio answered {status} with error {code} ({}): {info}",
-                describe(code)
-            ),
-            (Some(code), None) => {
-                format!(
-                    "Twilio answered {status} with error {code} ({})",
-                    describe(code)
-                )
-            }
-            (None, _) => format!("Twilio answered {status}"),
-        };
-        Err(DeliveryError::new(kind, message))
+        Err(mfa_twilio::api_error(status, &body))
     }
 }

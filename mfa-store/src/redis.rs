@@ -548,13 +548,13 @@ impl Store for RedisStore {
         &self,
         user: &UserId,
         expected: Option<Version>,
-        record: &UserRecord,
+        record: UserRecord,
     ) -> Result<Commit, StoreError> {
         let version = expected.map_or(Ok(1), |v| {
             v.checked_add(1)
                 .ok_or_else(|| StoreError::new(StoreErrorKind::Other, "version out of range"))
         })?;
-        let sealed = self.keys.seal_record(user, version, record)?;
+        let sealed = self.keys.seal_record(user, version, &record)?;
         let written: i64 = self
             .scripts
             .commit
@@ -569,7 +569,7 @@ impl Store for RedisStore {
                     .map(|t| t.unix_millis().to_string())
                     .unwrap_or_default(),
             )
-            .arg(ttl_ms(record).map(|t| t.to_string()).unwrap_or_default())
+            .arg(ttl_ms(&record).map(|t| t.to_string()).unwrap_or_default())
             .invoke_async(&mut self.link.clone())
             .await
             .map_err(redis_error)?;

@@ -243,13 +243,13 @@ impl Store for SqliteStore {
         &self,
         user: &UserId,
         expected: Option<Version>,
-        record: &UserRecord,
+        record: UserRecord,
     ) -> Result<Commit, StoreError> {
         let version = expected.map_or(Ok(1), |v| {
             v.checked_add(1)
                 .ok_or_else(|| StoreError::new(StoreErrorKind::Other, "version out of range"))
         })?;
-        let sealed = self.keys.seal_record(user, version, record)?;
+        let sealed = self.keys.seal_record(user, version, &record)?;
         let id = self.keys.user_index(user);
         let expires_at = record.expires_at().map(millis_i64);
         let new = version_i64(version)?;

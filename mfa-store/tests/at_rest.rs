@@ -166,7 +166,7 @@ fn only_new_key() -> Keyring {
 
 async fn commit_new(store: &dyn Store, user: &UserId, record: &UserRecord) {
     assert_eq!(
-        store.commit(user, None, record).await.unwrap(),
+        store.commit(user, None, record.clone()).await.unwrap(),
         Commit::Committed(1)
     );
 }
@@ -209,7 +209,7 @@ async fn check_rotation<S: Store>(open: impl AsyncFn(Keyring) -> S, raw: &dyn Ra
     assert_eq!(loaded.record, record);
     assert_eq!(
         rotated
-            .commit(&user, Some(1), &loaded.record)
+            .commit(&user, Some(1), loaded.record.clone())
             .await
             .unwrap(),
         Commit::Committed(2)
@@ -249,7 +249,7 @@ async fn check_tampering(store: &dyn Store, raw: &dyn Raw) {
     let mut changed = record.clone();
     changed.failures.count = 1;
     assert_eq!(
-        store.commit(&kari, Some(1), &changed).await.unwrap(),
+        store.commit(&kari, Some(1), changed.clone()).await.unwrap(),
         Commit::Committed(2)
     );
     let (version, key_id, _) = raw.row(&ring.user_index(&kari)).await;
@@ -386,7 +386,9 @@ mod sqlite {
         );
         let new = SqliteStore::open(&path, rotated_keys()).unwrap();
         let loaded = new.load(&user).await.unwrap().unwrap();
-        new.commit(&user, Some(1), &loaded.record).await.unwrap();
+        new.commit(&user, Some(1), loaded.record.clone())
+            .await
+            .unwrap();
         assert_eq!(
             new.records_by_key().await.unwrap(),
             [("test-1".to_owned(), 1), ("test-2".to_owned(), 1)]

@@ -7,10 +7,12 @@
 //! - first commits for one new user, 50 per process: exactly one creates it;
 //! - hits on one window, 250 per process: the counts seen are exactly 1 to 500.
 //!
-//! TODO(lead): Mfa-level. v1 raced the driver here (one correct SMS code submitted
-//! 1,000 times: one approval; a wrong code: exactly the cap counted; one TOTP step on
-//! 1,000 challenges: accepted once). Those need the v2 driver; these races check the
-//! store guarantee they rest on.
+//! - through `Mfa`, one correct SMS code submitted 30 times per process, all at once:
+//!   at most one approval, and exactly one once the race is over; a wrong code on
+//!   another challenge, 30 times per process: never more than the challenge's cap of
+//!   wrong attempts is counted, and every answer matches what was counted. (With this
+//!   many in flight on one record, some answers are "try again", a transient store
+//!   error: the driver gives up after 64 conflicts, and fails closed.)
 #![cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
@@ -20,13 +22,32 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mfa_core::{Commit, Store, UserId, UserRecord, WindowHit};
+use mfa_core::{
+    ChallengeId, CodeKey, Commit, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Store,
+    UserId, UserRecord, Verification, WindowHit,
+};
 use support::*;
 
 /// Increments and first commits per process.
 const COMMITS_PER_PROCESS: usize = 50;
 /// Window hits per process.
 const HITS_PER_PROCESS: usize = 250;
+/// Submissions of each code through `Mfa` per process.
+const VERIFIES_PER_PROCESS: usize = 30;
+
+/// The key every process's `Mfa` hashes codes under (a second server must share it).
+fn code_key() -> CodeKey {
+    CodeKey::from_bytes([5; 32])
+}
+
+fn mfa_over(store: Arc<dyn Store>, sms: MemoryDelivery) -> Mfa {
+    Mfa::builder()
+        .shared_store(store)
+        .code_key(code_key())
+        .sms(sms)
+        .build()
+        .unwrap()
+}
 
 async fn connect(backend: &str) -> Arc<dyn Store> {
     match backend {
@@ -93,7 +114,7 @@ async fn race_child_process_entry() {
                     updated_at: now(),
                     ..UserRecord::default()
                 };
-                store.commit(&user, None, &record).await.unwrap() == Commit::Committed(1)
+                store.commit(&user, None, record.clone()).await.unwrap() == Commit::Committed(1)
             })
         })
         .collect();
@@ -109,6 +130,30 @@ async fn race_child_process_entry() {
             })
         })
         .collect();
+    // Through Mfa: the right code and a wrong one, each many times at once.
+    let mfa = Arc::new(mfa_over(Arc::clone(&store), MemoryDelivery::new()));
+    let mfa_user = UserId::new(var("MFA_RACE_MFA_USER")).unwrap();
+    let submit = |challenge: &str, code: String| {
+        let challenge = ChallengeId::parse(challenge).unwrap();
+        (0..VERIFIES_PER_PROCESS)
+            .map(|_| {
+                let (mfa, user, id, code) = (
+                    Arc::clone(&mfa),
+                    mfa_user.clone(),
+                    challenge.clone(),
+                    code.clone(),
+                );
+                tokio::spawn(async move {
+                    match mfa.verify(&user, &id, &code).await {
+                        Err(mfa_core::Error::Store(e)) if e.is_transient() => None,
+                        other => Some(other.unwrap()),
+                    }
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let rights = submit(&var("MFA_RACE_RIGHT"), var("MFA_RACE_RIGHT_CODE"));
+    let wrongs = submit(&var("MFA_RACE_WRONG"), var("MFA_RACE_WRONG_CODE"));
     for t in increments {
         t.await.unwrap();
     }
@@ -120,12 +165,33 @@ async fn race_child_process_entry() {
     for t in hits {
         counts.push(t.await.unwrap().to_string());
     }
+    let mut approvals = 0;
+    for t in rights {
+        match t.await.unwrap() {
+            Some(Verification::Approved(_)) => approvals += 1,
+            Some(Verification::AlreadyUsed) | None => {}
+            other => panic!("the right code got {other:?}"),
+        }
+    }
+    let mut rejected = 0;
+    for t in wrongs {
+        match t.await.unwrap() {
+            Some(Verification::Rejected { .. }) => rejected += 1,
+            Some(Verification::Locked) | None => {}
+            other => panic!("a wrong code got {other:?}"),
+        }
+    }
     println!("RACE-RESULT {created} {}", counts.join(","));
+    println!("MFA-RESULT {approvals} {rejected}");
 }
 
 /// Starts both children at once; returns how many first commits each saw land and
 /// every window count they saw.
-fn race(backend: &str, extra: &[(&str, String)], env: &[(&str, String)]) -> (usize, Vec<u32>) {
+fn race(
+    backend: &str,
+    extra: &[(&str, String)],
+    env: &[(&str, String)],
+) -> (usize, Vec<u32>, [usize; 2]) {
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..2)
         .map(|_| {
@@ -148,6 +214,7 @@ fn race(backend: &str, extra: &[(&str, String)], env: &[(&str, String)]) -> (usi
         .collect();
     let mut created = 0;
     let mut counts = Vec::new();
+    let mut through_mfa = [0; 2];
     for c in children {
         let out = c.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -163,8 +230,15 @@ fn race(backend: &str, extra: &[(&str, String)], env: &[(&str, String)]) -> (usi
         let (n, seen) = line.split_once(' ').unwrap();
         created += n.parse::<usize>().unwrap();
         counts.extend(seen.split(',').map(|c| c.parse::<u32>().unwrap()));
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split_once("MFA-RESULT ").map(|(_, r)| r.to_owned()))
+            .unwrap_or_else(|| panic!("the child printed no Mfa result:\n{stdout}"));
+        for (total, n) in through_mfa.iter_mut().zip(line.split(' ')) {
+            *total += n.parse::<usize>().unwrap();
+        }
     }
-    (created, counts)
+    (created, counts, through_mfa)
 }
 
 async fn races(backend: &str, store: Arc<dyn Store>, extra: &[(&str, String)]) {
@@ -173,12 +247,75 @@ async fn races(backend: &str, store: Arc<dyn Store>, extra: &[(&str, String)]) {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).unwrap();
     let window = format!("race-window:{}", hex(&b));
+    // A user enrolled by SMS through Mfa, with two sign-ins open.
+    let sms = MemoryDelivery::new();
+    let mfa = mfa_over(Arc::clone(&store), sms.clone());
+    let mfa_user = fresh_user("race-mfa");
+    let number = PhoneNumber::from_parts(47, "412 34 567").unwrap();
+    let method = Method::AuthenticationPhone {
+        number: number.clone(),
+        mode: PhoneMode::Sms,
+    };
+    let enrolling = mfa.begin_enrollment(&mfa_user, method).await.unwrap();
+    let code = sms.last_code_to(&number).unwrap();
+    mfa.verify(&mfa_user, &enrolling.challenge_id, code.expose())
+        .await
+        .unwrap();
+    mfa.complete(&mfa_user, &enrolling.challenge_id)
+        .await
+        .unwrap();
+    let right = mfa.challenge(&mfa_user).await.unwrap();
+    let right_code = sms.last_code_to(&number).unwrap();
+    let wrong = mfa.challenge(&mfa_user).await.unwrap();
+    let wrong_code = sms.last_code_to(&number).unwrap();
+    // Not the code sent (nor, by chance, the other challenge's).
+    let wrong_code = (0..3)
+        .map(|d| format!("{d}{d}{d}{d}{d}{d}"))
+        .find(|c| c != wrong_code.expose() && c != right_code.expose())
+        .unwrap();
     let env = [
         ("MFA_RACE_USER", user.as_str().to_owned()),
         ("MFA_RACE_NEW_USER", new_user.as_str().to_owned()),
         ("MFA_RACE_WINDOW", window),
+        ("MFA_RACE_MFA_USER", mfa_user.as_str().to_owned()),
+        ("MFA_RACE_RIGHT", right.challenge_id.as_str().to_owned()),
+        ("MFA_RACE_RIGHT_CODE", right_code.expose().to_owned()),
+        ("MFA_RACE_WRONG", wrong.challenge_id.as_str().to_owned()),
+        ("MFA_RACE_WRONG_CODE", wrong_code),
     ];
-    let (created, mut counts) = race(backend, extra, &env);
+    let (created, mut counts, [approvals, rejected]) = race(backend, extra, &env);
+    assert!(
+        approvals <= 1,
+        "one code, {approvals} approvals across processes"
+    );
+    let again = mfa
+        .verify(&mfa_user, &right.challenge_id, right_code.expose())
+        .await
+        .unwrap();
+    let later = usize::from(again.is_approved());
+    assert_eq!(
+        approvals + later,
+        1,
+        "exactly one approval in all: {again:?}"
+    );
+    let cap = wrong.attempts_left as usize;
+    assert!(
+        rejected <= cap,
+        "{rejected} wrong attempts counted past the cap of {cap}"
+    );
+    let after = mfa
+        .verify(&mfa_user, &wrong.challenge_id, &env[7].1)
+        .await
+        .unwrap();
+    // The attempt that reaches the cap is answered `Locked`, in the race or here.
+    let expected = if rejected + 1 >= cap {
+        Verification::Locked
+    } else {
+        Verification::Rejected {
+            attempts_left: (cap - rejected - 1) as u32,
+        }
+    };
+    assert_eq!(after, expected, "the record counted what the answers said");
 
     let stored = store.load(&user).await.unwrap().unwrap();
     assert_eq!(

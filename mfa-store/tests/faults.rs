@@ -7,9 +7,8 @@
 //! `scripts/services/*.sh` export (`MFA_TEST_POSTGRES_STOP` / `_START`,
 //! `MFA_TEST_REDIS_STOP` / `_START`); SQLite is locked by another connection.
 //!
-//! TODO(lead): Mfa-level. v1 ran a sign-in through the outage (the right code gets an
-//! error, never an approval; the same challenge is answered afterwards); port that
-//! once the v2 driver is in.
+//! Through `Mfa` too: a sign-in whose store goes away gets an error for the right
+//! code, never an approval, and the same challenge and code sign in once it is back.
 #![cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 #![cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
@@ -19,8 +18,16 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mfa_core::{Commit, Store, StoreError, StoreErrorKind, UserId, UserRecord, WindowHit};
+use std::sync::Arc;
+
+use mfa_core::{
+    CodeKey, Commit, Error, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Store, StoreError,
+    StoreErrorKind, UserId, UserRecord, Verification, WindowHit,
+};
 use support::*;
+
+/// One outage at a time: the tests of this file stop and start the same servers.
+static OUTAGE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -76,7 +83,7 @@ async fn step_through_outage(store: &dyn Store, stop: &str, start: &str) {
     let user = fresh_user("fault");
     let before = enrolled();
     assert_eq!(
-        store.commit(&user, None, &before).await.unwrap(),
+        store.commit(&user, None, before.clone()).await.unwrap(),
         Commit::Committed(1)
     );
     let window = format!("fault:{}", user.as_str());
@@ -88,7 +95,7 @@ async fn step_through_outage(store: &dyn Store, stop: &str, start: &str) {
     let mut guard = Restart(Some(start.to_owned()));
     sh(stop);
     assert_unavailable(store.load(&user).await, &user);
-    assert_unavailable(store.commit(&user, Some(1), &after).await, &user);
+    assert_unavailable(store.commit(&user, Some(1), after.clone()).await, &user);
     assert_unavailable(hit(store, &window).await, &user);
     assert_unavailable(store.purge(now()).await, &user);
     sh(start);
@@ -107,7 +114,7 @@ async fn step_through_outage(store: &dyn Store, stop: &str, start: &str) {
     };
     assert_eq!(back, loaded, "nothing was written during the outage");
     assert_eq!(
-        store.commit(&user, Some(1), &after).await.unwrap(),
+        store.commit(&user, Some(1), after.clone()).await.unwrap(),
         Commit::Committed(2),
         "the step commits from the version it loaded"
     );
@@ -118,10 +125,118 @@ async fn step_through_outage(store: &dyn Store, stop: &str, start: &str) {
     );
 }
 
+/// A sign-in through `Mfa` over `store`: enrolled by SMS, a challenge sent, then the
+/// store goes away (`stop`) and the right code is answered with a transient error
+/// and no approval; after `start` the same challenge and code sign in, once.
+async fn sign_in_through_outage(store: Arc<dyn Store>, stop: impl FnOnce(), start: impl FnOnce()) {
+    let sms = MemoryDelivery::new();
+    let mfa = Mfa::builder()
+        .shared_store(store)
+        .code_key(CodeKey::from_bytes([5; 32]))
+        .sms(sms.clone())
+        .build()
+        .unwrap();
+    let user = fresh_user("fault-mfa");
+    let number = PhoneNumber::from_parts(47, "412 34 567").unwrap();
+    let method = Method::AuthenticationPhone {
+        number: number.clone(),
+        mode: PhoneMode::Sms,
+    };
+    let enrolling = mfa.begin_enrollment(&user, method).await.unwrap();
+    let code = sms.last_code_to(&number).unwrap();
+    mfa.verify(&user, &enrolling.challenge_id, code.expose())
+        .await
+        .unwrap();
+    mfa.complete(&user, &enrolling.challenge_id).await.unwrap();
+    let pending = mfa.challenge(&user).await.unwrap();
+    let code = sms.last_code_to(&number).unwrap();
+
+    stop();
+    match mfa
+        .verify(&user, &pending.challenge_id, code.expose())
+        .await
+    {
+        Err(Error::Store(e)) => assert!(e.is_transient(), "{e}"),
+        other => panic!("the right code during an outage must not sign in: {other:?}"),
+    }
+    start();
+
+    let begun = Instant::now();
+    let answer = loop {
+        match mfa
+            .verify(&user, &pending.challenge_id, code.expose())
+            .await
+        {
+            Err(Error::Store(e)) if e.is_transient() && begun.elapsed() < RESTART_PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
+    assert!(
+        matches!(&answer, Verification::Approved(a) if a.proof.is_some()),
+        "the same challenge signs in after the outage: {answer:?}"
+    );
+    assert_eq!(
+        mfa.verify(&user, &pending.challenge_id, code.expose())
+            .await
+            .unwrap(),
+        Verification::AlreadyUsed,
+        "and only once"
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn postgres_stopped_mid_sign_in_refuses_then_signs_in_once() {
+    let _one_at_a_time = OUTAGE.lock().await;
+    let store = mfa_store::PostgresStore::connect_with(
+        &env("MFA_TEST_POSTGRES_URL"),
+        keys(),
+        mfa_store::postgres::PoolOptions {
+            max_size: 4,
+            timeout: Duration::from_secs(2),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (stop, start) = (
+        env("MFA_TEST_POSTGRES_STOP"),
+        env("MFA_TEST_POSTGRES_START"),
+    );
+    let guard = Restart(Some(start.clone()));
+    sign_in_through_outage(Arc::new(store), || sh(&stop), || sh(&start)).await;
+    std::mem::forget(guard);
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: run bash scripts/test.sh"]
+async fn redis_stopped_mid_sign_in_refuses_then_signs_in_once() {
+    let _one_at_a_time = OUTAGE.lock().await;
+    let store = mfa_store::RedisStore::connect_with(
+        &env("MFA_TEST_REDIS_URL"),
+        keys(),
+        mfa_store::redis::RedisOptions {
+            timeout: Duration::from_secs(2),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (stop, start) = (env("MFA_TEST_REDIS_STOP"), env("MFA_TEST_REDIS_START"));
+    let guard = Restart(Some(start.clone()));
+    sign_in_through_outage(Arc::new(store), || sh(&stop), || sh(&start)).await;
+    std::mem::forget(guard);
+}
+
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
 async fn postgres_stopped_mid_step_fails_closed_then_continues() {
+    let _one_at_a_time = OUTAGE.lock().await;
     let options = mfa_store::postgres::PoolOptions {
         max_size: 4,
         timeout: Duration::from_secs(2),
@@ -143,6 +258,7 @@ async fn postgres_stopped_mid_step_fails_closed_then_continues() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Redis: run bash scripts/test.sh"]
 async fn redis_stopped_mid_step_fails_closed_then_continues() {
+    let _one_at_a_time = OUTAGE.lock().await;
     let options = mfa_store::redis::RedisOptions {
         timeout: Duration::from_secs(2),
         ..Default::default()
@@ -176,7 +292,7 @@ async fn sqlite_locked_mid_step_fails_closed_then_continues() {
     )
     .unwrap();
     let user = fresh_user("fault-sqlite");
-    store.commit(&user, None, &enrolled()).await.unwrap();
+    store.commit(&user, None, enrolled().clone()).await.unwrap();
     let loaded = store.load(&user).await.unwrap().unwrap();
     let mut after = loaded.record.clone();
     after.failures.count = 1;
@@ -184,7 +300,7 @@ async fn sqlite_locked_mid_step_fails_closed_then_continues() {
 
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    assert_unavailable(store.commit(&user, Some(1), &after).await, &user);
+    assert_unavailable(store.commit(&user, Some(1), after.clone()).await, &user);
     assert_unavailable(hit(&store, &window).await, &user);
     assert_eq!(store.load(&user).await.unwrap().unwrap(), loaded);
     other.execute_batch("ROLLBACK").unwrap();
@@ -192,10 +308,40 @@ async fn sqlite_locked_mid_step_fails_closed_then_continues() {
 
     assert_eq!(store.load(&user).await.unwrap().unwrap(), loaded);
     assert_eq!(
-        store.commit(&user, Some(1), &after).await.unwrap(),
+        store.commit(&user, Some(1), after.clone()).await.unwrap(),
         Commit::Committed(2)
     );
     assert_eq!(hit(&store, &window).await.unwrap(), 1);
+}
+
+/// SQLite through `Mfa`: another connection holds the write lock while the right
+/// code is answered (an error, no approval); once released, the same code signs in.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_mid_sign_in_refuses_then_signs_in_once() {
+    let dir = std::env::temp_dir().join(format!("mfa-store-fault-mfa-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("locked.db");
+    let store = mfa_store::SqliteStore::open_with(
+        &path,
+        keys(),
+        Duration::from_millis(200),
+        mfa_store::V1Data::Refuse,
+    )
+    .unwrap();
+    let other = std::sync::Mutex::new(rusqlite::Connection::open(&path).unwrap());
+    sign_in_through_outage(
+        Arc::new(store),
+        || {
+            other
+                .lock()
+                .unwrap()
+                .execute_batch("BEGIN EXCLUSIVE")
+                .unwrap()
+        },
+        || other.lock().unwrap().execute_batch("ROLLBACK").unwrap(),
+    )
+    .await;
 }
 
 /// Bad input never panics: the longest user id, odd characters and empty hit lists.

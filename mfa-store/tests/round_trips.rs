@@ -46,19 +46,19 @@ where
     // Warm up every statement and script on this connection.
     let warm = fresh_user("round-trips-warm");
     store.load(&warm).await.unwrap();
-    store.commit(&warm, None, &record).await.unwrap();
-    store.commit(&warm, Some(1), &record).await.unwrap();
+    store.commit(&warm, None, record.clone()).await.unwrap();
+    store.commit(&warm, Some(1), record.clone()).await.unwrap();
     store
         .hit(&hits(Duration::from_secs(60)), now())
         .await
         .unwrap();
-    store.commit(&user, None, &record).await.unwrap();
+    store.commit(&user, None, record.clone()).await.unwrap();
 
     let mut counts = Vec::new();
     let before = count("start").await;
     store.load(&user).await.unwrap().unwrap();
     let after_load = count(PHASES[0]).await;
-    store.commit(&user, Some(1), &record).await.unwrap();
+    store.commit(&user, Some(1), record.clone()).await.unwrap();
     let after_commit = count(PHASES[1]).await;
     store
         .hit(&hits(Duration::from_secs(60)), now())

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod algorithm;
+mod cached;
 mod error;
 mod hotp;
 mod keyed;
@@ -11,6 +12,7 @@ mod totp;
 mod uri;
 
 pub use algorithm::Algorithm;
+pub use cached::TotpVerifier;
 pub use error::{ConfigError, SecretError, VerifyError};
 pub use hotp::{
     DEFAULT_LOOK_AHEAD, DEFAULT_RESYNC_WINDOW, Hotp, MAX_HOTP_DIGITS, MAX_HOTP_WINDOW, MIN_DIGITS,

@@ -16,7 +16,8 @@ use crate::method::{
 };
 use crate::phone::{NumberKind, PhoneNumber};
 use crate::record::{
-    Failures, ProofRecord, ProofSource, RecoveryCodeRecord, SendWindow, UserRecord, UserStatus,
+    Failures, ProofRecord, ProofSource, RecoveryCodeRecord, SendWindow, Undelivered, UserRecord,
+    UserStatus,
 };
 
 /// The format written; a store holding another refuses to read it.
@@ -65,6 +66,11 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     }
     w.u32(record.sends.count);
     w.time(record.sends.started_at);
+    w.len(record.undelivered.len());
+    for u in &record.undelivered {
+        w.str(u.challenge_id.as_str());
+        w.u32(u.generation);
+    }
     w.0
 }
 
@@ -112,6 +118,12 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         count: r.u32()?,
         started_at: r.time()?,
     };
+    let undelivered = r.list(|r| {
+        Ok(Undelivered {
+            challenge_id: ChallengeId::parse(r.str()?).map_err(|_| bad("challenge id"))?,
+            generation: r.u32()?,
+        })
+    })?;
     if !r.0.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -124,6 +136,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         proofs,
         sends,
         updated_at,
+        undelivered,
     })
 }
 
@@ -155,7 +168,6 @@ fn read_number(r: &mut Reader<'_>) -> Result<PhoneNumber, StoreError> {
     if !e164.starts_with('+') || e164.len() > 16 || !e164[1..].bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("phone number"));
     }
-    let e164 = e164.to_owned();
     let country_code = r.u16()?;
     let region = r.str()?;
     let region = (!region.is_empty()).then_some(region);
@@ -169,7 +181,7 @@ fn read_number(r: &mut Reader<'_>) -> Result<PhoneNumber, StoreError> {
         6 => NumberKind::Other,
         _ => return Err(bad("number kind")),
     };
-    Ok(PhoneNumber::from_stored(e164, country_code, region, kind))
+    PhoneNumber::from_stored(e164, country_code, region, kind).ok_or_else(|| bad("phone number"))
 }
 
 fn write_method(w: &mut Writer, m: &MethodRecord) {

@@ -251,7 +251,7 @@ pub fn rich_record() -> UserRecord {
     ];
     let answers = [Answer::SentCode(hash(1)), Answer::KeyPress, Answer::AppCode];
     let methods = [&sms, &call, &office, &app];
-    let challenges = statuses
+    let challenges: Vec<crate::challenge::Challenge> = statuses
         .iter()
         .enumerate()
         .map(|(i, status)| {
@@ -278,6 +278,14 @@ pub fn rich_record() -> UserRecord {
                     .then(|| at(120 + i64)),
                 closed_at: status.is_final().then(|| at(130 + i64)),
             }
+        })
+        .collect();
+    let undelivered: Vec<crate::record::Undelivered> = challenges
+        .iter()
+        .take(1)
+        .map(|c| crate::record::Undelivered {
+            challenge_id: c.id.clone(),
+            generation: 2,
         })
         .collect();
 
@@ -324,6 +332,7 @@ pub fn rich_record() -> UserRecord {
             started_at: at(80),
         },
         updated_at: at(200),
+        undelivered,
     }
 }
 
@@ -380,7 +389,10 @@ async fn commit<S: Store + ?Sized>(
     expected: Option<Version>,
     record: &UserRecord,
 ) -> Commit {
-    store.commit(user, expected, record).await.expect("commit")
+    store
+        .commit(user, expected, record.clone())
+        .await
+        .expect("commit")
 }
 
 async fn hit<S: Store + ?Sized>(

@@ -70,12 +70,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Stores `record` if the stored version is still `expected` (`None`: if the
     /// user has no record yet) and returns the new version; otherwise writes
     /// nothing and returns [`Commit::Conflict`]. A store may forget the record after
-    /// [`UserRecord::expires_at`].
+    /// [`UserRecord::expires_at`]. The record is handed over, so a store that keeps
+    /// values keeps it without a copy.
     async fn commit(
         &self,
         user: &UserId,
         expected: Option<Version>,
-        record: &UserRecord,
+        record: UserRecord,
     ) -> Result<Commit, StoreError>;
 
     /// Counts one hit on each counter, in one step, and returns their counts in order.

@@ -86,7 +86,7 @@ impl Store for FlakyStore {
         &self,
         user: &UserId,
         expected: Option<Version>,
-        record: &UserRecord,
+        record: UserRecord,
     ) -> Result<Commit, StoreError> {
         self.check()?;
         if !self.commit_delay.is_zero() {

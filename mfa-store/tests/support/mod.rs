@@ -51,7 +51,7 @@ pub async fn update<S: Store + ?Sized>(
             None => (None, UserRecord::default()),
         };
         change(&mut record);
-        if let Commit::Committed(_) = store.commit(user, expected, &record).await? {
+        if let Commit::Committed(_) = store.commit(user, expected, record.clone()).await? {
             return Ok(record);
         }
     }

@@ -622,6 +622,7 @@ fn error_for_status(status: u16) -> DeliveryError {
         _ => (K::Rejected, "the PBX refused the call"),
     };
     DeliveryError::new(kind, format!("{text} (SIP {status})"))
+        .with_provider_code(mfa_core::ProviderCode::new("sip", u32::from(status)))
 }
 
 #[cfg(test)]

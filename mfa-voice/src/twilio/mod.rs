@@ -10,7 +10,6 @@
 //! [`TwilioVoice`]): the rest of each script, which may hold the code, stays in memory
 //! there and is never put in a URL.
 
-mod signature;
 mod twiml;
 mod webhook;
 
@@ -25,6 +24,7 @@ use mfa_core::{
     ChallengeId, Clock, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest, OsRandomness,
     PhoneNumber, Randomness, Receipt, SystemClock, Timestamp, UserId,
 };
+use mfa_twilio::{Account, ConfigError, LimitError};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
@@ -32,33 +32,14 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::script::{CallScript, ScriptOptions};
 
 pub use crate::report::CallEvent;
-pub use signature::{compute_signature, parse_form, signature_is_valid};
+pub use mfa_twilio::{AuthToken, compute_signature, parse_form, signature_is_valid};
 pub use webhook::{TwilioWebhooks, WebhookError, WebhookReply};
+
+/// The longest office extension (`mfa_core::Extension` takes 1 to 10 digits).
+const MAX_EXTENSION_DIGITS: usize = 10;
 
 /// Twilio's API host.
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
-
-/// The account's auth token: signs requests both ways. Redacted in `Debug`, wiped on drop.
-#[derive(Clone)]
-pub struct AuthToken(Zeroizing<String>);
-
-impl AuthToken {
-    /// Wraps a token.
-    pub fn new(token: impl Into<String>) -> Self {
-        AuthToken(Zeroizing::new(token.into()))
-    }
-
-    /// The token, to sign with. Keep it out of logs.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken(<redacted>)")
-    }
-}
 
 /// How to reach Twilio and where its webhooks come back.
 #[derive(Debug, Clone)]
@@ -66,8 +47,11 @@ impl fmt::Debug for AuthToken {
 pub struct TwilioConfig {
     /// The account SID (`AC...`).
     pub account_sid: String,
-    /// The account's auth token.
+    /// The account's auth token: checks Twilio's webhook signatures, and
+    /// authenticates API requests unless an API key does ([`TwilioConfig::with_api_key`]).
     pub auth_token: AuthToken,
+    /// An API key (`SK…` and its secret) to authenticate API requests with instead.
+    pub api_key: Option<(String, AuthToken)>,
     /// The Twilio number calls come from.
     pub from: PhoneNumber,
     /// The public base URL the webhooks are served under; the key prompts post to
@@ -96,6 +80,7 @@ impl TwilioConfig {
         TwilioConfig {
             account_sid: account_sid.into(),
             auth_token,
+            api_key: None,
             from,
             webhook_base: webhook_base.into().trim_end_matches('/').to_owned(),
             api_base: DEFAULT_API_BASE.to_owned(),
@@ -109,6 +94,13 @@ impl TwilioConfig {
     /// Uses another API base URL (a local contract-test server).
     pub fn with_api_base(mut self, api_base: impl Into<String>) -> Self {
         self.api_base = api_base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Authenticates API requests with the API key `sid` (`SK…`) and its secret; the
+    /// auth token still checks webhook signatures, which Twilio signs with it.
+    pub fn with_api_key(mut self, sid: impl Into<String>, secret: AuthToken) -> Self {
+        self.api_key = Some((sid.into(), secret));
         self
     }
 
@@ -135,6 +127,7 @@ struct BookedCall {
 /// State the sender and the webhooks share.
 struct Shared {
     config: TwilioConfig,
+    account: Account,
     clock: Arc<dyn Clock>,
     link_key: Zeroizing<[u8; 32]>,
     calls: Mutex<HashMap<String, BookedCall>>,
@@ -234,7 +227,7 @@ pub struct TwilioVoice {
 
 impl TwilioVoice {
     /// A backend with the system clock and a fresh random key for its webhook links.
-    pub fn new(config: TwilioConfig) -> Result<Self, DeliveryError> {
+    pub fn new(config: TwilioConfig) -> Result<Self, ConfigError> {
         let mut key = [0u8; 32];
         OsRandomness.fill(&mut key);
         let voice = Self::with_link_key(config, key, Arc::new(SystemClock));
@@ -245,42 +238,39 @@ impl TwilioVoice {
     /// A backend with `clock` and a given link key: servers behind one load balancer
     /// share the key so any of them can check the links (the script state is still
     /// per process).
+    ///
+    /// Refuses what Twilio would: an account SID not of the form
+    /// `^AC[0-9a-fA-F]{32}$`, an API key SID not `SK…`, a webhook base that is not
+    /// http(s) or has an underscore in its host, and office-extension waits that
+    /// cannot fit `SendDigits` with a ten-digit extension.
     pub fn with_link_key(
-        config: TwilioConfig,
+        mut config: TwilioConfig,
         link_key: [u8; 32],
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, DeliveryError> {
-        if config.account_sid.is_empty()
-            || !config
-                .account_sid
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric())
-        {
-            return Err(DeliveryError::new(
-                DeliveryErrorKind::Configuration,
-                "the account SID must be letters and digits",
-            ));
-        }
-        if !(config.webhook_base.starts_with("https://")
-            || config.webhook_base.starts_with("http://"))
-        {
-            return Err(DeliveryError::new(
-                DeliveryErrorKind::Configuration,
-                "the webhook base must be an http(s) URL",
-            ));
+    ) -> Result<Self, ConfigError> {
+        let account = match &config.api_key {
+            None => Account::new(&config.account_sid, config.auth_token.clone())?,
+            Some((sid, secret)) => Account::with_api_key(&config.account_sid, sid, secret.clone())?
+                .with_webhook_token(config.auth_token.clone())?,
+        };
+        config.webhook_base = mfa_twilio::limits::callback_url(&config.webhook_base)?;
+        let longest_digits = usize::from(config.script.extension_waits) + MAX_EXTENSION_DIGITS;
+        if longest_digits > mfa_twilio::MAX_SEND_DIGITS {
+            return Err(LimitError::TooLong {
+                parameter: "SendDigits",
+                max: mfa_twilio::MAX_SEND_DIGITS,
+                len: longest_digits,
+            }
+            .into());
         }
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .build()
-            .map_err(|_| {
-                DeliveryError::new(
-                    DeliveryErrorKind::Configuration,
-                    "cannot build the HTTP client",
-                )
-            })?;
+            .map_err(|_| ConfigError::HttpClient)?;
         Ok(TwilioVoice {
             shared: Arc::new(Shared {
                 config,
+                account,
                 clock,
                 link_key: Zeroizing::new(link_key),
                 calls: Mutex::new(HashMap::new()),
@@ -296,21 +286,15 @@ impl TwilioVoice {
     }
 
     fn calls_url(&self) -> String {
-        format!(
-            "{}/2010-04-01/Accounts/{}/Calls.json",
-            self.shared.config.api_base, self.shared.config.account_sid
-        )
+        self.shared
+            .account
+            .resource_url(&self.shared.config.api_base, "Calls")
     }
 }
 
 #[derive(serde::Deserialize)]
 struct CreatedCall {
     sid: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct ApiError {
-    code: Option<u32>,
 }
 
 #[async_trait]
@@ -338,10 +322,22 @@ impl Delivery for TwilioVoice {
         if let Some(digits) = script.send_digits() {
             form.push(("SendDigits", digits.to_owned()));
         }
+        // Checked before sending: Twilio would refuse the call, or cut it short.
+        for (name, value) in &form {
+            let checked = match *name {
+                "Twiml" => mfa_twilio::limits::twiml(value),
+                "SendDigits" => mfa_twilio::limits::send_digits(value),
+                _ => Ok(()),
+            };
+            checked.map_err(|e| {
+                DeliveryError::new(DeliveryErrorKind::Configuration, e.to_string()).with_source(e)
+            })?;
+        }
+        let (user, password) = shared.account.basic_auth();
         let response = self
             .http
             .post(self.calls_url())
-            .basic_auth(&config.account_sid, Some(config.auth_token.expose()))
+            .basic_auth(user, Some(password))
             .form(&form)
             .send()
             .await
@@ -358,7 +354,7 @@ impl Delivery for TwilioVoice {
             .await
             .map_err(|_| DeliveryError::transient("Twilio's answer was cut off"))?;
         if !(200..300).contains(&status) {
-            return Err(api_error(status, &body));
+            return Err(mfa_twilio::api_error(status, body.as_bytes()));
         }
         let sid = serde_json::from_str::<CreatedCall>(&body)
             .ok()
@@ -381,61 +377,16 @@ impl Delivery for TwilioVoice {
     }
 }
 
-/// Maps a Twilio error answer to a typed error. Only the status and Twilio's error
-/// code are kept: the message may echo the request.
-fn api_error(status: u16, body: &str) -> DeliveryError {
-    let code = serde_json::from_str::<ApiError>(body)
-        .ok()
-        .and_then(|e| e.code);
-    let message = match code {
-        Some(code) => format!("Twilio answered {status} (error {code})"),
-        None => format!("Twilio answered {status}"),
-    };
-    let kind = match (status, code) {
-        (400, Some(21211 | 21214 | 21217 | 21401 | 21407 | 13223 | 13224)) => {
-            DeliveryErrorKind::InvalidDestination
-        }
-        (400, Some(21215 | 21216 | 13227 | 21610)) => DeliveryErrorKind::Blocked,
-        (400, Some(21210 | 21212 | 21606)) => DeliveryErrorKind::Configuration,
-        (401 | 403 | 404, _) => DeliveryErrorKind::Configuration,
-        (408, _) => DeliveryErrorKind::Timeout,
-        (429, _) | (500..=599, _) => DeliveryErrorKind::Transient,
-        _ => DeliveryErrorKind::Rejected,
-    };
-    DeliveryError::new(kind, message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn api_errors_are_typed() {
-        let e = api_error(
-            400,
-            r#"{"code": 21211, "message": "The 'To' number +4700 is not valid", "status": 400}"#,
-        );
-        assert_eq!(e.kind(), DeliveryErrorKind::InvalidDestination);
-        assert!(!e.message().contains("+4700"));
-        assert_eq!(
-            api_error(401, r#"{"code": 20003}"#).kind(),
-            DeliveryErrorKind::Configuration
-        );
-        assert_eq!(
-            api_error(400, r#"{"code": 21215}"#).kind(),
-            DeliveryErrorKind::Blocked
-        );
-        assert!(api_error(429, "").is_transient());
-        assert!(api_error(503, "<html>").is_transient());
-        assert_eq!(api_error(400, "junk").kind(), DeliveryErrorKind::Rejected);
-    }
 
     #[test]
     fn the_auth_token_is_redacted() {
         let token = AuthToken::new("s3cr3t-token");
         assert!(!format!("{token:?}").contains("s3cr3t"));
         let config = TwilioConfig::new(
-            "AC123",
+            "AC0123456789abcdef0123456789abcdef",
             token,
             PhoneNumber::parse("+15005550006").unwrap(),
             "https://example.com/hooks/",
@@ -455,13 +406,18 @@ mod tests {
             "https://e.com",
         );
         assert_eq!(
-            TwilioVoice::new(bad_sid).unwrap_err().kind(),
-            DeliveryErrorKind::Configuration
+            TwilioVoice::new(bad_sid).unwrap_err(),
+            ConfigError::InvalidAccountSid
         );
-        let bad_base = TwilioConfig::new("AC1", AuthToken::new("t"), from, "ftp://e.com");
+        let bad_base = TwilioConfig::new(
+            "AC0123456789abcdef0123456789abcdef",
+            AuthToken::new("t"),
+            from,
+            "ftp://e.com",
+        );
         assert_eq!(
-            TwilioVoice::new(bad_base).unwrap_err().kind(),
-            DeliveryErrorKind::Configuration
+            TwilioVoice::new(bad_base).unwrap_err(),
+            ConfigError::InvalidCallbackUrl
         );
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use mfa_core::{ChallengeId, DeliveryError, DeliveryErrorKind, Timestamp};
 
-use super::signature::signature_is_valid;
 use super::{Shared, lock, twiml};
 use crate::keys::{Heard, KeyPrompt, is_keypad_key};
 use crate::report::CallEvent;
@@ -138,11 +137,13 @@ impl TwilioWebhooks {
         if params.len() > MAX_PARAMS {
             return Err(WebhookError::BadParameter("form"));
         }
-        let signature = signature.ok_or(WebhookError::MissingSignature)?;
-        let token = self.shared.config.auth_token.expose();
-        if !signature_is_valid(token, url, params, signature) {
-            return Err(WebhookError::BadSignature);
-        }
+        self.shared
+            .account
+            .check_signature(url, params, signature)
+            .map_err(|e| match e {
+                mfa_twilio::SignatureError::Missing => WebhookError::MissingSignature,
+                _ => WebhookError::BadSignature,
+            })?;
         let q = query(url);
         let field = |name: &str| param(&q, name).unwrap_or("");
         let (c, e, t) = (field("c"), field("e"), field("t"));
@@ -320,7 +321,7 @@ mod tests {
 
     fn hooks() -> TwilioWebhooks {
         let config = TwilioConfig::new(
-            "AC1",
+            "AC0123456789abcdef0123456789abcdef",
             AuthToken::new("token"),
             PhoneNumber::parse("+15005550006").unwrap(),
             "https://example.com/hooks",

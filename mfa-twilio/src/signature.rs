@@ -7,6 +7,21 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
+/// A webhook whose `X-Twilio-Signature` does not check out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// No `X-Twilio-Signature` header.
+    #[error("the request has no X-Twilio-Signature header")]
+    Missing,
+    /// The signature does not match: not from Twilio, or altered.
+    #[error("the request's Twilio signature does not match")]
+    Mismatch,
+    /// The account was set up with an API key and no auth token to check webhooks.
+    #[error("no auth token is configured to check Twilio's webhook signatures")]
+    NoToken,
+}
+
 /// The signature Twilio puts in `X-Twilio-Signature` for a POST to `url` with `params`.
 ///
 /// The signed string is the URL followed by each parameter name and value, names in

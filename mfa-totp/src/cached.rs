@@ -1,0 +1,212 @@
+//! [`Totp`] as the [`AppVerifier`] for `Mfa`, keeping each credential's keyed HMAC.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+
+use mfa_core::{
+    AppCredential, AppMatch, AppProvisioning, AppVerifier, InputError, OneTimeCode, Randomness,
+    Timestamp,
+};
+use zeroize::Zeroize;
+
+use crate::{PreparedKey, Totp};
+
+/// Shards of the cache, each behind its own lock, so two threads seldom wait.
+const SHARDS: usize = 8;
+/// Credentials kept per shard; a full shard is emptied and fills again from use.
+const PER_SHARD: usize = 512;
+
+/// [`Totp`] as the authenticator-app verifier of `Mfa`, with the prepared key of
+/// each credential it has seen kept for the next sign-in.
+///
+/// Keying HMAC-SHA-1 costs two compressions and parsing the credential's
+/// parameters text a little more: about 40% of a verification (BENCHMARKS.md).
+/// This verifier keeps both for up to 4,096 credentials, keyed by the credential's
+/// secret and parameters; the kept keys and secrets are wiped when they leave the
+/// cache or the verifier is dropped. Answers are those of [`Totp`]'s own
+/// [`AppVerifier`] implementation, which keys the HMAC on every call.
+///
+/// ```
+/// use mfa_totp::{Totp, TotpVerifier};
+///
+/// let verifier = TotpVerifier::new(Totp::default());
+/// let mfa = mfa_core::Mfa::builder().app(verifier).build().unwrap();
+/// # let _ = mfa;
+/// ```
+#[derive(Clone)]
+pub struct TotpVerifier {
+    totp: Totp,
+    // Entries are found by a keyed hash of the credential and checked against the
+    // credential kept beside them, so a hit allocates nothing; a collision is a miss.
+    keys: Arc<[Mutex<Shard>; SHARDS]>,
+    hasher: RandomState,
+}
+
+/// One shard: keyed hash of the credential to the credential and its key.
+type Shard = HashMap<u64, (CacheKey, Prepared)>;
+
+/// A credential as the cache knows it; the secret is wiped on drop.
+struct CacheKey {
+    secret: Vec<u8>,
+    parameters: String,
+}
+
+impl Drop for CacheKey {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
+}
+
+/// What a credential verifies with: its parsed settings and its keyed HMAC.
+#[derive(Clone)]
+struct Prepared {
+    totp: Totp,
+    key: PreparedKey,
+}
+
+impl TotpVerifier {
+    /// Verifies with `totp`'s window and secret size; each credential brings its
+    /// own algorithm, digits, period and T0.
+    pub fn new(totp: Totp) -> Self {
+        TotpVerifier {
+            totp,
+            keys: Arc::new(std::array::from_fn(|_| Mutex::new(HashMap::new()))),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// The settings it verifies and provisions with.
+    pub fn totp(&self) -> &Totp {
+        &self.totp
+    }
+
+    /// How many credentials' keys are kept now (at most 4,096).
+    pub fn cached(&self) -> usize {
+        self.keys.iter().map(|s| lock(s).len()).sum()
+    }
+
+    fn prepared(&self, credential: &AppCredential) -> Result<Prepared, InputError> {
+        let secret = credential.secret.expose();
+        let parameters = credential.parameters.as_str();
+        let hash = self.hasher.hash_one((secret, parameters));
+        let shard = &self.keys[(hash as usize) % SHARDS];
+        if let Some((k, p)) = lock(shard).get(&hash) {
+            if k.secret == secret && k.parameters == parameters {
+                return Ok(p.clone());
+            }
+        }
+        let totp = self.totp.with_parameters(&credential.parameters)?;
+        let prepared = Prepared {
+            totp,
+            key: PreparedKey::new(totp.algorithm(), secret),
+        };
+        let mut keys = lock(shard);
+        if keys.len() >= PER_SHARD {
+            keys.clear();
+        }
+        let key = CacheKey {
+            secret: secret.to_vec(),
+            parameters: parameters.to_owned(),
+        };
+        keys.insert(hash, (key, prepared.clone()));
+        Ok(prepared)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl fmt::Debug for TotpVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TotpVerifier")
+            .field("totp", &self.totp)
+            .field("cached", &self.cached())
+            .finish()
+    }
+}
+
+impl AppVerifier for TotpVerifier {
+    fn provision(
+        &self,
+        issuer: &str,
+        account: &str,
+        rng: &dyn Randomness,
+    ) -> Result<AppProvisioning, InputError> {
+        self.totp.provision(issuer, account, rng)
+    }
+
+    fn verify(
+        &self,
+        credential: &AppCredential,
+        code: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+    ) -> Result<Option<AppMatch>, InputError> {
+        let p = self.prepared(credential)?;
+        Ok(p.totp.verify_prepared(&p.key, code, now, after_step)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mfa_core::SecretBytes;
+
+    use super::*;
+    use crate::Algorithm;
+
+    fn credential(totp: &Totp, secret: &[u8]) -> AppCredential {
+        AppCredential {
+            secret: SecretBytes::new(secret.to_vec()),
+            parameters: totp.parameters(),
+        }
+    }
+
+    #[test]
+    fn answers_as_the_uncached_verifier_for_every_step_and_credential() {
+        let cached = TotpVerifier::new(Totp::default());
+        let sha256 = Totp::new(Algorithm::Sha256, 8, 60).unwrap();
+        let now = Timestamp::from_unix_secs(1_700_000_000);
+        for (settings, secret) in [
+            (Totp::default(), b"12345678901234567890".to_vec()),
+            (Totp::default(), b"another secret, twenty".to_vec()),
+            (sha256, b"12345678901234567890".to_vec()),
+        ] {
+            let c = credential(&settings, &secret);
+            let s = crate::Secret::from_bytes(secret.clone()).unwrap();
+            let step = settings.step_at(now).unwrap();
+            for offset in -3i64..=3 {
+                let code = settings.generate_at_step(&s, step.wrapping_add_signed(offset));
+                for after in [None, Some(step - 1), Some(step)] {
+                    let want = AppVerifier::verify(&Totp::default(), &c, &code, now, after);
+                    // Twice: once keying, once from the cache.
+                    for _ in 0..2 {
+                        let got = cached.verify(&c, &code, now, after);
+                        assert_eq!(format!("{got:?}"), format!("{want:?}"), "offset {offset}");
+                    }
+                }
+            }
+        }
+        assert_eq!(cached.cached(), 3, "one kept key per credential");
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cached = TotpVerifier::new(Totp::default());
+        let now = Timestamp::from_unix_secs(1_700_000_000);
+        let code = OneTimeCode::parse("123456").unwrap();
+        for i in 0..20_000u32 {
+            let mut secret = b"0123456789abcdef".to_vec();
+            secret.extend_from_slice(&i.to_be_bytes());
+            let c = credential(&Totp::default(), &secret);
+            cached.verify(&c, &code, now, None).unwrap();
+        }
+        assert!(cached.cached() <= SHARDS * PER_SHARD, "{}", cached.cached());
+    }
+}
