@@ -258,6 +258,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a callee's answer carries, reading its key gives a key or a
+        /// typed error, never a panic; and junk on the media port never decrypts.
+        #[test]
+        fn junk_never_panics(line in ".{0,200}", packet in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = remote_key(&line);
+            let rng = SeededRandomness::new(3);
+            let mut us = Srtp::new(&LocalKey::generate(&rng), Zeroizing::new(vec![5; 30])).unwrap();
+            proptest::prop_assert_eq!(us.unprotect(&packet), None);
+        }
+    }
+
     #[test]
     fn a_spoofer_spraying_ssrcs_keeps_the_context_small() {
         let rng = SeededRandomness::new(2);
