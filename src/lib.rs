@@ -23,3 +23,7 @@ pub use mfa_twilio as twilio;
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub use mfa_store as stores;
+
+/// The guide's pages as an axum router, with half-signed-in sessions (feature `web`).
+#[cfg(feature = "web")]
+pub use mfa_web as web;

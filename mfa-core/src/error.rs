@@ -56,6 +56,8 @@ pub enum Missing {
     VoiceDelivery,
     /// The authenticator-app verifier.
     AppVerifier,
+    /// A remembered device of this user.
+    Device,
 }
 
 impl std::fmt::Display for Missing {
@@ -67,6 +69,7 @@ impl std::fmt::Display for Missing {
             Missing::SmsDelivery => "SMS delivery",
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
+            Missing::Device => "remembered device",
         })
     }
 }

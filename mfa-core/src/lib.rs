@@ -5,6 +5,7 @@ pub mod challenge;
 pub mod clock;
 pub mod code;
 pub mod delivery;
+pub mod device;
 pub mod error;
 pub mod event;
 pub mod http;
@@ -38,6 +39,7 @@ pub use delivery::{
     CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
     MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
+pub use device::{DeviceToken, RememberedDevice};
 pub use error::{
     Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
     TransitionError,

@@ -269,6 +269,7 @@ fn mint_proof(rec: &mut UserRecord, source: ProofSource, minted: &Proof, ctx: &C
 /// Closes every open challenge on `method` (or on every method) and drops the
 /// proofs made from it: what depended on a method dies with it.
 fn kill_dependents(rec: &mut UserRecord, method: Option<&MethodId>, now: Timestamp) {
+    crate::device::forget_all(rec);
     for c in &mut rec.challenges {
         if method.is_none_or(|m| &c.method_id == m)
             && (c.status.is_awaiting() || c.status == ChallengeStatus::Approved)
@@ -941,6 +942,8 @@ pub fn complete(
     else {
         return Err(Error::NotFound(Missing::Method));
     };
+    // A new factor: no device remembered before it skips it.
+    crate::device::forget_all(rec);
     if first {
         // Nothing made before the first factor outlives it.
         rec.recovery_codes.clear();

@@ -11,6 +11,7 @@ use crate::challenge::{ChallengeStatus, EnrollmentState};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::code::{CodeKey, Randomness, RecoveryCode, ThreadRandomness, random_code};
 use crate::delivery::{CallOutcome, Delivery, DeliveryError, DeliveryRequest, Purpose};
+use crate::device::{DeviceToken, RememberedDevice};
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
@@ -705,6 +706,70 @@ impl Mfa {
             .challenge(challenge)
             .ok_or(Error::NotFound(Missing::Challenge))?;
         Ok(c.status_at(self.clock.now()))
+    }
+
+    /// "Don't ask again on this device": remembers the browser for the policy's
+    /// `remember_device_for`, and returns the token to keep in its cookie (shown this
+    /// once; the record keeps its keyed hash). Needs a proof, as from the sign-in just
+    /// passed. Changing the user's factors forgets every device.
+    pub async fn remember_device(
+        &self,
+        user: &UserId,
+        proof: &Proof,
+    ) -> Result<DeviceToken, Error> {
+        let lifetime = self.policy.remember_device_for;
+        if lifetime.is_zero() {
+            return Err(Error::NotConfigured(Missing::Device));
+        }
+        let token = DeviceToken::generate(self.rng.as_ref());
+        let hash = crate::device::device_hash(&self.key, user, &token);
+        self.run(user, |rec, ctx, fx| {
+            machine::check_proof(rec, proof, ctx, fx)?;
+            crate::device::remember(rec, hash, ctx.now, lifetime);
+            Ok(())
+        })
+        .await?;
+        Ok(token)
+    }
+
+    /// Whether the browser holding `token` is a remembered device of this user. A
+    /// malformed token is simply not remembered. One load, no commit.
+    pub async fn device_is_remembered(&self, user: &UserId, token: &str) -> Result<bool, Error> {
+        let Ok(token) = DeviceToken::parse(token) else {
+            return Ok(false);
+        };
+        let hash = crate::device::device_hash(&self.key, user, &token);
+        let rec = self.read(user).await?;
+        Ok(crate::device::is_remembered(&rec, &hash, self.clock.now()))
+    }
+
+    /// The user's remembered devices, to list on the security-info page.
+    pub async fn devices(&self, user: &UserId) -> Result<Vec<RememberedDevice>, Error> {
+        Ok(self
+            .read(user)
+            .await?
+            .devices
+            .iter()
+            .map(|d| RememberedDevice {
+                id: d.id(),
+                created_at: d.created_at,
+                expires_at: d.expires_at,
+            })
+            .collect())
+    }
+
+    /// Forgets one remembered device (by its listed id); needs a proof.
+    pub async fn forget_device(&self, user: &UserId, id: &str, proof: &Proof) -> Result<(), Error> {
+        self.run(user, |rec, ctx, fx| {
+            machine::check_proof(rec, proof, ctx, fx)?;
+            if crate::device::forget(rec, id) {
+                Ok(())
+            } else {
+                Err(Error::NotFound(Missing::Device))
+            }
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Asks the store to forget what has expired; returns how many entries went.

@@ -230,6 +230,9 @@ pub struct Policy {
     pub app_name: String,
     /// The default locale for messages (`en`, `nb`).
     pub locale: String,
+    /// How long "don't ask again on this device" lasts (default 30 days; zero turns
+    /// remembering off; at most a year).
+    pub remember_device_for: Duration,
 }
 
 impl Default for Policy {
@@ -248,6 +251,7 @@ impl Default for Policy {
             countries: CountryPolicy::default(),
             app_name: "mfa".to_owned(),
             locale: "en".to_owned(),
+            remember_device_for: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -274,6 +278,11 @@ impl Policy {
         if self.lockout.hard_limit == 0 || self.lockout.hard_limit > MAX_CONSECUTIVE_FAILURES {
             return Err(InputError::InvalidSetting(
                 "lockout.hard_limit must be 1 to 100",
+            ));
+        }
+        if self.remember_device_for > crate::device::MAX_DEVICE_LIFETIME {
+            return Err(InputError::InvalidSetting(
+                "remember_device_for must be at most a year",
             ));
         }
         if !(1..=100).contains(&self.recovery_codes) {

@@ -122,6 +122,8 @@ pub struct UserRecord {
     /// Sends reported undelivered on challenges still open (at most
     /// [`MAX_OPEN_CHALLENGES`]): they may fall back to a call at once.
     pub undelivered: Vec<Undelivered>,
+    /// Remembered devices ("don't ask again on this device"), as keyed hashes.
+    pub devices: Vec<crate::device::DeviceRecord>,
 }
 
 /// A send the gateway reported undelivered: the challenge and its generation then.
@@ -213,6 +215,7 @@ impl UserRecord {
             dead_since.is_none_or(|t| now < t + RETENTION)
         });
         self.proofs.retain(|p| now < p.expires_at);
+        self.devices.retain(|d| now < d.expires_at);
         let challenges = &self.challenges;
         self.undelivered.retain(|u| {
             challenges

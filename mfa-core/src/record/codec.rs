@@ -10,6 +10,7 @@ use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, SecretBytes};
 use crate::delivery::Purpose;
+use crate::device::DeviceRecord;
 use crate::error::StoreError;
 use crate::method::{
     AppCredential, ChallengeId, Extension, Method, MethodId, MethodRecord, MethodStatus, PhoneMode,
@@ -71,6 +72,12 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
         w.str(u.challenge_id.as_str());
         w.u32(u.generation);
     }
+    w.len(record.devices.len());
+    for d in &record.devices {
+        w.bytes32(&d.hash.0);
+        w.time(d.created_at);
+        w.time(d.expires_at);
+    }
     w.0
 }
 
@@ -124,6 +131,13 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
             generation: r.u32()?,
         })
     })?;
+    let devices = r.list(|r| {
+        Ok(DeviceRecord {
+            hash: CodeHash(r.bytes32()?),
+            created_at: r.time()?,
+            expires_at: r.time()?,
+        })
+    })?;
     if !r.0.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -137,6 +151,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         sends,
         updated_at,
         undelivered,
+        devices,
     })
 }
 

@@ -333,6 +333,11 @@ pub fn rich_record() -> UserRecord {
         },
         updated_at: at(200),
         undelivered,
+        devices: vec![crate::device::DeviceRecord {
+            hash: hash(6),
+            created_at: at(90),
+            expires_at: at(990),
+        }],
     }
 }
 

@@ -1,0 +1,566 @@
+//! The JSON API beside the pages, for single-page applications: the same steps, the
+//! same session, the CSRF token in the `x-csrf-token` header (read it from
+//! `GET api/state`). Errors are a [`Problem`] with its message, status and
+//! `Retry-After`.
+
+use axum::Router;
+use axum::extract::{Json, State};
+use axum::http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mfa_core::{MethodStatus, PhoneMode};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::actions::{Checked, Choice, Stage, Visit, describe};
+use crate::flow::{Answering, Step};
+use crate::problem::Problem;
+use crate::request::Req;
+use crate::{CSRF_HEADER, MfaWeb};
+
+pub(crate) fn routes() -> Router<MfaWeb> {
+    Router::new()
+        .route("/state", get(state))
+        .route("/enroll", post(enroll))
+        .route("/sign-in", post(sign_in))
+        .route("/verify", post(verify))
+        .route("/verify/call", post(verify_call))
+        .route("/resend", post(resend))
+        .route("/cancel", post(cancel))
+        .route("/complete", post(complete))
+        .route("/recovery", post(recovery))
+        .route("/methods/default", post(set_default))
+        .route("/methods/remove", post(remove))
+        .route("/recovery-codes", post(regenerate))
+        .route("/devices/forget", post(forget_device))
+}
+
+/// Where the flow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApiStage {
+    /// No method yet: `POST api/enroll`.
+    EnrollmentRequired,
+    /// A challenge is open: `POST api/verify` (or `api/verify/call`).
+    Answering,
+    /// The enrollment's code was right: `POST api/complete`.
+    Verified,
+    /// Enrolled: `POST api/sign-in`.
+    SignIn,
+    /// No method can sign in (a fraud report): a recovery code or an administrator.
+    Suspended,
+    /// Signed in.
+    Done,
+}
+
+/// What a passed step led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApiResult {
+    /// The enrollment's code was right: complete it.
+    Verified,
+    /// Signed in: go to `next`.
+    SignedIn,
+    /// A fresh second factor: settings can change.
+    SteppedUp,
+    /// The method is set up.
+    Complete,
+    /// A new set of recovery codes.
+    RecoveryCodes,
+}
+
+/// Where the flow stands, and what the client needs to go on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiState {
+    /// Where the flow stands.
+    pub stage: ApiStage,
+    /// The token to send in the `x-csrf-token` header.
+    pub csrf: String,
+    /// The challenge being answered.
+    pub challenge: Option<ApiChallenge>,
+    /// The user's methods (numbers masked).
+    pub methods: Vec<ApiMethod>,
+}
+
+/// The open challenge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiChallenge {
+    /// Why it is open.
+    pub step: Step,
+    /// How it is answered.
+    pub answering: Answering,
+    /// The method, number masked.
+    pub method: String,
+    /// When a new code may be asked for (Unix milliseconds).
+    pub resend_after_ms: Option<u64>,
+    /// The code was right; `POST api/complete` finishes.
+    pub verified: bool,
+    /// The cost notice, when the code goes abroad: (country code, home country code).
+    pub cost_notice: Option<(u16, u16)>,
+}
+
+/// A method of the user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiMethod {
+    /// Its id, for `api/sign-in` and the settings calls.
+    pub id: String,
+    /// As the user sees it, number masked.
+    pub label: String,
+    /// Whether sign-in uses it first.
+    pub is_default: bool,
+    /// Blocked after a fraud report.
+    pub blocked: bool,
+}
+
+/// The method chosen on the method page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EnrollKind {
+    /// "Send me a code by text message".
+    Sms,
+    /// "Call me".
+    Call,
+    /// "Call my office phone".
+    Office,
+    /// "Use verification code through app".
+    App,
+}
+
+/// `POST api/enroll`: the method chosen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// Which method.
+    pub kind: EnrollKind,
+    /// The country calling code, for a number written without `+`.
+    #[serde(default)]
+    pub country: Option<u16>,
+    /// The phone number.
+    #[serde(default)]
+    pub number: String,
+    /// The office extension.
+    #[serde(default)]
+    pub extension: String,
+    /// The phone method whose number this replaces (from the security settings).
+    #[serde(default)]
+    pub replaces: Option<String>,
+}
+
+/// The authenticator app's key, in the one answer that carries it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiProvisioning {
+    /// The `otpauth://` URI (for a QR code made by the client).
+    pub otpauth_uri: String,
+    /// The key to type by hand.
+    pub manual_key: String,
+}
+
+/// The answer to `POST api/enroll`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiEnrolled {
+    /// The flow, with the challenge now open.
+    pub state: ApiState,
+    /// For the app: the key, shown this once.
+    pub provisioning: Option<ApiProvisioning>,
+}
+
+/// `POST api/sign-in`: the method to sign in with (default when absent).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SignInRequest {
+    /// A method id from [`ApiState::methods`].
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+/// `POST api/verify`, `api/verify/call`, `api/recovery`: the code typed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CodeRequest {
+    /// The code (empty for `api/verify/call`).
+    #[serde(default)]
+    pub code: String,
+    /// "Don't ask again on this device".
+    #[serde(default)]
+    pub remember: bool,
+}
+
+/// `POST api/methods/default`, `api/methods/remove`, `api/devices/forget`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MethodRequest {
+    /// The method's (or device's) id.
+    pub id: String,
+}
+
+/// A passed check or completion.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiChecked {
+    /// What it led to.
+    pub result: ApiResult,
+    /// Recovery codes, shown this once (after the first enrollment, or on request).
+    #[serde(default)]
+    pub recovery_codes: Vec<String>,
+    /// Where the application wants the browser next, after a sign-in.
+    pub next: Option<String>,
+}
+
+/// An error: the problem, and its message in the request's language.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong, with its details (`error` names it).
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// For the user.
+    pub message: String,
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn error(problem: Problem, lang: crate::Lang) -> Response {
+    let body = ApiError {
+        message: problem.message(lang.texts()),
+        problem: problem.clone(),
+    };
+    let mut r = (problem.status(), Json(body)).into_response();
+    if let Some(secs) = problem.retry_after() {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(RETRY_AFTER, v);
+        }
+    }
+    no_store(r)
+}
+
+fn ok<T: Serialize>(body: T) -> Response {
+    no_store((StatusCode::OK, Json(body)).into_response())
+}
+
+async fn open(
+    web: &MfaWeb,
+    session: Session,
+    headers: &Req,
+    csrf: bool,
+) -> Result<Visit, Response> {
+    let lang = crate::Lang::choose(None, &headers.headers, &web.mfa().policy().locale);
+    let v = Visit::open(web.clone(), session, headers)
+        .await
+        .map_err(|p| error(p, lang))?;
+    if csrf {
+        let presented = headers
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|h| h.to_str().ok());
+        v.check_csrf(presented).map_err(|p| error(p, v.lang))?;
+    }
+    Ok(v)
+}
+
+async fn snapshot(v: &mut Visit) -> Result<ApiState, Problem> {
+    let stage = match v.stage().await? {
+        Stage::EnrollmentRequired => ApiStage::EnrollmentRequired,
+        Stage::Answering => ApiStage::Answering,
+        Stage::Verified => ApiStage::Verified,
+        Stage::SignIn => ApiStage::SignIn,
+        Stage::Suspended => ApiStage::Suspended,
+        Stage::Done => ApiStage::Done,
+    };
+    let methods = v
+        .web
+        .mfa()
+        .methods(&v.user)
+        .await
+        .map_err(|e| Problem::from_error(&e))?
+        .iter()
+        .filter(|m| m.status != MethodStatus::Pending)
+        .map(|m| ApiMethod {
+            id: m.id.as_str().to_owned(),
+            label: describe(&m.method, v.lang),
+            is_default: m.is_default,
+            blocked: m.status == MethodStatus::Blocked,
+        })
+        .collect();
+    Ok(ApiState {
+        stage,
+        csrf: v.flow.csrf.clone(),
+        challenge: v.flow.challenge.as_ref().map(|c| ApiChallenge {
+            step: c.step,
+            answering: c.answering,
+            method: c.described.clone(),
+            resend_after_ms: c.resend_after,
+            verified: c.verified,
+            cost_notice: c.cost_notice,
+        }),
+        methods,
+    })
+}
+
+/// Saves the flow and answers with its state, or the problem.
+async fn answer(mut v: Visit, result: Result<(), Problem>) -> Response {
+    if let Err(p) = result {
+        let _ = v.save().await;
+        return error(p, v.lang);
+    }
+    match snapshot(&mut v).await {
+        Ok(state) => match v.save().await {
+            Ok(()) => ok(state),
+            Err(p) => error(p, v.lang),
+        },
+        Err(p) => error(p, v.lang),
+    }
+}
+
+async fn state(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
+    match open(&web, session, &headers, false).await {
+        Ok(v) => answer(v, Ok(())).await,
+        Err(r) => r,
+    }
+}
+
+async fn enroll(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<EnrollRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let country = req
+        .country
+        .or(web.mfa().policy().countries.home)
+        .unwrap_or(47);
+    let choice = match req.kind {
+        EnrollKind::Sms => Choice::Phone {
+            country,
+            number: req.number,
+            mode: PhoneMode::Sms,
+        },
+        EnrollKind::Call => Choice::Phone {
+            country,
+            number: req.number,
+            mode: PhoneMode::Call,
+        },
+        EnrollKind::Office => Choice::Office {
+            country,
+            number: req.number,
+            extension: req.extension,
+        },
+        EnrollKind::App => Choice::App,
+    };
+    let provisioning = match v.enroll(&choice, req.replaces.as_deref()).await {
+        Ok(p) => p,
+        Err(p) => return answer(v, Err(p)).await,
+    };
+    if let Some(open) = &mut v.flow.challenge {
+        open.key_shown = provisioning.is_some();
+    }
+    match snapshot(&mut v).await {
+        Ok(state) => match v.save().await {
+            Ok(()) => ok(ApiEnrolled {
+                state,
+                provisioning: provisioning.map(|p| ApiProvisioning {
+                    otpauth_uri: p.uri.clone(),
+                    manual_key: p.manual_entry_key.clone(),
+                }),
+            }),
+            Err(p) => error(p, v.lang),
+        },
+        Err(p) => error(p, v.lang),
+    }
+}
+
+async fn sign_in(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<SignInRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.start_sign_in(req.method.as_deref()).await;
+    answer(v, result).await
+}
+
+async fn checked(v: Visit, result: Result<Checked, Problem>) -> Response {
+    let checked = match result {
+        Ok(c) => c,
+        Err(p) => return answer(v, Err(p)).await,
+    };
+    if let Err(p) = v.save().await {
+        return error(p, v.lang);
+    }
+    let (result, next, token) = match checked {
+        Checked::Verified => (ApiResult::Verified, None, None),
+        Checked::SteppedUp => (ApiResult::SteppedUp, None, None),
+        Checked::SignedIn { device_token } => (
+            ApiResult::SignedIn,
+            Some(v.web.inner.after_sign_in.clone()),
+            device_token,
+        ),
+    };
+    let mut r = ok(ApiChecked {
+        result,
+        recovery_codes: Vec::new(),
+        next,
+    });
+    if let Some(cookie) = token.and_then(|t| {
+        crate::device::set_cookie(
+            &t,
+            v.web.mfa().policy().remember_device_for,
+            v.web.inner.secure_cookies,
+        )
+    }) {
+        r.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    r
+}
+
+async fn verify(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<CodeRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.check(&req.code, req.remember).await;
+    checked(v, result).await
+}
+
+async fn verify_call(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<CodeRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.check_call(req.remember).await;
+    checked(v, result).await
+}
+
+async fn recovery(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<CodeRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.recovery_sign_in(&req.code).await;
+    checked(v, result).await
+}
+
+async fn resend(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.resend().await;
+    answer(v, result).await
+}
+
+async fn cancel(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    v.cancel().await;
+    answer(v, Ok(())).await
+}
+
+async fn complete(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let first = v
+        .flow
+        .challenge
+        .as_ref()
+        .is_some_and(|c| c.step == Step::Enroll);
+    match v.complete().await {
+        Ok(done) => match v.save().await {
+            Ok(()) => ok(ApiChecked {
+                result: ApiResult::Complete,
+                recovery_codes: done.recovery_codes,
+                next: first.then(|| web.inner.after_sign_in.clone()),
+            }),
+            Err(p) => error(p, v.lang),
+        },
+        Err(p) => answer(v, Err(p)).await,
+    }
+}
+
+async fn set_default(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<MethodRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.set_default(&req.id).await;
+    answer(v, result).await
+}
+
+async fn remove(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<MethodRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.remove(&req.id).await;
+    answer(v, result).await
+}
+
+async fn forget_device(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<MethodRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.forget_device(&req.id).await;
+    answer(v, result).await
+}
+
+async fn regenerate(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match v.regenerate().await {
+        Ok(codes) => match v.save().await {
+            Ok(()) => ok(ApiChecked {
+                result: ApiResult::RecoveryCodes,
+                recovery_codes: codes,
+                next: None,
+            }),
+            Err(p) => error(p, v.lang),
+        },
+        Err(p) => answer(v, Err(p)).await,
+    }
+}
