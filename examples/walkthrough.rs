@@ -5,18 +5,21 @@
 //! ```text
 //! cargo run --example walkthrough                # the simulated user types the codes
 //! cargo run --example walkthrough -- --interactive   # you type them
+//! cargo run --features email --example walkthrough   # with the email step
 //! ```
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "email")]
+use mfa::email::{EmailChannel, MemoryEmail};
 use mfa::sms::{MemorySms, SmsDelivery};
 use mfa::totp::{KeyUri, TerminalBackground, Totp, TotpVerifier};
 use mfa::voice::{Callee, MemoryVoice};
 use mfa::{
-    Clock, Extension, ManualClock, MemoryStore, Method, MethodKind, Mfa, PhoneMode, PhoneNumber,
-    Policy, Status, Timestamp, UserId, Verification,
+    AccessPassOptions, Clock, Extension, ManualClock, MemoryStore, Method, MethodKind, Mfa,
+    PhoneMode, PhoneNumber, Policy, Status, Timestamp, UserId, Verification,
 };
 
 type Error = Box<dyn std::error::Error>;
@@ -87,14 +90,21 @@ async fn main() -> Result<(), Error> {
     let mut policy = Policy::default();
     policy.app_name = "Contoso".to_owned();
     policy.countries.home = Some(47);
-    let mfa = Mfa::builder()
+    // Email is a restricted channel (NIST SP 800-63B does not accept it for codes):
+    // this organisation allows it, knowingly.
+    policy.allow_email = cfg!(feature = "email");
+    let builder = Mfa::builder()
         .store(MemoryStore::new())
         .clock(clock.clone())
         .sms(SmsDelivery::new(phone.clone()))
         .voice(desk_phone.clone())
         .app(TotpVerifier::new(Totp::default()))
-        .policy(policy)
-        .build()?;
+        .policy(policy);
+    #[cfg(feature = "email")]
+    let mailbox = MemoryEmail::with_clock(Arc::new(clock.clone()));
+    #[cfg(feature = "email")]
+    let builder = builder.email(EmailChannel::new(mailbox.clone()));
+    let mfa = builder.build()?;
 
     n.step("Sign in with your username in the required form (user@domain)");
     match UserId::username("kari.nordmann") {
@@ -262,6 +272,38 @@ async fn main() -> Result<(), Error> {
     let office_method = mfa.complete(&user, &pending.challenge_id).await?.method;
     n.say(&format!("Added: {}", office_method.method));
 
+    #[cfg(feature = "email")]
+    {
+        n.step("Codes by email: a restricted channel, off unless the policy allows it");
+        let address = mfa::EmailAddress::parse("Kari.Nordmann@Contoso.no")?;
+        let strict = Mfa::builder()
+            .email(EmailChannel::new(MemoryEmail::new()))
+            .build()?;
+        let other = UserId::username("ola@contoso.no")?;
+        let by_email = Method::Email {
+            address: address.clone(),
+        };
+        if let Err(e) = strict.begin_enrollment(&other, by_email.clone()).await {
+            n.say(&format!("With the default policy: {e}"));
+        }
+        let pending = mfa.add_method(&user, by_email, &proof).await?;
+        let mail = mailbox
+            .inbox(&address)
+            .pop()
+            .ok_or_else(|| missing("email"))?;
+        n.phone(
+            &format!("mail to {address}"),
+            &format!("Subject: {}", mail.content.subject),
+        );
+        let typed = n.types(mail.code.expose());
+        n.say(&format!(
+            "Check: {}",
+            verdict(&mfa.verify(&user, &pending.challenge_id, &typed).await?)
+        ));
+        let email_method = mfa.complete(&user, &pending.challenge_id).await?.method;
+        n.say(&format!("Added: {}", email_method.method));
+    }
+
     n.step("Make the app the default");
     mfa.set_default(&user, &app_method.id, &proof).await?;
     if let Status::Enrolled { default, .. } = mfa.status(&user).await? {
@@ -307,6 +349,60 @@ async fn main() -> Result<(), Error> {
             let _ = signed_in.proof;
         }
         None => n.say("That recovery code is not valid."),
+    }
+
+    n.step(
+        "Another day, no recovery code at hand: an administrator issues a Temporary Access Pass",
+    );
+    let issued = mfa
+        .issue_access_pass(&user, AccessPassOptions::once())
+        .await?;
+    n.say(&format!(
+        "Pass for {user}: {} (one sign-in, valid {} minutes; only its hash is kept)",
+        issued.pass.expose(),
+        issued
+            .info
+            .expires_at
+            .saturating_since(clock.now())
+            .as_secs()
+            / 60
+    ));
+    let typed = n.types(&issued.pass.expose());
+    let Some(signed_in) = mfa.sign_in_with_access_pass(&user, &typed).await? else {
+        n.say("That pass is not valid.");
+        return Ok(());
+    };
+    n.say(&format!(
+        "Signed in with the Temporary Access Pass; {} uses left.",
+        signed_in.uses_left
+    ));
+    let new_phone = PhoneNumber::from_parts(47, "987 65 432")?;
+    let pending = mfa
+        .add_method(
+            &user,
+            Method::AuthenticationPhone {
+                number: new_phone.clone(),
+                mode: PhoneMode::Sms,
+            },
+            &signed_in.proof,
+        )
+        .await?;
+    let code = phone
+        .last_code_to(&new_phone)
+        .ok_or_else(|| missing("SMS to the new phone"))?;
+    let typed = n.types(code.expose());
+    mfa.verify(&user, &pending.challenge_id, &typed).await?;
+    let new_method = mfa.complete(&user, &pending.challenge_id).await?.method;
+    n.say(&format!(
+        "The pass's sign-in set up the new phone: {}",
+        new_method.method
+    ));
+    if mfa
+        .sign_in_with_access_pass(&user, &issued.pass.expose())
+        .await?
+        .is_none()
+    {
+        n.say("The pass again: refused, it is used up.");
     }
     println!("\nDone.");
     Ok(())

@@ -24,6 +24,9 @@ pub use mfa_twilio as twilio;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub use mfa_store as stores;
 
+/// The email channel (feature `email`; its SMTP backend with feature `smtp`).
+#[cfg(feature = "email")]
+pub use mfa_email as email;
 /// The guide's pages as an axum router, with half-signed-in sessions (feature `web`).
 #[cfg(feature = "web")]
 pub use mfa_web as web;

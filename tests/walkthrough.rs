@@ -45,6 +45,19 @@ fn the_walkthrough_tells_the_whole_journey_and_exits_zero() {
         "Default method now: authenticator app",
         "use the authenticator app",
         "Signed in with a recovery code; 9 left.",
+        "an administrator issues a Temporary Access Pass",
+        "(one sign-in, valid 60 minutes; only its hash is kept)",
+        "Signed in with the Temporary Access Pass; 0 uses left.",
+        "The pass's sign-in set up the new phone: SMS to +47 ••••••32",
+        "The pass again: refused, it is used up.",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    #[cfg(feature = "email")]
+    for line in [
+        "With the default policy: codes by email are not allowed",
+        "[mail to K•••@contoso.no] Subject: Your Contoso verification code",
+        "Added: email to K•••@contoso.no",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
@@ -59,9 +72,10 @@ fn the_walkthrough_tells_the_whole_journey_and_exits_zero() {
                     .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_alphanumeric()))
         })
         .count();
-    // Ten shown once, and the one the user types at the end.
+    // Ten shown once, and the one the user types at the end; then the access pass, in
+    // the same form, shown to the administrator and typed by the user.
     assert_eq!(
-        shown, 11,
+        shown, 13,
         "recovery codes as XXXX-XXXX-XXXX-XXXX-XXXX-XXXX in:\n{text}"
     );
 }

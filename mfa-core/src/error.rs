@@ -58,6 +58,10 @@ pub enum Missing {
     AppVerifier,
     /// A remembered device of this user.
     Device,
+    /// The email backend.
+    EmailDelivery,
+    /// A Temporary Access Pass of this user.
+    AccessPass,
 }
 
 impl std::fmt::Display for Missing {
@@ -70,6 +74,8 @@ impl std::fmt::Display for Missing {
             Missing::VoiceDelivery => "voice delivery",
             Missing::AppVerifier => "authenticator app verifier",
             Missing::Device => "remembered device",
+            Missing::EmailDelivery => "email delivery",
+            Missing::AccessPass => "temporary access pass",
         })
     }
 }
@@ -86,6 +92,8 @@ pub enum LimitScope {
     Country,
     /// Sends asked for from one client address.
     ClientAddress,
+    /// Sends to one email address.
+    EmailAddress,
 }
 
 impl std::fmt::Display for LimitScope {
@@ -95,6 +103,7 @@ impl std::fmt::Display for LimitScope {
             LimitScope::User => "user",
             LimitScope::Country => "country",
             LimitScope::ClientAddress => "client address",
+            LimitScope::EmailAddress => "email address",
         })
     }
 }
@@ -154,6 +163,12 @@ pub enum InputError {
     /// A setting is out of its allowed range.
     #[error("invalid setting: {0}")]
     InvalidSetting(&'static str),
+    /// The email address is malformed; says why, never repeats the address.
+    #[error("invalid email address: {0}")]
+    InvalidEmailAddress(&'static str),
+    /// A Temporary Access Pass is malformed.
+    #[error("a temporary access pass has 24 letters and digits")]
+    InvalidAccessPass,
 }
 
 /// Refusals by policy.
@@ -220,6 +235,13 @@ pub enum PolicyError {
     /// Building an `Mfa` over a durable store needs the code key every server shares.
     #[error("a durable store needs the code key shared by every server: set MfaBuilder::code_key")]
     CodeKeyRequired,
+    /// Email codes are off: NIST SP 800-63B does not accept email for out-of-band
+    /// codes, so [`Policy::allow_email`](crate::Policy::allow_email) must turn them on.
+    #[error("codes by email are not allowed; choose the authenticator app or a phone")]
+    EmailNotAllowed,
+    /// The user holds as many usable Temporary Access Passes as the policy allows.
+    #[error("this user already holds a temporary access pass; revoke it first")]
+    TooManyAccessPasses,
 }
 
 impl PolicyError {

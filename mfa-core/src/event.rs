@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::clock::Timestamp;
 use crate::delivery::{DeliveryErrorKind, Purpose};
-use crate::method::{ChallengeId, Channel, MethodId, MethodKind};
+use crate::method::{AccessPassId, ChallengeId, Channel, MethodId, MethodKind};
 use crate::request::EventMeta;
 use crate::user::UserId;
 
@@ -25,9 +25,9 @@ pub enum Event {
     CodeSent {
         /// Who.
         user: UserId,
-        /// SMS or voice.
+        /// SMS, voice or email.
         channel: Channel,
-        /// The destination's country calling code.
+        /// The destination's country calling code (0 for email).
         country_code: u16,
         /// Enrollment or sign-in.
         purpose: Purpose,
@@ -38,7 +38,7 @@ pub enum Event {
     DeliveryFailed {
         /// Who.
         user: UserId,
-        /// SMS or voice.
+        /// SMS, voice or email.
         channel: Channel,
         /// Whether a retry may work.
         transient: bool,
@@ -178,6 +178,39 @@ pub enum Event {
         /// When the report came.
         at: Timestamp,
     },
+    /// An administrator issued a Temporary Access Pass (the pass itself is never in an event).
+    AccessPassIssued {
+        /// For whom.
+        user: UserId,
+        /// The pass's id.
+        pass_id: AccessPassId,
+        /// When it stops working.
+        expires_at: Timestamp,
+        /// The sign-ins it allows.
+        uses: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// A Temporary Access Pass signed the user in.
+    AccessPassUsed {
+        /// Who.
+        user: UserId,
+        /// The pass's id.
+        pass_id: AccessPassId,
+        /// Its uses left.
+        uses_left: u32,
+        /// When.
+        at: Timestamp,
+    },
+    /// An administrator revoked a Temporary Access Pass; the proofs it made died with it.
+    AccessPassRevoked {
+        /// Whose.
+        user: UserId,
+        /// The pass's id.
+        pass_id: AccessPassId,
+        /// When.
+        at: Timestamp,
+    },
     /// One attempt of a failover layer ([`crate::delivery::Failover`]): which route
     /// was tried and what the layer did next. No code, number or provider message.
     DeliveryAttempt {
@@ -219,6 +252,10 @@ pub enum Refusal {
     Reauthentication,
     /// A settings change came while a fraud report suspends them.
     Suspended,
+    /// No Temporary Access Pass of the user matched (counted as a failure).
+    WrongAccessPass,
+    /// A Temporary Access Pass matched but is used up, expired or revoked.
+    AccessPassNotUsable,
 }
 
 /// Receives events.

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access_pass;
 pub mod app;
 pub mod challenge;
 pub mod clock;
 pub mod code;
 pub mod delivery;
 pub mod device;
+pub mod email;
 pub mod error;
 pub mod event;
 pub mod http;
@@ -29,6 +31,10 @@ pub mod store;
 pub mod trace;
 pub mod user;
 
+pub use access_pass::{
+    AccessPass, AccessPassInfo, AccessPassOptions, AccessPassPolicy, AccessPassSignIn,
+    AccessPassState, IssuedAccessPass,
+};
 pub use app::{AppMatch, AppProvisioning, AppVerifier};
 pub use challenge::{Challenge, ChallengeStatus, EnrollmentState};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -41,6 +47,7 @@ pub use delivery::{
     DeliveryRequest, MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
 pub use device::{DeviceToken, RememberedDevice};
+pub use email::{EmailAddress, EmailDelivery, EmailRequest};
 pub use error::{
     Error, InputError, LimitScope, Missing, PolicyError, StoreError, StoreErrorKind,
     TransitionError,
@@ -50,8 +57,8 @@ pub use http::http_status;
 pub use locale::Locale;
 pub use machine::{Approved, Verification};
 pub use method::{
-    AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId, MethodKind,
-    MethodRecord, MethodStatus, PhoneMode,
+    AccessPassId, AppCredential, ChallengeId, Channel, Destination, Extension, Method, MethodId,
+    MethodKind, MethodRecord, MethodStatus, PhoneMode,
 };
 pub use mfa::{Completion, Mfa, MfaBuilder, Pending, RecoverySignIn, Status};
 pub use number_match::SignInNumber;

@@ -29,6 +29,9 @@ mod fallback;
 
 pub use fallback::{fall_back, report_delivery};
 
+mod access_pass;
+pub use access_pass::{issue_access_pass, revoke_access_pass, use_access_pass};
+
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 pub const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
 
@@ -246,6 +249,10 @@ pub fn check_proof(
                     .method(id)
                     .is_some_and(|m| m.status == MethodStatus::Active),
                 ProofSource::RecoveryCode => true,
+                ProofSource::AccessPass(id) => rec
+                    .access_passes
+                    .iter()
+                    .any(|a| &a.id == id && a.revoked_at.is_none()),
             }
     });
     if live {
@@ -283,7 +290,7 @@ fn kill_dependents(rec: &mut UserRecord, method: Option<&MethodId>, now: Timesta
     rec.proofs.retain(|p| match (&p.source, method) {
         (_, None) => false,
         (ProofSource::Method(id), Some(m)) => id != m,
-        (ProofSource::RecoveryCode, Some(_)) => true,
+        (ProofSource::RecoveryCode | ProofSource::AccessPass(_), Some(_)) => true,
     });
 }
 
@@ -337,8 +344,8 @@ pub fn begin_enrollment(
     }
     check_lockout(rec, ctx, None, effects)?;
     // Checked before anything is stored: a refused destination leaves no trace.
-    if let (Some(channel), Some(dest)) = (method.channel(), method.destination()) {
-        ctx.policy.check_destination(&dest, channel)?;
+    if method.channel().is_some() {
+        check_send(&method, ctx)?;
     }
     rec.methods.push(MethodRecord {
         id: fresh.method_id.clone(),
@@ -397,8 +404,8 @@ fn start_challenge(
         .ok_or(Error::NotFound(Missing::Method))?;
     let channel = method.channel();
     let mut cost_notice = None;
-    if let (Some(channel), Some(dest)) = (channel, method.destination()) {
-        cost_notice = ctx.policy.check_destination(&dest, channel)?;
+    if channel.is_some() {
+        cost_notice = check_send(&method, ctx)?;
         count_user_send(rec, ctx, None, effects)?;
     }
     // Bounded: the oldest open challenge gives way to the new one.
@@ -459,6 +466,20 @@ fn start_challenge(
     }
     rec.challenges.push(challenge);
     Ok(pending)
+}
+
+/// Checks where a method's codes go before anything is stored or sent: a phone
+/// number against the country rules (returning the cost notice), an email address
+/// against the policy that keeps the channel off by default.
+fn check_send(method: &Method, ctx: &Ctx<'_>) -> Result<Option<CostNotice>, Error> {
+    match (method.channel(), method.destination()) {
+        (Some(channel), Some(dest)) => Ok(ctx.policy.check_destination(&dest, channel)?),
+        (Some(crate::method::Channel::Email), None) => {
+            ctx.policy.check_email()?;
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Counts a send against the user's own window (kept in the record).
@@ -845,13 +866,13 @@ pub fn resend(
         .method(&challenge.method_id)
         .map(|m| m.method.clone())
         .ok_or(Error::NotFound(Missing::Method))?;
-    let (Some(channel), Some(dest)) = (method.channel(), method.destination()) else {
+    if method.channel().is_none() {
         return Err(crate::error::TransitionError {
             state: challenge.status_at(ctx.now).name(),
             event: "resend",
         }
         .into());
-    };
+    }
     if challenge.status_at(ctx.now).is_awaiting() {
         if let Some(last) = challenge.last_sent_at {
             let ready = last + ctx.policy.resend_cooldown;
@@ -877,7 +898,7 @@ pub fn resend(
         ChallengeEvent::Resend(code),
         &challenge_context(ctx),
     )?;
-    let cost_notice = ctx.policy.check_destination(&dest, channel)?;
+    let cost_notice = check_send(&method, ctx)?;
     count_user_send(rec, ctx, Some(id), effects)?;
     effects.push(Effect::Send(Send {
         challenge_id: next.id.clone(),

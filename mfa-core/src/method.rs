@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::clock::Timestamp;
 use crate::code::{Randomness, SecretBytes};
+use crate::email::EmailAddress;
 use crate::error::InputError;
 use crate::inline::InlineStr;
 use crate::phone::PhoneNumber;
@@ -26,14 +27,17 @@ pub enum Channel {
     Sms,
     /// Voice calls.
     Voice,
+    /// Email (a restricted channel: see [`crate::email`]).
+    Email,
 }
 
 impl Channel {
-    /// A short lower-case name ("sms", "voice").
+    /// A short lower-case name ("sms", "voice", "email").
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sms => "sms",
             Channel::Voice => "voice",
+            Channel::Email => "email",
         }
     }
 }
@@ -84,6 +88,11 @@ pub enum Method {
     AuthenticatorApp,
     /// Single-use recovery codes, for when the phone is lost.
     RecoveryCodes,
+    /// Codes by email: a restricted channel, off unless the policy allows it.
+    Email {
+        /// Where the codes go.
+        address: EmailAddress,
+    },
 }
 
 /// The kind of a [`Method`], without its details.
@@ -98,6 +107,8 @@ pub enum MethodKind {
     AuthenticatorApp,
     /// [`Method::RecoveryCodes`].
     RecoveryCodes,
+    /// [`Method::Email`].
+    Email,
 }
 
 /// Where a code or call goes.
@@ -118,6 +129,7 @@ impl Method {
             Method::OfficePhone { .. } => MethodKind::OfficePhone,
             Method::AuthenticatorApp => MethodKind::AuthenticatorApp,
             Method::RecoveryCodes => MethodKind::RecoveryCodes,
+            Method::Email { .. } => MethodKind::Email,
         }
     }
 
@@ -134,6 +146,7 @@ impl Method {
             }
             | Method::OfficePhone { .. } => Some(Channel::Voice),
             Method::AuthenticatorApp | Method::RecoveryCodes => None,
+            Method::Email { .. } => Some(Channel::Email),
         }
     }
 
@@ -148,6 +161,14 @@ impl Method {
                 number: number.clone(),
                 extension: extension.clone(),
             }),
+            _ => None,
+        }
+    }
+
+    /// The email address, for email methods.
+    pub fn email_address(&self) -> Option<&EmailAddress> {
+        match self {
+            Method::Email { address } => Some(address),
             _ => None,
         }
     }
@@ -190,6 +211,7 @@ impl fmt::Display for Method {
             } => write!(f, "call to office phone {}", number.masked()),
             Method::AuthenticatorApp => f.write_str("authenticator app"),
             Method::RecoveryCodes => f.write_str("recovery codes"),
+            Method::Email { address } => write!(f, "email to {}", address.masked()),
         }
     }
 }
@@ -248,6 +270,10 @@ random_id!(
 random_id!(
     /// Identifies one challenge: an enrollment check or a sign-in.
     ChallengeId
+);
+random_id!(
+    /// Identifies one Temporary Access Pass of a user (never the pass itself).
+    AccessPassId
 );
 
 /// Whether a method can be used yet.

@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::code::{CodeKey, Randomness, RecoveryCode, ThreadRandomness, random_code};
 use crate::delivery::{CallOutcome, Delivery, DeliveryError, DeliveryRequest, Purpose};
 use crate::device::{DeviceToken, RememberedDevice};
+use crate::email::EmailDelivery;
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
@@ -23,6 +24,8 @@ use crate::request::{EventMeta, RequestContext};
 use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
 
+mod access_pass;
+mod email;
 mod locale;
 mod reports;
 
@@ -117,6 +120,7 @@ pub struct MfaBuilder {
     app: Option<Arc<dyn AppVerifier>>,
     events: Arc<dyn EventSink>,
     issuer: Option<String>,
+    email: Option<Arc<dyn EmailDelivery>>,
 }
 
 impl fmt::Debug for MfaBuilder {
@@ -176,6 +180,13 @@ impl MfaBuilder {
         self
     }
 
+    /// The email backend (such as `mfa_email::EmailChannel`). Email codes are sent only
+    /// when [`Policy::allow_email`] is on.
+    pub fn email(mut self, delivery: impl EmailDelivery + 'static) -> Self {
+        self.email = Some(Arc::new(delivery));
+        self
+    }
+
     /// The authenticator-app verifier (such as `mfa_totp::Totp`).
     pub fn app(mut self, verifier: impl AppVerifier + 'static) -> Self {
         self.app = Some(Arc::new(verifier));
@@ -218,6 +229,7 @@ impl MfaBuilder {
             app: self.app,
             events: self.events,
             request: None,
+            email: self.email,
         })
     }
 }
@@ -239,6 +251,7 @@ pub struct Mfa {
     events: Arc<dyn EventSink>,
     issuer: String,
     request: Option<Arc<RequestContext>>,
+    email: Option<Arc<dyn EmailDelivery>>,
 }
 
 impl fmt::Debug for Mfa {
@@ -249,6 +262,7 @@ impl fmt::Debug for Mfa {
             .field("sms", &self.sms)
             .field("voice", &self.voice)
             .field("app", &self.app)
+            .field("email", &self.email)
             .finish_non_exhaustive()
     }
 }
@@ -268,6 +282,7 @@ impl Mfa {
             app: None,
             events: Arc::new(NoEvents),
             issuer: None,
+            email: None,
         }
     }
 
@@ -390,7 +405,7 @@ impl Mfa {
         proof: Option<&Proof>,
     ) -> Result<Pending, Error> {
         if let Some(channel) = method.channel() {
-            self.delivery(channel)?;
+            self.check_configured(channel)?;
         }
         let provisioning = match method.kind() {
             MethodKind::AuthenticatorApp => {
@@ -855,7 +870,14 @@ impl Mfa {
             // Shared windows are counted once per request, before the commit: a
             // refused send leaves nothing stored.
             for send in &sends {
-                if let Some(dest) = send.method.destination() {
+                if let Some(address) = send.method.email_address() {
+                    let subject = address.limit_subject();
+                    if counted.as_deref() != Some(subject.as_str()) {
+                        self.count_email_window(user, address, &send.challenge_id, now)
+                            .await?;
+                        counted = Some(subject);
+                    }
+                } else if let Some(dest) = send.method.destination() {
                     if counted.as_deref() != Some(dest.number.e164()) {
                         self.count_windows(user, &dest.number, &send.challenge_id, now)
                             .await?;
@@ -967,6 +989,8 @@ impl Mfa {
                 .voice
                 .as_ref()
                 .ok_or(Error::NotConfigured(Missing::VoiceDelivery)),
+            // Email has a trait of its own: see `email_delivery`.
+            Channel::Email => Err(Error::NotConfigured(Missing::EmailDelivery)),
         }
     }
 
@@ -980,6 +1004,10 @@ impl Mfa {
         pending: &mut Pending,
     ) -> Result<(), Error> {
         for send in sends {
+            if let Some(address) = send.method.email_address().cloned() {
+                self.perform_email(user, send, address).await?;
+                continue;
+            }
             let channel = send
                 .method
                 .channel()

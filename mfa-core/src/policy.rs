@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::access_pass::AccessPassPolicy;
 use crate::error::{InputError, PolicyError};
 use crate::method::{Channel, Destination};
 use crate::phone::NumberKind;
@@ -233,6 +234,14 @@ pub struct Policy {
     /// How long "don't ask again on this device" lasts (default 30 days; zero turns
     /// remembering off; at most a year).
     pub remember_device_for: Duration,
+    /// Whether codes may go by email (default: no). NIST SP 800-63B §5.1.3.1 does not
+    /// accept email for out-of-band codes; turn it on only where a weaker factor is
+    /// acceptable. Email gets the same lifetime, attempt, lockout and send limits as SMS.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub allow_email: bool,
+    /// Temporary Access Passes: lifetime (at most 8 hours by default), uses, how many at once.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub access_pass: AccessPassPolicy,
 }
 
 impl Default for Policy {
@@ -252,6 +261,8 @@ impl Default for Policy {
             app_name: "mfa".to_owned(),
             locale: "en".to_owned(),
             remember_device_for: Duration::from_secs(30 * 24 * 3600),
+            allow_email: false,
+            access_pass: AccessPassPolicy::default(),
         }
     }
 }
@@ -290,6 +301,7 @@ impl Policy {
                 "recovery_codes must be 1 to 100",
             ));
         }
+        self.access_pass.validate()?;
         Ok(())
     }
 
@@ -317,6 +329,15 @@ impl Policy {
             return Err(PolicyError::NotSmsCapable);
         }
         Ok(self.cost_notice(number.country_code()))
+    }
+
+    /// Checks an email destination before anything is stored or sent.
+    pub fn check_email(&self) -> Result<(), PolicyError> {
+        if self.allow_email {
+            Ok(())
+        } else {
+            Err(PolicyError::EmailNotAllowed)
+        }
     }
 
     /// The cost notice for sends to `country_code`, if it is not home.

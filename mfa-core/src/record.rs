@@ -12,10 +12,11 @@ use std::time::Duration;
 
 pub use codec::{decode, encode};
 
+use crate::access_pass::AccessPassRecord;
 use crate::challenge::Challenge;
 use crate::clock::Timestamp;
 use crate::code::CodeHash;
-use crate::method::{ChallengeId, MethodId, MethodRecord, MethodStatus};
+use crate::method::{AccessPassId, ChallengeId, MethodId, MethodRecord, MethodStatus};
 
 /// A record's version in the store: bumped by every commit.
 pub type Version = u64;
@@ -69,6 +70,8 @@ pub enum ProofSource {
     Method(MethodId),
     /// A recovery-code sign-in.
     RecoveryCode,
+    /// A Temporary Access Pass sign-in; dies if the pass is revoked.
+    AccessPass(AccessPassId),
 }
 
 /// A live re-authentication proof, kept as a keyed hash of the token the user holds.
@@ -126,6 +129,9 @@ pub struct UserRecord {
     pub devices: Vec<crate::device::DeviceRecord>,
     /// The user's language, for SMS texts and calls; `None`: the policy's.
     pub locale: Option<crate::locale::Locale>,
+    /// Temporary Access Passes an administrator issued, as keyed hashes; dead ones
+    /// leave after [`RETENTION`].
+    pub access_passes: Vec<AccessPassRecord>,
 }
 
 /// A send the gateway reported undelivered: the challenge and its generation then.
@@ -187,6 +193,7 @@ impl UserRecord {
             && self.failures.count == 0
             && self.status == UserStatus::Active
             && self.proofs.is_empty()
+            && self.access_passes.is_empty()
     }
 
     /// When a store may forget the record: `None` while it holds methods, codes,
@@ -218,6 +225,8 @@ impl UserRecord {
         });
         self.proofs.retain(|p| now < p.expires_at);
         self.devices.retain(|d| now < d.expires_at);
+        self.access_passes
+            .retain(|p| p.dead_since(now).is_none_or(|t| now < t + RETENTION));
         let challenges = &self.challenges;
         self.undelivered.retain(|u| {
             challenges

@@ -11,8 +11,9 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::clock::Timestamp;
+use crate::email::EmailAddress;
 use crate::locale::Locale;
-use crate::method::{ChallengeId, Extension, MethodId};
+use crate::method::{AccessPassId, ChallengeId, Extension, MethodId};
 use crate::phone::PhoneNumber;
 use crate::user::UserId;
 
@@ -38,6 +39,9 @@ macro_rules! as_text {
 as_text!(UserId, |u| u.as_str(), |s| UserId::new(s));
 as_text!(MethodId, |m| m.as_str(), MethodId::parse);
 as_text!(ChallengeId, |c| c.as_str(), ChallengeId::parse);
+as_text!(AccessPassId, |a| a.as_str(), AccessPassId::parse);
+// In full, as a phone number is: what an application keeps in its own user table.
+as_text!(EmailAddress, |e| e.as_str(), EmailAddress::parse);
 as_text!(PhoneNumber, |p| p.e164(), PhoneNumber::parse);
 as_text!(Extension, |e| e.as_str(), Extension::parse);
 as_text!(Locale, |l| l.as_str(), Locale::parse);

@@ -69,9 +69,11 @@ impl Secrets {
 fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
     let (mobile, office) = (random_number(), random_number());
     let secret = random_bytes(20);
-    let hashes: Vec<[u8; 32]> = (0..3)
+    let hashes: Vec<[u8; 32]> = (0..4)
         .map(|_| random_bytes(32).try_into().unwrap())
         .collect();
+    let mailbox = format!("kari.{}", hex(&random_bytes(6)));
+    let address = mfa_core::EmailAddress::parse(&format!("{mailbox}@example.no")).unwrap();
     let method = |method, app| MethodRecord {
         id: MethodId::generate(&mfa_core::OsRandomness),
         method,
@@ -105,6 +107,12 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
                     parameters: "totp".to_owned(),
                 }),
             ),
+            method(
+                Method::Email {
+                    address: address.clone(),
+                },
+                None,
+            ),
         ],
         recovery_codes: hashes[..2]
             .iter()
@@ -119,6 +127,16 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
             expires_at: now(),
         }],
         updated_at: now(),
+        access_passes: vec![mfa_core::access_pass::AccessPassRecord {
+            id: mfa_core::AccessPassId::generate(&mfa_core::OsRandomness),
+            hash: CodeHash(hashes[3]),
+            issued_at: now(),
+            expires_at: now() + std::time::Duration::from_secs(3600),
+            max_uses: 1,
+            uses_left: 1,
+            last_used_at: None,
+            revoked_at: None,
+        }],
         ..UserRecord::default()
     };
     let mut secrets = Secrets {
@@ -133,6 +151,7 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
             .push(("a number's digits", n.e164().as_bytes()[1..].to_vec()));
     }
     secrets.add_bytes("the app secret", &secret);
+    secrets.add_bytes("the email address's mailbox", mailbox.as_bytes());
     for h in &hashes {
         secrets.add_bytes("a hash", h);
     }

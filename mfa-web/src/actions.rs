@@ -140,6 +140,7 @@ pub(crate) fn describe(method: &Method, lang: Lang) -> String {
             extension: Some(ext),
         } => format!("{} {} ({})", t.office_kind, number.masked(), ext.as_str()),
         Method::OfficePhone { number, .. } => format!("{} {}", t.office_kind, number.masked()),
+        Method::Email { address } => format!("{} {}", t.email_kind, address.masked()),
         _ => t.app_kind.to_owned(),
     }
 }
@@ -151,7 +152,10 @@ pub(crate) fn destination(method: &Method) -> String {
             Some(ext) => format!("{} ({})", d.number.masked(), ext.as_str()),
             None => d.number.masked(),
         },
-        None => String::new(),
+        None => method
+            .email_address()
+            .map(|a| a.masked())
+            .unwrap_or_default(),
     }
 }
 
@@ -160,6 +164,7 @@ fn answering(method: &Method, waiting_for: ChallengeStatus) -> Answering {
         Some(Channel::Sms) => Answering::Sms,
         Some(Channel::Voice) if waiting_for == ChallengeStatus::AwaitingCode => Answering::CallCode,
         Some(Channel::Voice) => Answering::CallKey,
+        Some(Channel::Email) => Answering::Email,
         None => Answering::App,
     }
 }

@@ -44,6 +44,8 @@ pub enum Answering {
     CallKey,
     /// A code from the authenticator app.
     App,
+    /// A code from an email.
+    Email,
 }
 
 /// The challenge the session is answering.

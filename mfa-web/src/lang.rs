@@ -203,6 +203,8 @@ pub struct Texts {
     pub call_kind: &'static str,
     pub office_kind: &'static str,
     pub app_kind: &'static str,
+    pub code_email: &'static str,
+    pub email_kind: &'static str,
 }
 
 /// English.
@@ -316,6 +318,8 @@ pub static EN: Texts = Texts {
     call_kind: "call",
     office_kind: "office phone",
     app_kind: "authenticator app",
+    code_email: "We have sent an email with a verification code to {to}.",
+    email_kind: "email",
 };
 
 /// Norwegian (bokmål).
@@ -429,6 +433,8 @@ pub static NB: Texts = Texts {
     call_kind: "anrop",
     office_kind: "kontortelefon",
     app_kind: "godkjenningsapp",
+    code_email: "Vi har sendt en e-post med en bekreftelseskode til {to}.",
+    email_kind: "e-post",
 };
 
 #[cfg(test)]

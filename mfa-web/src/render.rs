@@ -186,6 +186,7 @@ pub(crate) fn render_code(
         Answering::CallCode => t.code_call.replace("{to}", &c.to),
         Answering::CallKey => t.call_body.replace("{to}", &c.to),
         Answering::App => t.code_app.to_owned(),
+        Answering::Email => t.code_email.replace("{to}", &c.to),
     };
     let resend_in = c
         .resend_after

@@ -6,14 +6,17 @@
 //! error, never a panic. Layout: a format byte, then fields in order, integers
 //! big-endian, strings and byte strings with a `u16` length, lists with a `u16` count.
 
+use crate::access_pass::AccessPassRecord;
 use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, SecretBytes};
 use crate::delivery::Purpose;
 use crate::device::DeviceRecord;
+use crate::email::EmailAddress;
 use crate::error::StoreError;
 use crate::method::{
-    AppCredential, ChallengeId, Extension, Method, MethodId, MethodRecord, MethodStatus, PhoneMode,
+    AccessPassId, AppCredential, ChallengeId, Extension, Method, MethodId, MethodRecord,
+    MethodStatus, PhoneMode,
 };
 use crate::phone::{NumberKind, PhoneNumber};
 use crate::record::{
@@ -62,6 +65,10 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
                 w.str(id.as_str());
             }
             ProofSource::RecoveryCode => w.u8(1),
+            ProofSource::AccessPass(id) => {
+                w.u8(2);
+                w.str(id.as_str());
+            }
         }
         w.time(p.expires_at);
     }
@@ -84,6 +91,17 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
             w.u8(1);
             w.str(locale.as_str());
         }
+    }
+    w.len(record.access_passes.len());
+    for p in &record.access_passes {
+        w.str(p.id.as_str());
+        w.bytes32(&p.hash.0);
+        w.time(p.issued_at);
+        w.time(p.expires_at);
+        w.u32(p.max_uses);
+        w.u32(p.uses_left);
+        w.opt_time(p.last_used_at);
+        w.opt_time(p.revoked_at);
     }
     w.0
 }
@@ -120,6 +138,9 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         let source = match r.u8()? {
             0 => ProofSource::Method(method_id(r.str()?)?),
             1 => ProofSource::RecoveryCode,
+            2 => ProofSource::AccessPass(
+                AccessPassId::parse(r.str()?).map_err(|_| bad("access pass id"))?,
+            ),
             _ => return Err(bad("proof source")),
         };
         Ok(ProofRecord {
@@ -150,6 +171,23 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         1 => Some(crate::locale::Locale::parse(r.str()?).map_err(|_| bad("locale"))?),
         _ => return Err(bad("locale")),
     };
+    // Absent in records written before passes existed: none then.
+    let access_passes = if r.0.is_empty() {
+        Vec::new()
+    } else {
+        r.list(|r| {
+            Ok(AccessPassRecord {
+                id: AccessPassId::parse(r.str()?).map_err(|_| bad("access pass id"))?,
+                hash: CodeHash(r.bytes32()?),
+                issued_at: r.time()?,
+                expires_at: r.time()?,
+                max_uses: r.u32()?,
+                uses_left: r.u32()?,
+                last_used_at: r.opt_time()?,
+                revoked_at: r.opt_time()?,
+            })
+        })?
+    };
     if !r.0.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -165,6 +203,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         undelivered,
         devices,
         locale,
+        access_passes,
     })
 }
 
@@ -230,6 +269,10 @@ fn write_method(w: &mut Writer, m: &MethodRecord) {
         }
         Method::AuthenticatorApp => w.u8(2),
         Method::RecoveryCodes => w.u8(3),
+        Method::Email { address } => {
+            w.u8(4);
+            w.str(address.as_str());
+        }
     }
     w.u8(match m.status {
         MethodStatus::Pending => 0,
@@ -278,6 +321,9 @@ fn read_method(r: &mut Reader<'_>) -> Result<MethodRecord, StoreError> {
         }
         2 => Method::AuthenticatorApp,
         3 => Method::RecoveryCodes,
+        4 => Method::Email {
+            address: EmailAddress::parse(r.str()?).map_err(|_| bad("email address"))?,
+        },
         _ => return Err(bad("method")),
     };
     let status = match r.u8()? {

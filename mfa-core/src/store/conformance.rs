@@ -38,12 +38,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{Commit, Store, Versioned, WindowCount, WindowHit};
+use crate::access_pass::AccessPassRecord;
 use crate::challenge::{Answer, Challenge, ChallengeStatus};
 use crate::clock::Timestamp;
 use crate::code::{CodeHash, OsRandomness, Randomness, SecretBytes};
 use crate::delivery::Purpose;
+use crate::email::EmailAddress;
 use crate::method::{
-    AppCredential, ChallengeId, Extension, Method, MethodId, MethodRecord, MethodStatus, PhoneMode,
+    AccessPassId, AppCredential, ChallengeId, Extension, Method, MethodId, MethodRecord,
+    MethodStatus, PhoneMode,
 };
 use crate::phone::PhoneNumber;
 use crate::record::{
@@ -238,6 +241,13 @@ pub fn rich_record() -> UserRecord {
     });
     app_pending.replaces = Some(app.id.clone());
     let recovery = method(Method::RecoveryCodes, MethodStatus::Active, 7);
+    let email = method(
+        Method::Email {
+            address: EmailAddress::parse("Kari.Nordmann+mfa@example.no").expect("valid address"),
+        },
+        MethodStatus::Active,
+        8,
+    );
 
     let statuses = [
         ChallengeStatus::AwaitingCode,
@@ -289,6 +299,7 @@ pub fn rich_record() -> UserRecord {
         })
         .collect();
 
+    let pass_id = AccessPassId::parse(&format!("pass-{}", challenge_id())).expect("valid id");
     UserRecord {
         status: UserStatus::Suspended { since: at(50) },
         methods: vec![
@@ -299,6 +310,7 @@ pub fn rich_record() -> UserRecord {
             app,
             app_pending,
             recovery,
+            email,
         ],
         challenges,
         failures: Failures {
@@ -326,6 +338,11 @@ pub fn rich_record() -> UserRecord {
                 source: ProofSource::RecoveryCode,
                 expires_at: at(901),
             },
+            ProofRecord {
+                hash: hash(6),
+                source: ProofSource::AccessPass(pass_id.clone()),
+                expires_at: at(902),
+            },
         ],
         sends: SendWindow {
             count: 3,
@@ -339,6 +356,28 @@ pub fn rich_record() -> UserRecord {
             expires_at: at(990),
         }],
         locale: Some(crate::locale::Locale::parse("nb-NO").unwrap_or_else(|_| unreachable!())),
+        access_passes: vec![
+            AccessPassRecord {
+                id: pass_id,
+                hash: hash(7),
+                issued_at: at(10),
+                expires_at: at(10 + 8 * 3600),
+                max_uses: 3,
+                uses_left: 2,
+                last_used_at: Some(at(20)),
+                revoked_at: None,
+            },
+            AccessPassRecord {
+                id: AccessPassId::parse(&format!("pass-{}", challenge_id())).expect("valid id"),
+                hash: hash(8),
+                issued_at: at(11),
+                expires_at: at(11 + 3600),
+                max_uses: 1,
+                uses_left: 1,
+                last_used_at: None,
+                revoked_at: Some(at(30)),
+            },
+        ],
     }
 }
 

@@ -1,0 +1,546 @@
+//! Temporary Access Passes through the `Mfa` driver: issued by an administrator,
+//! signing in once in place of the second factor, serving as proof to add a method,
+//! listed, revoked, used up, expired, bound to their user, bounded, and raced.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mfa_core::record::{decode, encode};
+use mfa_core::{
+    AccessPassOptions, AccessPassState, Error, Event, InputError, ManualClock, MemoryDelivery,
+    MemoryEvents, MemoryStore, Method, Mfa, PhoneMode, PhoneNumber, Policy, PolicyError, Refusal,
+    Status, Store, Timestamp, UserId,
+};
+
+struct World {
+    mfa: Arc<Mfa>,
+    clock: ManualClock,
+    sms: MemoryDelivery,
+    events: MemoryEvents,
+    store: MemoryStore,
+}
+
+fn world_with(policy: Policy) -> World {
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
+    let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
+    let events = MemoryEvents::new();
+    let store = MemoryStore::new();
+    let mfa = Mfa::builder()
+        .store(store.clone())
+        .clock(clock.clone())
+        .sms(sms.clone())
+        .events(events.clone())
+        .policy(policy)
+        .build()
+        .unwrap();
+    World {
+        mfa: Arc::new(mfa),
+        clock,
+        sms,
+        events,
+        store,
+    }
+}
+
+fn world() -> World {
+    world_with(Policy::default())
+}
+
+fn user(name: &str) -> UserId {
+    UserId::username(name).unwrap()
+}
+
+fn number(n: &str) -> PhoneNumber {
+    PhoneNumber::from_parts(47, n).unwrap()
+}
+
+fn sms(n: &str) -> Method {
+    Method::AuthenticationPhone {
+        number: number(n),
+        mode: PhoneMode::Sms,
+    }
+}
+
+/// Enrolls an SMS method; returns nothing (the phone is then "lost").
+async fn enroll(w: &World, who: &UserId, n: &str) {
+    let pending = w.mfa.begin_enrollment(who, sms(n)).await.unwrap();
+    let code = w.sms.last_code_to(&number(n)).unwrap();
+    assert!(
+        w.mfa
+            .verify(who, &pending.challenge_id, code.expose())
+            .await
+            .unwrap()
+            .is_approved()
+    );
+    w.mfa.complete(who, &pending.challenge_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_pass_signs_in_once_and_its_proof_adds_a_new_phone() {
+    let w = world();
+    let kari = user("kari@example.no");
+    enroll(&w, &kari, "41234567").await;
+
+    // The phone is lost: an administrator issues a pass.
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari, AccessPassOptions::once())
+        .await
+        .unwrap();
+    assert_eq!(issued.info.uses_left, 1);
+    assert_eq!(issued.info.state, AccessPassState::Usable);
+    assert_eq!(
+        issued.info.expires_at,
+        w.mfa.now() + Duration::from_secs(3600)
+    );
+    let listed = w.mfa.access_passes(&kari).await.unwrap();
+    assert_eq!(listed, vec![issued.info.clone()]);
+
+    // Typed back by the user, with spaces and in lower case.
+    let typed = issued.pass.expose().to_lowercase().replace('-', " ");
+    let signed_in = w
+        .mfa
+        .sign_in_with_access_pass(&kari, &typed)
+        .await
+        .unwrap()
+        .expect("the pass signs in");
+    assert_eq!(signed_in.uses_left, 0);
+    assert_eq!(signed_in.pass_id, issued.info.id);
+
+    // Its proof sets up the new phone.
+    let pending = w
+        .mfa
+        .add_method(&kari, sms("49876543"), &signed_in.proof)
+        .await
+        .unwrap();
+    let code = w.sms.last_code_to(&number("49876543")).unwrap();
+    assert!(
+        w.mfa
+            .verify(&kari, &pending.challenge_id, code.expose())
+            .await
+            .unwrap()
+            .is_approved()
+    );
+    w.mfa.complete(&kari, &pending.challenge_id).await.unwrap();
+    let Status::Enrolled { methods, .. } = w.mfa.status(&kari).await.unwrap() else {
+        panic!("enrolled");
+    };
+    assert_eq!(methods, 2);
+
+    // Used up: listed as such, and refused.
+    assert_eq!(
+        w.mfa.access_passes(&kari).await.unwrap()[0].state,
+        AccessPassState::UsedUp
+    );
+    assert!(
+        w.mfa
+            .sign_in_with_access_pass(&kari, &issued.pass.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Events record issue and use, and nothing shows the pass.
+    let events = w.events.events();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::AccessPassIssued { pass_id, uses: 1, .. } if *pass_id == issued.info.id
+    )));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::AccessPassUsed { pass_id, uses_left: 0, .. } if *pass_id == issued.info.id
+    )));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Refused {
+            reason: Refusal::AccessPassNotUsable,
+            ..
+        }
+    )));
+    let shown = format!("{events:?} {issued:?} {signed_in:?} {listed:?}");
+    let pass = issued.pass.expose().replace('-', "");
+    for group in issued.pass.expose().split('-') {
+        assert!(!shown.contains(group), "{group} in {shown}");
+    }
+    assert!(!shown.contains(&pass));
+}
+
+#[tokio::test]
+async fn a_pass_for_a_user_without_methods_onboards_them() {
+    let w = world();
+    let ola = user("ola@example.no");
+    let issued = w
+        .mfa
+        .issue_access_pass(&ola, AccessPassOptions::once())
+        .await
+        .unwrap();
+    let signed_in = w
+        .mfa
+        .sign_in_with_access_pass(&ola, &issued.pass.expose())
+        .await
+        .unwrap()
+        .unwrap();
+    w.mfa
+        .add_method(&ola, sms("41234567"), &signed_in.proof)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_several_use_pass_signs_in_as_often_as_issued() {
+    let w = world();
+    let kari = user("kari@example.no");
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari, AccessPassOptions::uses(3))
+        .await
+        .unwrap();
+    for left in [2, 1, 0] {
+        let s = w
+            .mfa
+            .sign_in_with_access_pass(&kari, &issued.pass.expose())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.uses_left, left);
+    }
+    assert!(
+        w.mfa
+            .sign_in_with_access_pass(&kari, &issued.pass.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn an_expired_pass_is_refused() {
+    let w = world();
+    let kari = user("kari@example.no");
+    let issued = w
+        .mfa
+        .issue_access_pass(
+            &kari,
+            AccessPassOptions::uses(5).lifetime(Duration::from_secs(2 * 3600)),
+        )
+        .await
+        .unwrap();
+    w.clock.advance(Duration::from_secs(2 * 3600 - 1));
+    assert!(
+        w.mfa
+            .sign_in_with_access_pass(&kari, &issued.pass.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    w.clock.advance(Duration::from_secs(1));
+    assert!(
+        w.mfa
+            .sign_in_with_access_pass(&kari, &issued.pass.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        w.mfa.access_passes(&kari).await.unwrap()[0].state,
+        AccessPassState::Expired
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_pass_is_refused_and_its_proof_dies() {
+    let w = world();
+    let kari = user("kari@example.no");
+    enroll(&w, &kari, "41234567").await;
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari, AccessPassOptions::uses(2))
+        .await
+        .unwrap();
+    let signed_in = w
+        .mfa
+        .sign_in_with_access_pass(&kari, &issued.pass.expose())
+        .await
+        .unwrap()
+        .unwrap();
+    w.mfa
+        .revoke_access_pass(&kari, &issued.info.id)
+        .await
+        .unwrap();
+    assert!(
+        w.mfa
+            .sign_in_with_access_pass(&kari, &issued.pass.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        w.mfa.access_passes(&kari).await.unwrap()[0].state,
+        AccessPassState::Revoked
+    );
+    let err = w
+        .mfa
+        .add_method(&kari, sms("49876543"), &signed_in.proof)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Policy(PolicyError::ReauthenticationRequired)
+    ));
+    assert!(w.events.events().iter().any(|e| matches!(
+        e,
+        Event::AccessPassRevoked { pass_id, .. } if *pass_id == issued.info.id
+    )));
+    // An unknown id is a typed error.
+    let other = w
+        .mfa
+        .issue_access_pass(&user("ola@example.no"), AccessPassOptions::once())
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.mfa.revoke_access_pass(&kari, &other.info.id).await,
+        Err(Error::NotFound(mfa_core::Missing::AccessPass))
+    ));
+}
+
+#[tokio::test]
+async fn a_pass_for_one_user_is_refused_for_another_and_counts_as_a_failure() {
+    let w = world();
+    let kari = user("kari@example.no");
+    let ola = user("ola@example.no");
+    let karis = w
+        .mfa
+        .issue_access_pass(&kari, AccessPassOptions::once())
+        .await
+        .unwrap();
+    w.mfa
+        .issue_access_pass(&ola, AccessPassOptions::once())
+        .await
+        .unwrap();
+    assert!(
+        w.mfa
+            .sign_in_with_access_pass(&ola, &karis.pass.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(w.events.events().iter().any(|e| matches!(
+        e,
+        Event::Refused { user, reason: Refusal::WrongAccessPass, .. } if *user == ola
+    )));
+    let record = w.store.load(&ola).await.unwrap().unwrap().record;
+    assert_eq!(record.failures.count, 1);
+    // Kari's pass still works for Kari.
+    assert!(
+        w.mfa
+            .sign_in_with_access_pass(&kari, &karis.pass.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn wrong_passes_run_into_the_lockout_like_wrong_codes() {
+    let w = world();
+    let kari = user("kari@example.no");
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari, AccessPassOptions::once())
+        .await
+        .unwrap();
+    let guess = mfa_core::AccessPass::generate(&mfa_core::OsRandomness).expose();
+    for _ in 0..5 {
+        assert!(
+            w.mfa
+                .sign_in_with_access_pass(&kari, &guess)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let err = w
+        .mfa
+        .sign_in_with_access_pass(&kari, &issued.pass.expose())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Policy(PolicyError::UserLocked { .. })));
+    w.clock.advance(Duration::from_secs(30));
+    assert!(
+        w.mfa
+            .sign_in_with_access_pass(&kari, &issued.pass.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        w.mfa.sign_in_with_access_pass(&kari, "not a pass").await,
+        Err(Error::Input(InputError::InvalidAccessPass))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_uses_of_a_one_use_pass_give_one_sign_in() {
+    for round in 0..5 {
+        let w = world();
+        let kari = user(&format!("kari{round}@example.no"));
+        let issued = w
+            .mfa
+            .issue_access_pass(&kari, AccessPassOptions::once())
+            .await
+            .unwrap();
+        let pass = issued.pass.expose();
+        let tasks: Vec<_> = (0..48)
+            .map(|_| {
+                let (mfa, kari, pass) = (Arc::clone(&w.mfa), kari.clone(), pass.clone());
+                tokio::spawn(async move { mfa.sign_in_with_access_pass(&kari, &pass).await })
+            })
+            .collect();
+        let mut signed_in = 0;
+        for t in tasks {
+            if t.await.unwrap().unwrap().is_some() {
+                signed_in += 1;
+            }
+        }
+        assert_eq!(signed_in, 1, "round {round}");
+        let used = w
+            .events
+            .events()
+            .iter()
+            .filter(|e| matches!(e, Event::AccessPassUsed { .. }))
+            .count();
+        assert_eq!(used, 1);
+        let record = w.store.load(&kari).await.unwrap().unwrap().record;
+        assert_eq!(record.proofs.len(), 1);
+        // Refusals of a matching pass are not failures.
+        assert_eq!(record.failures.count, 0);
+    }
+}
+
+#[tokio::test]
+async fn lifetimes_uses_and_counts_are_bounded_by_the_policy() {
+    let w = world();
+    let kari = user("kari@example.no");
+    for options in [
+        AccessPassOptions::once().lifetime(Duration::from_secs(8 * 3600 + 1)),
+        AccessPassOptions::once().lifetime(Duration::ZERO),
+        AccessPassOptions::uses(0),
+        AccessPassOptions::uses(11),
+    ] {
+        assert!(
+            matches!(
+                w.mfa.issue_access_pass(&kari, options).await,
+                Err(Error::Input(InputError::InvalidSetting(_)))
+            ),
+            "{options:?}"
+        );
+    }
+    w.mfa
+        .issue_access_pass(
+            &kari,
+            AccessPassOptions::uses(10).lifetime(Duration::from_secs(8 * 3600)),
+        )
+        .await
+        .unwrap();
+    // One usable pass at a time by default, as in Entra.
+    assert!(matches!(
+        w.mfa
+            .issue_access_pass(&kari, AccessPassOptions::once())
+            .await,
+        Err(Error::Policy(PolicyError::TooManyAccessPasses))
+    ));
+    // Issuing and revoking without end keeps the record bounded.
+    for _ in 0..40 {
+        let id = w
+            .mfa
+            .access_passes(&kari)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .id
+            .clone();
+        w.mfa.revoke_access_pass(&kari, &id).await.unwrap();
+        w.mfa
+            .issue_access_pass(&kari, AccessPassOptions::once())
+            .await
+            .unwrap();
+    }
+    let passes = w.mfa.access_passes(&kari).await.unwrap();
+    assert!(passes.len() <= mfa_core::access_pass::MAX_ACCESS_PASSES);
+    assert_eq!(
+        passes
+            .iter()
+            .filter(|p| p.state == AccessPassState::Usable)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_policy_may_allow_several_passes_at_once() {
+    let mut policy = Policy::default();
+    policy.access_pass.max_live = 3;
+    let w = world_with(policy);
+    let kari = user("kari@example.no");
+    let passes: Vec<_> = issue_several(&w, &kari, 3).await;
+    for p in &passes {
+        assert!(
+            w.mfa
+                .sign_in_with_access_pass(&kari, &p.pass.expose())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+async fn issue_several(w: &World, who: &UserId, n: usize) -> Vec<mfa_core::IssuedAccessPass> {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.push(
+            w.mfa
+                .issue_access_pass(who, AccessPassOptions::once())
+                .await
+                .unwrap(),
+        );
+    }
+    v
+}
+
+#[tokio::test]
+async fn dead_passes_leave_the_record_after_retention_and_passes_survive_the_codec() {
+    let w = world();
+    let kari = user("kari@example.no");
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari, AccessPassOptions::uses(2))
+        .await
+        .unwrap();
+    w.mfa
+        .sign_in_with_access_pass(&kari, &issued.pass.expose())
+        .await
+        .unwrap()
+        .unwrap();
+    let record = w.store.load(&kari).await.unwrap().unwrap().record;
+    let back = decode(&encode(&record)).unwrap();
+    assert_eq!(back, record);
+    assert_eq!(back.access_passes[0].uses_left, 1);
+    // A record holding a live pass is kept.
+    assert_eq!(record.expires_at(), None);
+
+    w.clock
+        .advance(Duration::from_secs(3600) + mfa_core::record::RETENTION);
+    assert!(w.mfa.access_passes(&kari).await.unwrap().is_empty());
+}
+
+#[test]
+fn records_written_before_passes_existed_still_decode() {
+    let record = mfa_core::UserRecord::default();
+    let mut bytes = encode(&record);
+    // The pass list, empty, is the last two bytes; older records end before it.
+    assert_eq!(bytes.split_off(bytes.len() - 2), vec![0, 0]);
+    assert_eq!(decode(&bytes).unwrap(), record);
+}

@@ -1,0 +1,177 @@
+//! [`MemoryEmail`]: records what it was asked to send, fails or is late on request.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mfa_core::delivery::FaultPlan;
+use mfa_core::{
+    ChallengeId, Clock, DeliveryError, EmailAddress, OneTimeCode, Purpose, Receipt, SystemClock,
+    Timestamp,
+};
+
+use crate::delivery::{EmailBackend, OutgoingEmail};
+use crate::template::RenderedEmail;
+
+/// The most emails a memory backend keeps; the oldest go first.
+pub const MAX_KEPT: usize = 10_000;
+
+/// One email the memory backend took. `Debug` hides the bodies and the code.
+#[derive(Clone)]
+pub struct SentEmail {
+    /// The recipient.
+    pub to: EmailAddress,
+    /// Subject and bodies, as rendered.
+    pub content: RenderedEmail,
+    /// The code it carries.
+    pub code: OneTimeCode,
+    /// The challenge it belongs to.
+    pub challenge_id: ChallengeId,
+    /// Enrollment or sign-in.
+    pub purpose: Purpose,
+    /// When it was submitted.
+    pub sent_at: Timestamp,
+    /// When it reaches the mailbox (later than `sent_at` when told to be late).
+    pub arrives_at: Timestamp,
+}
+
+impl fmt::Debug for SentEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentEmail")
+            .field("to", &self.to)
+            .field("subject", &self.content.subject)
+            .field("sent_at", &self.sent_at)
+            .field("arrives_at", &self.arrives_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sent: Vec<SentEmail>,
+    faults: FaultPlan,
+}
+
+/// An in-memory mail server: records recipient, texts and time; fails or delivers
+/// late on request (through mfa-core's [`FaultPlan`], like the other memory
+/// backends). Clones share the record: keep one in the test, give another to the app.
+///
+/// ```
+/// use std::time::Duration;
+/// use mfa_core::DeliveryError;
+/// use mfa_email::{EmailChannel, MemoryEmail};
+///
+/// let mailbox = MemoryEmail::new();
+/// let channel = EmailChannel::new(mailbox.clone()); // give this to Mfa::builder().email(..)
+/// mailbox.fail_next(DeliveryError::transient("451 try again later"));
+/// mailbox.delay_next(Duration::from_secs(90));
+/// assert!(mailbox.sent().is_empty());
+/// # let _ = channel;
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryEmail {
+    inner: Arc<Mutex<Inner>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryEmail {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryEmail {
+    /// A mail server timed by the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A mail server timed by `clock` (share the driver's `ManualClock` in tests).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryEmail {
+            inner: Arc::new(Mutex::new(Inner::default())),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The next submit fails with `error` (queued: call again for more failures).
+    pub fn fail_next(&self, error: DeliveryError) {
+        self.lock().faults.fail_next(error);
+    }
+
+    /// Every submit fails with `error` until [`MemoryEmail::recover`].
+    pub fn fail_always(&self, error: DeliveryError) {
+        self.lock().faults.fail_always(error);
+    }
+
+    /// Submits succeed again.
+    pub fn recover(&self) {
+        self.lock().faults.recover();
+    }
+
+    /// The next email reaches its mailbox `by` late.
+    pub fn delay_next(&self, by: Duration) {
+        self.lock().faults.delay_next(by);
+    }
+
+    /// Forgets everything sent so far (failure and delay settings stay).
+    pub fn clear(&self) {
+        self.lock().sent.clear();
+    }
+
+    /// Everything sent, oldest first.
+    pub fn sent(&self) -> Vec<SentEmail> {
+        self.lock().sent.clone()
+    }
+
+    /// What has reached `address` by now, oldest arrival first. Addresses compare
+    /// without regard to letter case, as mail servers deliver them.
+    pub fn inbox(&self, address: &EmailAddress) -> Vec<SentEmail> {
+        let now = self.clock.now();
+        let wanted = address.limit_subject();
+        let mut arrived: Vec<SentEmail> = self
+            .lock()
+            .sent
+            .iter()
+            .filter(|m| m.to.limit_subject() == wanted && m.arrives_at <= now)
+            .cloned()
+            .collect();
+        arrived.sort_by_key(|m| m.arrives_at);
+        arrived
+    }
+
+    /// The code in the latest email to arrive at `address`, if any has.
+    pub fn last_code_to(&self, address: &EmailAddress) -> Option<OneTimeCode> {
+        self.inbox(address).pop().map(|m| m.code)
+    }
+}
+
+#[async_trait]
+impl EmailBackend for MemoryEmail {
+    async fn submit(&self, email: &OutgoingEmail) -> Result<Receipt, DeliveryError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let delay = inner.faults.next_send()?;
+        if inner.sent.len() >= MAX_KEPT {
+            inner.sent.remove(0);
+        }
+        inner.sent.push(SentEmail {
+            to: email.to.clone(),
+            content: email.content.clone(),
+            code: email.code.clone(),
+            challenge_id: email.challenge_id.clone(),
+            purpose: email.purpose,
+            sent_at: now,
+            arrives_at: now + delay,
+        });
+        Ok(Receipt::new(format!("memory-email-{}", inner.sent.len())))
+    }
+}
