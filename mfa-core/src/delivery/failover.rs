@@ -226,6 +226,7 @@ impl<B: ?Sized> Failover<B> {
                 match request.channel {
                     Channel::Sms => "no SMS route is configured",
                     Channel::Voice => "no voice route is configured",
+                    Channel::Email => "no email route is configured",
                 },
             ),
         })
