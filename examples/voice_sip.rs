@@ -11,6 +11,11 @@
 //! `MFA_SIP_EXTENSION_URI` (e.g. `sip:{extension}@{host}`; without it the extension is
 //! sent as DTMF after the answer), `MFA_PROMPTS_DIR` (your own recordings:
 //! `en/confirm.wav`, `nb/3.wav`, ...), `MFA_LOCALE` (`en` or `nb`).
+//!
+//! Encrypted (build with `--features sip-tls`): `MFA_SIP_TLS_CA` (a PEM file of the
+//! certificates the PBX's must chain to; the server is then reached over TLS, usually
+//! on port 5061), `MFA_SIP_TLS_NAME` (the name its certificate carries, default
+//! `MFA_SIP_DOMAIN`), `MFA_SIP_SRTP=1` (SRTP media keyed by SDES).
 
 use std::env;
 use std::process::ExitCode;
@@ -66,6 +71,21 @@ async fn run(
     }
     if let Some(dir) = var("MFA_PROMPTS_DIR") {
         config = config.prompts(Prompts::from_dir(dir)?);
+    }
+    #[cfg(feature = "sip-tls")]
+    if let Some(ca) = var("MFA_SIP_TLS_CA") {
+        use mfa::voice::sip::TlsClient;
+        use mfa::voice::sip::rustls::RootCertStore;
+        use mfa::voice::sip::rustls::pki_types::CertificateDer;
+        use mfa::voice::sip::rustls::pki_types::pem::PemObject;
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&ca)? {
+            roots.add(cert?)?;
+        }
+        let name = var("MFA_SIP_TLS_NAME").unwrap_or_else(|| domain.to_owned());
+        config = config
+            .tls(TlsClient::new(roots, &name)?)
+            .srtp(var("MFA_SIP_SRTP").is_some_and(|v| v == "1"));
     }
 
     let mut policy = Policy::default();

@@ -1,5 +1,6 @@
-//! SDP answers from the callee (RFC 4566, RFC 3264): reading never panics, what was
-//! read, written back as an answer, reads the same, and our own offer for the
+//! SDP answers from the callee (RFC 4566, RFC 3264, and RFC 4568's `a=crypto`):
+//! reading never panics, what was read (profile and SDES key line included), written
+//! back as an answer, reads the same, and our own offer for the
 //! answer's address reads back as PCMA with telephone events.
 #![no_main]
 
@@ -14,8 +15,9 @@ fn write_answer(answer: &Answer) -> String {
         "IP6"
     };
     let pt = answer.codec.payload_type();
+    let profile = if answer.secure { "RTP/SAVP" } else { "RTP/AVP" };
     let mut sdp = format!(
-        "v=0\r\no=- 1 1 IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt}",
+        "v=0\r\no=- 1 1 IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} {profile} {pt}",
         ip = answer.remote.ip(),
         port = answer.remote.port(),
     );
@@ -28,6 +30,9 @@ fn write_answer(answer: &Answer) -> String {
     ));
     if let Some(event) = answer.event_pt {
         sdp.push_str(&format!("a=rtpmap:{event} telephone-event/8000\r\n"));
+    }
+    if let Some(crypto) = &answer.crypto {
+        sdp.push_str(&format!("a=crypto:{}\r\n", crypto.value()));
     }
     sdp
 }

@@ -62,15 +62,21 @@ fn silence_wav(path: &Path) {
 
 impl Softphone {
     fn start() -> Softphone {
+        Self::start_with(None)
+    }
+
+    /// A softphone that takes calls over TLS on the port after its SIP port, with the
+    /// certificate (and key) in `certificate`, and accepts only SRTP media (SDES).
+    fn start_with(secure: Option<&Path>) -> Softphone {
         for _ in 0..5 {
-            if let Some(phone) = Self::try_start() {
+            if let Some(phone) = Self::try_start(secure) {
                 return phone;
             }
         }
         panic!("baresip did not start");
     }
 
-    fn try_start() -> Option<Softphone> {
+    fn try_start(secure: Option<&Path>) -> Option<Softphone> {
         let baresip = std::env::var("MFA_BARESIP")
             .expect("MFA_BARESIP is not set: run the SIP tests through scripts/test.sh");
         let modules = std::env::var("MFA_BARESIP_MODULES")
@@ -107,14 +113,26 @@ impl Softphone {
              snd_path {}\n",
             recordings.display()
         );
-        std::fs::write(dir.join("config"), config).unwrap();
-        std::fs::write(
-            dir.join("accounts"),
-            format!(
-                "<sip:office@127.0.0.1:{sip_port}>;regint=0;answermode=auto;audio_codecs=PCMA\n"
+        let (config, account) = match secure {
+            Some(certificate) => (
+                format!(
+                    "{config}sip_certificate {}\nmodule srtp.so\n",
+                    certificate.display()
+                ),
+                format!(
+                    "<sip:office@127.0.0.1:{sip_port};transport=tls>;regint=0;answermode=auto;\
+                     audio_codecs=PCMA;mediaenc=srtp-mand\n"
+                ),
             ),
-        )
-        .unwrap();
+            None => (
+                config,
+                format!(
+                    "<sip:office@127.0.0.1:{sip_port}>;regint=0;answermode=auto;audio_codecs=PCMA\n"
+                ),
+            ),
+        };
+        std::fs::write(dir.join("config"), config).unwrap();
+        std::fs::write(dir.join("accounts"), account).unwrap();
         std::fs::write(dir.join("contacts"), "").unwrap();
         let log = dir.join("baresip.log");
         // Verbose: the log then shows the telephone events it receives.
@@ -468,4 +486,183 @@ async fn the_softphone_keys_in_the_number_the_page_shows() {
     assert_eq!(calls[0].keys, enrolled_with);
     assert_eq!(calls[1].keys, wrong.iter().collect::<String>());
     assert_eq!(calls[1].outcome, Some(mfa_core::CallOutcome::WrongNumber));
+}
+
+/// A certificate authority and a certificate it signed for 127.0.0.1, made for one
+/// test: the PEM file (certificate and key) baresip serves, and the roots that trust it.
+#[cfg(feature = "sip-tls")]
+fn loopback_certificate(dir: &Path) -> (PathBuf, mfa_voice::sip::rustls::RootCertStore) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let pem = dir.join("office.pem");
+    std::fs::write(&pem, format!("{}{}", cert.pem(), key.serialize_pem())).unwrap();
+    let mut roots = mfa_voice::sip::rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone()).unwrap();
+    (pem, roots)
+}
+
+#[cfg(feature = "sip-tls")]
+fn secure_voice(phone: &Softphone, roots: mfa_voice::sip::rustls::RootCertStore) -> SipVoice {
+    use mfa_voice::sip::TlsClient;
+    let tls_port = phone.sip_port + 1;
+    let mut options = ScriptOptions::default();
+    options.key_timeout = Duration::from_secs(6);
+    SipVoice::new(
+        SipConfig::new(
+            SocketAddr::from(([127, 0, 0, 1], tls_port)),
+            format!("127.0.0.1:{tls_port}"),
+        )
+        .request_uri("sip:office@{host};transport=tls")
+        .tls(TlsClient::new(roots, "127.0.0.1").unwrap())
+        .srtp(true)
+        .t1(Duration::from_millis(200))
+        .script_options(options),
+    )
+}
+
+/// An encrypted call: SIP over TLS to baresip (its certificate checked against a CA
+/// made for the test) and SRTP media keyed by SDES. baresip hears the prompt (so it
+/// decrypted our SRTP) and its `#` (which we decrypted and authenticated) approves.
+#[cfg(feature = "sip-tls")]
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn an_encrypted_call_over_tls_and_srtp_confirms() {
+    let tmp = std::env::var("MFA_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
+    let (pem, roots) = loopback_certificate(&tmp.join(format!("tls-{}", free_udp_port())));
+    let phone = Softphone::start_with(Some(&pem));
+    let voice = secure_voice(&phone, roots);
+    let store = MemoryStore::default();
+    let mfa = mfa(voice.clone(), CallConfirmation::PressKey, "en", &store);
+    let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
+    phone.press_after('#', Duration::from_millis(1500));
+    assert_eq!(
+        after_the_call(&mfa, &voice, &pending).await,
+        ChallengeStatus::Approved
+    );
+    let heard = Prompts::builtin().transcribe(Language::English, &phone.last_recording());
+    assert_eq!(heard, [Clip::Confirm, Clip::Goodbye]);
+    let call = &voice.calls()[0];
+    assert!(call.srtp, "{call:?}");
+    assert_eq!(call.keys, "#");
+    assert_eq!(call.rtp_packets_refused, 0, "{call:?}");
+}
+
+/// A certificate that does not chain to the configured roots: no call is placed.
+#[cfg(feature = "sip-tls")]
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn a_pbx_certificate_from_another_authority_is_refused() {
+    let tmp = std::env::var("MFA_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
+    let (pem, _) = loopback_certificate(&tmp.join(format!("tls-{}", free_udp_port())));
+    let (_, other_roots) = loopback_certificate(&tmp.join(format!("tls-{}", free_udp_port())));
+    let phone = Softphone::start_with(Some(&pem));
+    let voice = secure_voice(&phone, other_roots);
+    let store = MemoryStore::default();
+    let mfa = mfa(voice.clone(), CallConfirmation::PressKey, "en", &store);
+    let error = mfa
+        .begin_enrollment(&kari(), office_phone())
+        .await
+        .unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert!(phone.keys_received().is_empty());
+    let text = std::fs::read_to_string(&phone.log).unwrap_or_default();
+    assert!(!text.contains("Incoming call"), "{text}");
+}
+
+/// The UDP ports this process holds on loopback (from /proc): the test's view of
+/// "every port an attacker might spray", our media port among them.
+#[cfg(feature = "sip-tls")]
+fn our_loopback_udp_ports() -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    std::fs::read_to_string("/proc/net/udp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (addr, port) = fields.get(1)?.split_once(':')?;
+            let inode = fields.get(9)?;
+            (addr == "0100007F" && inodes.iter().any(|i| i == inode))
+                .then(|| u16::from_str_radix(port, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// An attacker sprays RFC 4733 `#` in plain RTP at every UDP port we hold, from the
+/// moment the call is placed, while the callee (baresip, over TLS and SRTP) presses
+/// nothing. Even with `MediaSource::LatchFirst`, which lets a first plain packet take
+/// the stream, none of it authenticates: no key, no approval.
+#[cfg(feature = "sip-tls")]
+#[tokio::test]
+#[ignore = "needs baresip: run scripts/test.sh"]
+async fn spoofed_keys_do_not_approve_an_encrypted_call() {
+    let tmp = std::env::var("MFA_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir());
+    let (pem, roots) = loopback_certificate(&tmp.join(format!("tls-{}", free_udp_port())));
+    let phone = Softphone::start_with(Some(&pem));
+    let mut options = ScriptOptions::default();
+    options.key_timeout = Duration::from_secs(3);
+    let tls_port = phone.sip_port + 1;
+    let voice = SipVoice::new(
+        SipConfig::new(
+            SocketAddr::from(([127, 0, 0, 1], tls_port)),
+            format!("127.0.0.1:{tls_port}"),
+        )
+        .request_uri("sip:office@{host};transport=tls")
+        .tls(mfa_voice::sip::TlsClient::new(roots, "127.0.0.1").unwrap())
+        .srtp(true)
+        .media_source(mfa_voice::sip::MediaSource::LatchFirst)
+        .t1(Duration::from_millis(200))
+        .script_options(options),
+    );
+    let store = MemoryStore::default();
+    let mfa = mfa(voice.clone(), CallConfirmation::PressKey, "en", &store);
+    let pending = mfa.begin_enrollment(&kari(), office_phone()).await.unwrap();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ports = our_loopback_udp_ports();
+    assert!(!ports.is_empty());
+    for seq in 0..40u16 {
+        // RTP version 2, payload type 101 (what we offer for telephone events), end bit.
+        let mut pound = vec![0x80, 101];
+        pound.extend_from_slice(&seq.to_be_bytes());
+        pound.extend_from_slice(&(1000u32 + u32::from(seq / 4) * 800).to_be_bytes());
+        pound.extend_from_slice(&0x5150_0F0Fu32.to_be_bytes());
+        pound.extend_from_slice(&[11, 0x80 | 10, 0, 160]);
+        for port in &ports {
+            let _ = attacker.send_to(&pound, ("127.0.0.1", *port));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = after_the_call(&mfa, &voice, &pending).await;
+    assert_eq!(status, ChallengeStatus::AwaitingCallConfirmation);
+    let call = &voice.calls()[0];
+    assert!(call.srtp && call.keys.is_empty(), "{call:?}");
+    assert!(call.rtp_packets_refused >= 40, "{call:?}");
+    assert!(
+        call.rtp_packets_received > 0,
+        "baresip's own SRTP got through: {call:?}"
+    );
 }

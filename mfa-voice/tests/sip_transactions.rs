@@ -296,3 +296,24 @@ async fn a_proxy_and_a_pbx_challenge_in_turn_and_a_stale_nonce_is_answered_again
     let error = call.await.unwrap().unwrap_err();
     assert_eq!(error.kind(), DeliveryErrorKind::Busy);
 }
+
+/// SDES keys travel in the SDP, so SRTP without TLS is a configuration error, and no
+/// INVITE (which would carry the key in clear) leaves.
+#[cfg(feature = "sip-tls")]
+#[tokio::test]
+async fn srtp_without_tls_is_refused_before_anything_is_sent() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let voice = SipVoice::new(
+        SipConfig::new(peer.local_addr().unwrap(), "pbx.example")
+            .srtp(true)
+            .t1(Duration::from_millis(20)),
+    );
+    let error = voice.send(&request()).await.unwrap_err();
+    assert_eq!(error.kind(), DeliveryErrorKind::Configuration);
+    assert!(error.message().contains("TLS"), "{error}");
+    assert!(
+        receive_all(&peer, Duration::from_millis(200))
+            .await
+            .is_empty()
+    );
+}

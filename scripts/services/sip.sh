@@ -32,7 +32,7 @@ start_sip() {
         echo "sip: SIPp plays RTP recordings through raw sockets: run the tests as root" >&2
         return 1
     fi
-    for m in g711 aufile alsa sndfile cons account menu; do
+    for m in g711 aufile alsa sndfile cons account menu srtp; do
         [ -r "$modules/$m.so" ] || { echo "sip: baresip module $m is missing from $modules" >&2; return 1; }
     done
     kamailio=$(command -v kamailio || echo /usr/sbin/kamailio)

@@ -78,8 +78,11 @@ struct Call<'a> {
     record: SipCall,
     cseq: u32,
     ack: Option<Vec<u8>>,
-    offer: String,
+    offer: zeroize::Zeroizing<String>,
     limit: Duration,
+    /// Our SRTP key, when the media is encrypted.
+    #[cfg(feature = "sip-tls")]
+    local_key: Option<super::srtp::LocalKey>,
     /// Told the Call-ID once the phone rings or answers; `send` returns then.
     placed: Option<Placed>,
 }
@@ -121,9 +124,10 @@ pub(super) async fn place(
         outcome: None,
         error: None,
         reported: false,
+        srtp: false,
     };
     let sockets = async {
-        let sip = Signalling::open(config.transport, local_ip, config.server).await?;
+        let sip = Signalling::open(config, local_ip).await?;
         let rtp = bind_even(local_ip).await?;
         Ok::<_, std::io::Error>((sip, rtp))
     }
@@ -177,8 +181,10 @@ pub(super) async fn place(
         record,
         cseq: 1,
         ack: None,
-        offer: String::new(),
+        offer: zeroize::Zeroizing::new(String::new()),
         limit,
+        #[cfg(feature = "sip-tls")]
+        local_key: config.srtp.then(|| super::srtp::LocalKey::generate(rng)),
         placed: Some(placed),
     };
     let result = call.run(script).await;
@@ -228,6 +234,35 @@ pub(super) fn event_for(
     })
 }
 
+/// How the call's RTP is protected.
+enum Media {
+    /// Plain RTP (over UDP or TCP signalling, or by choice).
+    Plain,
+    /// SRTP keyed by SDES.
+    #[cfg(feature = "sip-tls")]
+    Srtp(Box<super::srtp::Srtp>),
+}
+
+impl Media {
+    /// What goes on the wire for an RTP packet of ours.
+    fn outgoing(&mut self, packet: Vec<u8>) -> Option<Vec<u8>> {
+        match self {
+            Media::Plain => Some(packet),
+            #[cfg(feature = "sip-tls")]
+            Media::Srtp(srtp) => srtp.protect(&packet),
+        }
+    }
+
+    /// The RTP packet a datagram carries, if it is the callee's.
+    fn incoming(&mut self, datagram: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Media::Plain => Some(datagram.to_vec()),
+            #[cfg(feature = "sip-tls")]
+            Media::Srtp(srtp) => srtp.unprotect(datagram),
+        }
+    }
+}
+
 /// What goes out in one 20 ms tick.
 enum Tick {
     Audio(Vec<i16>),
@@ -269,14 +304,26 @@ impl<'a> Call<'a> {
     }
 
     async fn run(&mut self, script: &CallScript) -> Result<CallEnd, DeliveryError> {
+        #[cfg(feature = "sip-tls")]
+        if self.config.srtp && self.config.transport != super::Transport::Tls {
+            // SDES puts the key in the SDP: over plain SIP anyone on the path reads it.
+            return Err(config_error(
+                "SRTP keys (SDES) travel in the SDP: they need SIP over TLS",
+            ));
+        }
         let rtp_port = self.rtp.local_addr().map_or(0, |a| a.port());
         let mut seed = [0u8; 8];
         self.rng.fill(&mut seed);
-        let offer = sdp::offer(
+        #[cfg(feature = "sip-tls")]
+        let crypto = self.local_key.as_ref().map(|k| k.attribute());
+        #[cfg(not(feature = "sip-tls"))]
+        let crypto: Option<zeroize::Zeroizing<String>> = None;
+        let offer = zeroize::Zeroizing::new(sdp::media_offer(
             self.dialog.local.ip(),
             rtp_port,
             u64::from_be_bytes(seed) >> 1,
-        );
+            crypto.as_ref().map(|c| c.as_str()),
+        ));
         self.offer = offer.clone();
         let ok = self.invite(offer.as_bytes()).await?;
         self.announce_placed();
@@ -295,7 +342,14 @@ impl<'a> Call<'a> {
             }
         };
         self.record.codec = Some(answer.codec);
-        let end = self.media(script, &answer).await;
+        let media = match self.media_keys(&answer) {
+            Ok(m) => m,
+            Err(e) => {
+                self.hang_up().await;
+                return Err(e);
+            }
+        };
+        let end = self.media(script, &answer, media).await;
         if !self.record.remote_hangup {
             self.hang_up().await;
         }
@@ -316,6 +370,24 @@ impl<'a> Call<'a> {
             )),
             end => Ok(end),
         }
+    }
+
+    /// How the call's media is protected, from our offer and the callee's answer.
+    fn media_keys(&mut self, answer: &sdp::Answer) -> Result<Media, DeliveryError> {
+        #[cfg(feature = "sip-tls")]
+        if let Some(local) = &self.local_key {
+            let remote = match (&answer.crypto, answer.secure) {
+                (Some(line), true) => super::srtp::remote_key(line.value()),
+                _ => Err(super::srtp::SdesError::Missing),
+            }
+            .map_err(|e| DeliveryError::new(DeliveryErrorKind::Rejected, e.to_string()))?;
+            let srtp = super::srtp::Srtp::new(local, remote)
+                .map_err(|e| DeliveryError::new(DeliveryErrorKind::Rejected, e.to_string()))?;
+            self.record.srtp = true;
+            return Ok(Media::Srtp(Box::new(srtp)));
+        }
+        let _ = answer;
+        Ok(Media::Plain)
     }
 
     /// The INVITE client transaction, with authentication: the 2xx that answered it.
@@ -660,7 +732,12 @@ impl<'a> Call<'a> {
 
     /// The media session: plays the script, listens for keys, until the script or the
     /// keys end the call, or the callee hangs up.
-    async fn media(&mut self, script: &CallScript, answer: &sdp::Answer) -> CallEnd {
+    async fn media(
+        &mut self,
+        script: &CallScript,
+        answer: &sdp::Answer,
+        mut protection: Media,
+    ) -> CallEnd {
         let mut seed = [0u8; 10];
         self.rng.fill(&mut seed);
         let mut sender = Sender::new(answer.codec, answer.event_pt, seed);
@@ -747,6 +824,7 @@ impl<'a> Call<'a> {
                         None => vec![sender.audio_frame(&[])],
                     };
                     for packet in packets {
+                        let Some(packet) = protection.outgoing(packet) else { continue };
                         if self.rtp.send_to(&packet, source.destination()).await.is_ok() {
                             self.record.rtp_packets_sent += 1;
                         }
@@ -762,12 +840,19 @@ impl<'a> Call<'a> {
                 }
                 received = self.rtp.recv_from(&mut rtp_buf) => {
                     let Ok((n, from)) = received else { continue };
-                    if !source.admits(from, &rtp_buf[..n]) {
+                    // Source and stream first (no work for strangers), then the
+                    // SRTP tag, and only then may a first packet take the stream.
+                    let plain = if source.may_admit(from, &rtp_buf[..n]) {
+                        protection.incoming(&rtp_buf[..n])
+                    } else {
+                        None
+                    };
+                    let Some(plain) = plain.filter(|p| source.admits(from, p)) else {
                         self.record.rtp_packets_refused += 1;
                         continue;
-                    }
+                    };
                     self.record.rtp_packets_received += 1;
-                    if let Incoming::Key(k) = receiver.receive(&rtp_buf[..n]) {
+                    if let Incoming::Key(k) = receiver.receive(&plain) {
                         if end.is_none() {
                             self.key(k, &mut keys, &mut queue, &mut waiting_until, &mut end);
                         }

@@ -24,6 +24,9 @@
 //! answer names, with one SSRC ([`MediaSource`] relaxes the address for NAT), and
 //! over UDP only the server the INVITE went to may answer or send in-dialog
 //! requests, so a spoofed `#`, BYE or re-INVITE from elsewhere changes nothing.
+//! With the feature `sip-tls`, [`SipConfig::tls`] carries the signalling over TLS and
+//! [`SipConfig::srtp`] encrypts and authenticates the media (SRTP keyed by SDES), which
+//! also keeps out whoever is on the path.
 //!
 //! ```no_run
 //! use mfa_voice::sip::{Credentials, SipConfig, SipVoice};
@@ -46,6 +49,10 @@ mod digest;
 mod plan;
 mod rtp;
 mod sdp;
+#[cfg(feature = "sip-tls")]
+mod srtp;
+#[cfg(feature = "sip-tls")]
+mod tls;
 mod transport;
 
 use std::collections::VecDeque;
@@ -77,6 +84,13 @@ pub use audio::{
     linear_to_ulaw, read_wav, ulaw_to_linear, write_alaw_wav,
 };
 pub use rtp::MediaSource;
+#[cfg(feature = "sip-tls")]
+pub use srtp::SdesError;
+#[cfg(feature = "sip-tls")]
+pub use tls::{TlsClient, TlsError};
+/// The rustls types a [`TlsClient`] is built from (root stores, client configurations).
+#[cfg(feature = "sip-tls")]
+pub use tokio_rustls::rustls;
 pub use transport::Transport;
 
 /// The parsers of what a PBX and a callee send, for the fuzz targets in `fuzz/`.
@@ -134,6 +148,10 @@ pub struct SipConfig {
     media_source: MediaSource,
     script: ScriptOptions,
     prompts: Prompts,
+    #[cfg(feature = "sip-tls")]
+    tls: Option<TlsClient>,
+    #[cfg(feature = "sip-tls")]
+    srtp: bool,
 }
 
 impl SipConfig {
@@ -156,7 +174,31 @@ impl SipConfig {
             media_source: MediaSource::Answered,
             script: ScriptOptions::default(),
             prompts: Prompts::builtin(),
+            #[cfg(feature = "sip-tls")]
+            tls: None,
+            #[cfg(feature = "sip-tls")]
+            srtp: false,
         }
+    }
+
+    /// SIP over TLS to the server (often port 5061), checked by `client`: nobody on
+    /// the path reads or changes the signalling (feature `sip-tls`).
+    #[cfg(feature = "sip-tls")]
+    pub fn tls(mut self, client: TlsClient) -> Self {
+        self.tls = Some(client);
+        self.transport = Transport::Tls;
+        self
+    }
+
+    /// Encrypts the call's media with SRTP, keyed by SDES (RFC 4568): the offer is on
+    /// `RTP/SAVP` with a fresh key, and a callee that answers without a key of its own
+    /// is hung up on (`DeliveryErrorKind::Rejected`). SDES keys travel in the SDP, so
+    /// this needs [`SipConfig::tls`]; a call over UDP or TCP is refused as a
+    /// configuration error (feature `sip-tls`).
+    #[cfg(feature = "sip-tls")]
+    pub fn srtp(mut self, on: bool) -> Self {
+        self.srtp = on;
+        self
     }
 
     /// UDP (the default) or TCP for SIP messages.
@@ -352,6 +394,8 @@ pub struct SipCall {
     pub error: Option<DeliveryError>,
     /// Whether what the call ended with reached the driver ([`SipVoice::report_to`]).
     pub reported: bool,
+    /// Whether the media was SRTP (feature `sip-tls`).
+    pub srtp: bool,
 }
 
 /// What clones of one backend share: the record of finished calls, the slots for

@@ -158,6 +158,19 @@ impl MediaLock {
         }
     }
 
+    /// Whether a datagram from `from` may be the callee's stream, taking nothing yet:
+    /// RTP, from the locked source and SSRC, or (before the lock) from a source the
+    /// policy allows.
+    pub fn may_admit(&self, from: SocketAddr, datagram: &[u8]) -> bool {
+        let Ok(packet) = RtpReader::new(datagram) else {
+            return false;
+        };
+        match self.locked {
+            Some(locked) => locked == (from, packet.ssrc()),
+            None => from == self.answered || self.policy == MediaSource::LatchFirst,
+        }
+    }
+
     /// Whether a datagram from `from` belongs to the callee's stream (junk never does).
     pub fn admits(&mut self, from: SocketAddr, datagram: &[u8]) -> bool {
         let Ok(packet) = RtpReader::new(datagram) else {

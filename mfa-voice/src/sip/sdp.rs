@@ -8,23 +8,61 @@ use super::audio::Codec;
 pub const OFFERED_EVENT_PT: u8 = 101;
 
 /// The SDP offer: PCMA, PCMU and telephone-event/8000 on one audio stream.
+#[allow(dead_code)] // the tests and the fuzz targets use it
 pub fn offer(address: IpAddr, rtp_port: u16, session_id: u64) -> String {
+    media_offer(address, rtp_port, session_id, None)
+}
+
+/// The offer, on the secure profile (RTP/SAVP) with our SDES key line when `crypto`
+/// is given. Such an offer holds a key: it travels only over TLS.
+pub fn media_offer(
+    address: IpAddr,
+    rtp_port: u16,
+    session_id: u64,
+    crypto: Option<&str>,
+) -> String {
     let family = if address.is_ipv4() { "IP4" } else { "IP6" };
+    let profile = if crypto.is_some() {
+        "RTP/SAVP"
+    } else {
+        "RTP/AVP"
+    };
     format!(
         "v=0\r\n\
          o=mfa {session_id} {session_id} IN {family} {address}\r\n\
          s=mfa verification call\r\n\
          c=IN {family} {address}\r\n\
          t=0 0\r\n\
-         m=audio {rtp_port} RTP/AVP 8 0 {pt}\r\n\
+         m=audio {rtp_port} {profile} 8 0 {pt}\r\n\
          a=rtpmap:8 PCMA/8000\r\n\
          a=rtpmap:0 PCMU/8000\r\n\
          a=rtpmap:{pt} telephone-event/8000\r\n\
          a=fmtp:{pt} 0-16\r\n\
          a=ptime:20\r\n\
-         a=sendrecv\r\n",
-        pt = OFFERED_EVENT_PT
+         a=sendrecv\r\n\
+         {crypto}",
+        pt = OFFERED_EVENT_PT,
+        crypto = crypto.unwrap_or(""),
     )
+}
+
+/// The value of the callee's first `a=crypto` line (RFC 4568), kept out of `Debug`
+/// and wiped on drop: it holds the callee's SRTP key.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct CryptoLine(zeroize::Zeroizing<String>);
+
+impl CryptoLine {
+    /// The line after `a=crypto:`.
+    #[cfg_attr(not(feature = "sip-tls"), allow(dead_code))]
+    pub fn value(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CryptoLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CryptoLine(<redacted>)")
+    }
 }
 
 /// What the callee's answer settles for the call's media.
@@ -36,6 +74,10 @@ pub struct Answer {
     pub codec: Codec,
     /// The payload type of telephone events, if the callee accepts them.
     pub event_pt: Option<u8>,
+    /// Whether the audio stream is on the secure profile (`RTP/SAVP`).
+    pub secure: bool,
+    /// The callee's SDES key line for the audio stream, if any.
+    pub crypto: Option<CryptoLine>,
 }
 
 /// Why an SDP answer cannot be used.
@@ -58,6 +100,8 @@ pub fn parse_answer(sdp: &str) -> Result<Answer, SdpError> {
     let mut session_addr: Option<IpAddr> = None;
     let mut media_addr: Option<IpAddr> = None;
     let mut audio: Option<(u16, Vec<u8>)> = None;
+    let mut secure = false;
+    let mut crypto: Option<CryptoLine> = None;
     let mut rtpmap: Vec<(u8, String)> = Vec::new();
     let mut in_audio = false;
     let mut seen_audio = false;
@@ -74,7 +118,7 @@ pub fn parse_answer(sdp: &str) -> Result<Answer, SdpError> {
                     seen_audio = true;
                     let mut parts = value.split_whitespace().skip(1);
                     let port = parts.next().and_then(|p| p.split('/').next()?.parse().ok());
-                    let _proto = parts.next();
+                    secure = parts.next() == Some("RTP/SAVP");
                     let formats = parts.filter_map(|f| f.parse().ok()).collect();
                     audio = port.map(|p| (p, formats));
                 }
@@ -91,6 +135,11 @@ pub fn parse_answer(sdp: &str) -> Result<Answer, SdpError> {
                 }
             }
             "a" if in_audio => {
+                if let Some(line) = value.strip_prefix("crypto:") {
+                    if crypto.is_none() {
+                        crypto = Some(CryptoLine(zeroize::Zeroizing::new(line.to_owned())));
+                    }
+                }
                 if let Some(map) = value.strip_prefix("rtpmap:") {
                     if let Some((pt, name)) = map.split_once(' ') {
                         if let Ok(pt) = pt.trim().parse() {
@@ -133,6 +182,8 @@ pub fn parse_answer(sdp: &str) -> Result<Answer, SdpError> {
         remote: SocketAddr::new(address, port),
         codec,
         event_pt,
+        secure,
+        crypto,
     })
 }
 

@@ -1,11 +1,10 @@
-//! How SIP messages travel to the PBX: UDP datagrams, or one TCP connection with
-//! messages framed by their Content-Length (RFC 3261 §18.3).
+//! How SIP messages travel to the PBX: UDP datagrams, or one TCP (or TLS) connection
+//! with messages framed by their Content-Length (RFC 3261 §18.3).
 
 use std::net::{IpAddr, SocketAddr};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpSocket, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
@@ -18,6 +17,10 @@ pub enum Transport {
     Udp,
     /// One TCP connection per call; no retransmissions.
     Tcp,
+    /// One TLS connection per call (RFC 3261 §26.2), checked against the roots and
+    /// server name of [`super::TlsClient`]: set with [`super::SipConfig::tls`].
+    #[cfg(feature = "sip-tls")]
+    Tls,
 }
 
 /// The largest SIP message accepted over TCP.
@@ -31,10 +34,48 @@ pub(super) enum Signalling {
     },
     Tcp {
         local: SocketAddr,
-        writer: Mutex<OwnedWriteHalf>,
+        writer: Mutex<Box<dyn AsyncWrite + Send + Unpin>>,
         incoming: Mutex<mpsc::Receiver<Vec<u8>>>,
         reader: JoinHandle<()>,
+        name: &'static str,
     },
+}
+
+/// Reads SIP messages off a stream in a task of its own; they arrive on the receiver.
+fn read_messages(
+    mut read: impl AsyncRead + Send + Unpin + 'static,
+) -> (mpsc::Receiver<Vec<u8>>, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(32);
+    let reader = tokio::spawn(async move {
+        let mut framer = Framer::default();
+        let mut chunk = vec![0u8; 8192];
+        loop {
+            let n = match read.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let Ok(messages) = framer.push(&chunk[..n]) else {
+                return; // not SIP: give up on the connection
+            };
+            for message in messages {
+                if tx.send(message).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (rx, reader)
+}
+
+async fn connect(local_ip: IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = match local_ip {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(local_ip, 0))?;
+    let stream = socket.connect(server).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 impl Drop for Signalling {
@@ -47,50 +88,43 @@ impl Drop for Signalling {
 
 impl Signalling {
     /// Opens the path from `local_ip` to `server`.
-    pub(super) async fn open(
-        transport: Transport,
-        local_ip: IpAddr,
-        server: SocketAddr,
-    ) -> std::io::Result<Self> {
-        match transport {
+    pub(super) async fn open(config: &super::SipConfig, local_ip: IpAddr) -> std::io::Result<Self> {
+        let server = config.server;
+        match config.transport {
             Transport::Udp => Ok(Signalling::Udp {
                 socket: UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?,
                 server,
             }),
             Transport::Tcp => {
-                let socket = match local_ip {
-                    IpAddr::V4(_) => TcpSocket::new_v4()?,
-                    IpAddr::V6(_) => TcpSocket::new_v6()?,
-                };
-                socket.bind(SocketAddr::new(local_ip, 0))?;
-                let stream = socket.connect(server).await?;
-                stream.set_nodelay(true)?;
+                let stream = connect(local_ip, server).await?;
                 let local = stream.local_addr()?;
-                let (mut read, write) = stream.into_split();
-                let (tx, rx) = mpsc::channel(32);
-                let reader = tokio::spawn(async move {
-                    let mut framer = Framer::default();
-                    let mut chunk = vec![0u8; 8192];
-                    loop {
-                        let n = match read.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        let Ok(messages) = framer.push(&chunk[..n]) else {
-                            return; // not SIP: give up on the connection
-                        };
-                        for message in messages {
-                            if tx.send(message).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                });
+                let (read, write) = stream.into_split();
+                let (incoming, reader) = read_messages(read);
                 Ok(Signalling::Tcp {
                     local,
-                    writer: Mutex::new(write),
-                    incoming: Mutex::new(rx),
+                    writer: Mutex::new(Box::new(write)),
+                    incoming: Mutex::new(incoming),
                     reader,
+                    name: "TCP",
+                })
+            }
+            #[cfg(feature = "sip-tls")]
+            Transport::Tls => {
+                let Some(tls) = &config.tls else {
+                    return Err(std::io::Error::other("TLS is chosen but not configured"));
+                };
+                let stream = connect(local_ip, server).await?;
+                let local = stream.local_addr()?;
+                // The handshake checks the server's certificate chain and name.
+                let stream = tls.connect(stream).await?;
+                let (read, write) = tokio::io::split(stream);
+                let (incoming, reader) = read_messages(read);
+                Ok(Signalling::Tcp {
+                    local,
+                    writer: Mutex::new(Box::new(write)),
+                    incoming: Mutex::new(incoming),
+                    reader,
+                    name: "TLS",
                 })
             }
         }
@@ -113,7 +147,7 @@ impl Signalling {
     pub(super) fn via_name(&self) -> &'static str {
         match self {
             Signalling::Udp { .. } => "UDP",
-            Signalling::Tcp { .. } => "TCP",
+            Signalling::Tcp { name, .. } => name,
         }
     }
 
@@ -125,7 +159,11 @@ impl Signalling {
                 let _ = socket.send_to(bytes, server).await;
             }
             Signalling::Tcp { writer, .. } => {
-                let _ = writer.lock().await.write_all(bytes).await;
+                let mut writer = writer.lock().await;
+                // TLS buffers what it writes: flush, or the message may wait there.
+                if writer.write_all(bytes).await.is_ok() {
+                    let _ = writer.flush().await;
+                }
             }
         }
     }
