@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::code::{MAX_CODE_DIGITS, MIN_CODE_DIGITS};
+use mfa_core::code::{MAX_CODE_DIGITS, MIN_CODE_DIGITS, RECOVERY_CODE_CHARS};
 use mfa_core::{ChallengeId, Extension, MethodId, OneTimeCode, RecoveryCode};
 
 fuzz_target!(|data: &[u8]| {
@@ -33,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(recovery) = RecoveryCode::parse(text) {
         let shown = recovery.expose();
-        assert_eq!(shown.len(), 11);
+        // Groups of four separated by dashes.
+        let chars = shown.chars().filter(|&c| c != '-').count();
+        assert_eq!(chars, RECOVERY_CODE_CHARS, "{shown:?}");
+        assert_eq!(shown.len(), chars + chars / 4 - 1, "{shown:?}");
         assert_eq!(RecoveryCode::parse(&shown).as_ref(), Ok(&recovery));
         assert_eq!(
             RecoveryCode::parse(&shown.to_lowercase()).as_ref(),
