@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use mfa::record::MAX_OPEN_CHALLENGES;
 use mfa::{
     ChallengeId, Clock, CodeKey, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa,
@@ -184,19 +184,29 @@ fn store_verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_verify");
     group.measurement_time(Duration::from_secs(4));
     for (name, store) in stores(&rt) {
-        let f = fixture(&rt, store);
-        let user = f.users[0].clone();
+        let mut f = fixture(&rt, store);
         group.bench_function(name, |b| {
-            b.iter_batched(
-                || start(&rt, &f, &user),
-                |(id, code)| {
+            b.iter_custom(|iters| {
+                let n = usize::try_from(iters).unwrap_or(usize::MAX).max(1);
+                // A user keeps at most MAX_OPEN_CHALLENGES open (a newer one closes the
+                // oldest), so the challenges are spread over enough users.
+                f.enroll_up_to(&rt, n.div_ceil(MAX_OPEN_CHALLENGES));
+                let work: Vec<(UserId, ChallengeId, OneTimeCode)> = (0..n)
+                    .map(|i| {
+                        let user = f.users[i / MAX_OPEN_CHALLENGES].clone();
+                        let (id, code) = start(&rt, &f, &user);
+                        (user, id, code)
+                    })
+                    .collect();
+                let began = Instant::now();
+                for (user, id, code) in work {
                     let v = rt
                         .block_on(f.mfa.verify(&user, &id, code.expose()))
                         .expect("verify");
                     assert!(signed_in(&v), "{v:?}");
-                },
-                BatchSize::SmallInput,
-            )
+                }
+                began.elapsed()
+            })
         });
     }
     group.finish();

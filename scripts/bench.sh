@@ -37,8 +37,13 @@ export MFA_TEST_POSTGRES_URL MFA_TEST_REDIS_URL
 
 args=()
 for b in "${benches[@]}"; do args+=(--bench "$b"); done
-cargo bench --features sqlite,postgres,redis "${args[@]}" -- \
-    --warm-up-time 1 --measurement-time 4 2>&1 | grep -E '^[a-z_0-9]+/|time:|thrpt:'
+log="$MFA_TEST_TMP/criterion.log"
+if ! cargo bench --features sqlite,postgres,redis "${args[@]}" -- \
+    --warm-up-time 1 --measurement-time 4 >"$log" 2>&1; then
+    tail -40 "$log"
+    exit 1
+fi
+grep -E '^[a-z_0-9-]+/|time:|thrpt:' "$log"
 
 if [[ " ${benches[*]} " == *" stores "* ]]; then
     echo "== the servers' own tools, same servers"

@@ -16,6 +16,10 @@ use crate::phone::PhoneNumber;
 use crate::policy::CostNotice;
 use crate::user::UserId;
 
+pub mod failover;
+
+pub use failover::{AttemptOutcome, Failover, FailoverStep};
+
 /// Why a challenge exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -211,6 +211,22 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// One attempt of a failover layer ([`crate::delivery::Failover`]): which route
+    /// was tried and what the layer did next. No code, number or provider message.
+    DeliveryAttempt {
+        /// Whose message or call.
+        user: UserId,
+        /// Its challenge.
+        challenge_id: ChallengeId,
+        /// SMS or voice.
+        channel: Channel,
+        /// The route's name, as the application named it.
+        route: String,
+        /// The attempt on this route, from 1.
+        attempt: u32,
+        /// How it went, and what comes next.
+        outcome: crate::delivery::AttemptOutcome,
+    },
     /// A hardware token's counter was moved forward by two consecutive codes.
     TokenResynchronised {
         /// Whose token.

@@ -44,8 +44,8 @@ pub use code::{
     SeededRandomness, ThreadRandomness, random_code,
 };
 pub use delivery::{
-    CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest,
-    MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
+    AttemptOutcome, CallOutcome, Content, Delivery, DeliveryError, DeliveryErrorKind,
+    DeliveryRequest, MemoryDelivery, ProviderCode, Purpose, Receipt, SentMessage,
 };
 pub use device::{DeviceToken, RememberedDevice};
 pub use email::{EmailAddress, EmailDelivery, EmailRequest};

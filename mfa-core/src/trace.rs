@@ -57,6 +57,7 @@ fn name(event: &Event) -> &'static str {
         Event::Refused { .. } => "refused",
         Event::UserReset { .. } => "user_reset",
         Event::DeliveryReported { .. } => "delivery_reported",
+        Event::DeliveryAttempt { .. } => "delivery_attempt",
         _ => "other",
     }
 }

@@ -161,3 +161,39 @@ async fn enrollment_survives_a_failing_primary() {
     );
     assert_eq!(fallback.sent().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_attempt_is_an_event_naming_the_route_and_what_came_next() {
+    use mfa_core::{AttemptOutcome, Event, MemoryEvents};
+    let (a, b, events) = (MemorySms::new(), MemorySms::new(), MemoryEvents::new());
+    let channel = SmsDelivery::new(
+        FailoverSms::new()
+            .route("a", a.clone())
+            .route("b", b.clone())
+            .attempts_per_route(1)
+            .events(events.clone()),
+    );
+    a.fail_next(DeliveryError::transient("blip"));
+    channel.send(&request()).await.unwrap();
+    let seen: Vec<(String, AttemptOutcome)> = events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::DeliveryAttempt { route, outcome, .. } => Some((route, outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "a".into(),
+                AttemptOutcome::FailingOver {
+                    reason: DeliveryErrorKind::Transient
+                }
+            ),
+            ("b".into(), AttemptOutcome::Sent),
+        ]
+    );
+    assert!(!format!("{:?}", events.events()).contains("123456"));
+}

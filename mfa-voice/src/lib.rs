@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod console;
+mod failover;
 mod keys;
 mod memory;
 mod report;
@@ -11,6 +12,7 @@ pub mod sip;
 pub mod twilio;
 
 pub use console::ConsoleVoice;
+pub use failover::FailoverVoice;
 pub use keys::{Heard, KeyPrompt, KeyResult, MAX_KEYS, interpret_keys, is_keypad_key};
 pub use memory::{CallState, Callee, MemoryVoice, PlacedCall};
 pub use report::{CallEvent, CallReporter, ReportError};

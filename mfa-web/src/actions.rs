@@ -5,8 +5,8 @@
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use mfa_core::{
-    AppProvisioning, ChallengeStatus, Channel, Extension, Method, MethodId, MethodKind, Mfa,
-    PhoneMode, PhoneNumber, Proof, Status, UserId, Verification,
+    AppProvisioning, ChallengeStatus, Channel, Extension, Locale, Method, MethodId, MethodKind,
+    Mfa, PhoneMode, PhoneNumber, Proof, Status, UserId, Verification,
 };
 use tower_sessions::Session;
 
@@ -26,6 +26,8 @@ pub(crate) struct Visit {
     pub flow: Flow,
     pub user: UserId,
     pub lang: Lang,
+    /// The user's stored locale, when the pages have its language.
+    pub stored_lang: Option<Lang>,
     /// The remember-this-device cookie the browser sent, if any.
     pub device: Option<String>,
 }
@@ -188,7 +190,16 @@ impl Visit {
             .map_err(|_| Problem::Unavailable)?
             .ok_or(Problem::NotSignedIn)?;
         let user = flow.user_id().ok_or(Problem::NotSignedIn)?;
-        let lang = Lang::choose(flow.lang, headers, &web.mfa().policy().locale);
+        // One more read per request; a failing read only loses the stored language.
+        let stored_lang = match web.mfa().locale(&user).await {
+            Ok(Some(locale)) => Lang::from_locale(&locale),
+            Ok(None) | Err(_) => None,
+        };
+        let lang = Lang::choose(
+            flow.lang.or(stored_lang),
+            headers,
+            &web.mfa().policy().locale,
+        );
         Ok(Visit {
             mfa: web.mfa().with_request(req.request.clone()),
             web,
@@ -196,6 +207,7 @@ impl Visit {
             flow,
             user,
             lang,
+            stored_lang,
             device: device_cookie(headers),
         })
     }
@@ -582,5 +594,28 @@ impl Visit {
             .forget_device(&self.user, device, &proof)
             .await
             .map_err(|e| Problem::from_error(&e))
+    }
+
+    /// Stores the user's language (`""`: none, follow the browser). Not a security
+    /// setting, so it needs no fresh proof, but a finished sign-in: a password alone
+    /// does not change what the user's texts and calls say.
+    pub async fn set_locale(&mut self, tag: &str) -> Result<(), Problem> {
+        if !self.flow.done {
+            return Err(Problem::NotSignedIn);
+        }
+        let locale = match tag {
+            "" => None,
+            tag => {
+                let lang = Lang::from_tag(tag).ok_or(Problem::BadLanguage)?;
+                Some(Locale::parse(lang.tag()).map_err(|_| Problem::BadLanguage)?)
+            }
+        };
+        self.mfa
+            .set_locale(&self.user, locale)
+            .await
+            .map_err(|e| Problem::from_error(&e))?;
+        // The stored language shows from the next page on, over this session's switch.
+        self.flow.lang = None;
+        Ok(())
     }
 }

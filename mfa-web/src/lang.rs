@@ -1,5 +1,7 @@
-//! English and Norwegian: the language is the user's setting, else the first of
-//! `Accept-Language` we speak, else the policy's locale.
+//! English and Norwegian: the language is the one chosen in this session (the
+//! footer's switch), else the user's stored locale ([`mfa_core::Mfa::locale`], set on
+//! the security-info page) when the pages have it, else the first of
+//! `Accept-Language` we speak, else the policy's locale, else English.
 
 use axum::http::HeaderMap;
 use axum::http::header::ACCEPT_LANGUAGE;
@@ -25,6 +27,12 @@ impl Lang {
             "nb" | "no" | "nn" => Some(Lang::Nb),
             _ => None,
         }
+    }
+
+    /// The language of a stored locale (`nb-NO` is Norwegian); `None` for one the
+    /// pages do not have.
+    pub fn from_locale(locale: &mfa_core::Locale) -> Option<Lang> {
+        Lang::from_tag(locale.language())
     }
 
     /// The best language for an `Accept-Language` header: the highest `q` we speak.
@@ -156,6 +164,10 @@ pub struct Texts {
     pub no_devices: &'static str,
     pub device_until: &'static str,
     pub forget: &'static str,
+    pub locale_label: &'static str,
+    pub locale_browser: &'static str,
+    pub save_locale: &'static str,
+    pub bad_language: &'static str,
     pub sign_out: &'static str,
     pub not_signed_in: &'static str,
     pub not_signed_in_body: &'static str,
@@ -267,6 +279,10 @@ pub static EN: Texts = Texts {
     no_devices: "No device is remembered.",
     device_until: "remembered until {date}",
     forget: "Forget",
+    locale_label: "Language for these pages, texts and calls",
+    locale_browser: "As my browser asks",
+    save_locale: "Save language",
+    bad_language: "Choose English or Norwegian.",
     sign_out: "Sign out",
     not_signed_in: "Sign in first",
     not_signed_in_body: "Sign in with your user name and password, then come back.",
@@ -378,6 +394,10 @@ pub static NB: Texts = Texts {
     no_devices: "Ingen enhet er husket.",
     device_until: "husket til {date}",
     forget: "Glem",
+    locale_label: "Språk for disse sidene, meldinger og anrop",
+    locale_browser: "Som nettleseren ber om",
+    save_locale: "Lagre språk",
+    bad_language: "Velg engelsk eller norsk.",
     sign_out: "Logg av",
     not_signed_in: "Logg på først",
     not_signed_in_body: "Logg på med brukernavn og passord, og kom så tilbake.",

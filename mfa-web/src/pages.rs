@@ -44,6 +44,7 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/security/remove", post(remove))
         .route("/security/recovery-codes", post(regenerate))
         .route("/security/devices/forget", post(forget_device))
+        .route("/security/language", post(set_locale))
         .route("/language", post(language))
         .route("/sign-out", post(sign_out))
         .route("/webotp.js", get(webotp))
@@ -109,6 +110,14 @@ struct DeviceForm {
 struct LangForm {
     csrf: Option<String>,
     lang: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LocaleForm {
+    csrf: Option<String>,
+    /// `en`, `nb`, or empty for "as my browser asks".
+    #[serde(default)]
+    locale: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -605,6 +614,21 @@ async fn language(
         Ok(()) => see_other(web.prefix()),
         Err(p) => fail(v, p).await,
     }
+}
+
+/// The security-info page's language form: stores the user's locale.
+async fn set_locale(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Form(f): Form<LocaleForm>,
+) -> Response {
+    let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.set_locale(f.locale.trim()).await;
+    changed(v, result).await
 }
 
 async fn sign_out(

@@ -82,6 +82,8 @@ pub enum Problem {
     NothingOpen,
     /// The store or another backend failed: not verified.
     Unavailable,
+    /// A language the pages do not have.
+    BadLanguage,
 }
 
 impl Problem {
@@ -214,6 +216,7 @@ impl Problem {
             Problem::NotSignedIn => t.not_signed_in_body.to_owned(),
             Problem::NothingOpen => t.canceled.to_owned(),
             Problem::Unavailable => t.unavailable.to_owned(),
+            Problem::BadLanguage => t.bad_language.to_owned(),
         }
     }
 }

@@ -350,6 +350,7 @@ pub(crate) async fn render_security(
         methods,
         devices,
         codes,
+        locale: v.stored_lang.map_or("", Lang::tag),
     };
     html(StatusCode::OK, page.render())
 }

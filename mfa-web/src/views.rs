@@ -142,6 +142,8 @@ pub(crate) struct SecurityPage {
     pub methods: Vec<MethodRow>,
     pub devices: Vec<DeviceRow>,
     pub codes: Vec<String>,
+    /// The stored page language's tag, empty when none is stored.
+    pub locale: &'static str,
 }
 
 #[derive(Template)]
