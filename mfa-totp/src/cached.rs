@@ -46,7 +46,7 @@ pub struct TotpVerifier {
 }
 
 /// One shard: keyed hash of the credential to the credential and its key.
-type Shard = HashMap<u64, (CacheKey, Prepared)>;
+type Shard = HashMap<u64, (CacheKey, Arc<Prepared>)>;
 
 /// A credential as the cache knows it; the secret is wiped on drop.
 struct CacheKey {
@@ -61,7 +61,6 @@ impl Drop for CacheKey {
 }
 
 /// What a credential verifies with: its parsed settings and its keyed HMAC.
-#[derive(Clone)]
 struct Prepared {
     totp: Totp,
     key: PreparedKey,
@@ -88,21 +87,22 @@ impl TotpVerifier {
         self.keys.iter().map(|s| lock(s).len()).sum()
     }
 
-    fn prepared(&self, credential: &AppCredential) -> Result<Prepared, InputError> {
+    fn prepared(&self, credential: &AppCredential) -> Result<Arc<Prepared>, InputError> {
         let secret = credential.secret.expose();
         let parameters = credential.parameters.as_str();
         let hash = self.hasher.hash_one((secret, parameters));
         let shard = &self.keys[(hash as usize) % SHARDS];
         if let Some((k, p)) = lock(shard).get(&hash) {
             if k.secret == secret && k.parameters == parameters {
-                return Ok(p.clone());
+                // A reference count, not a copy of the key's states.
+                return Ok(Arc::clone(p));
             }
         }
         let totp = self.totp.with_parameters(&credential.parameters)?;
-        let prepared = Prepared {
+        let prepared = Arc::new(Prepared {
             totp,
             key: PreparedKey::new(totp.algorithm(), secret),
-        };
+        });
         let mut keys = lock(shard);
         if keys.len() >= PER_SHARD {
             keys.clear();
@@ -111,7 +111,7 @@ impl TotpVerifier {
             secret: secret.to_vec(),
             parameters: parameters.to_owned(),
         };
-        keys.insert(hash, (key, prepared.clone()));
+        keys.insert(hash, (key, Arc::clone(&prepared)));
         Ok(prepared)
     }
 }
