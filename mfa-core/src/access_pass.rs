@@ -148,9 +148,10 @@ impl AccessPass {
     /// The keyed hash the record keeps, bound to its user: a pass is never valid
     /// for anyone else.
     pub fn hash(&self, key: &CodeKey, user: &UserId) -> CodeHash {
-        let mut context = b"access-pass\0".to_vec();
-        context.extend_from_slice(user.as_str().as_bytes());
-        key.hash(&context, self.0.as_bytes())
+        key.hash_parts(
+            [b"access-pass\0", user.as_str().as_bytes()],
+            self.0.as_bytes(),
+        )
     }
 }
 

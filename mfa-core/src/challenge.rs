@@ -137,10 +137,8 @@ impl Challenge {
 
 /// The keyed hash of `code` for challenge `id` at `generation`.
 pub fn hash_code(key: &CodeKey, id: &ChallengeId, generation: u32, code: &OneTimeCode) -> CodeHash {
-    let mut context = Vec::with_capacity(id.as_str().len() + 4);
-    context.extend_from_slice(id.as_str().as_bytes());
-    context.extend_from_slice(&generation.to_be_bytes());
-    key.hash(&context, code.as_bytes())
+    let generation = generation.to_be_bytes();
+    key.hash_parts([id.as_str().as_bytes(), &generation], code.as_bytes())
 }
 
 /// Where an enrollment stands, in the guide's words; a view of its challenge.

@@ -230,16 +230,15 @@ fn check_active(rec: &UserRecord, ctx: &Ctx<'_>, effects: &mut Vec<Effect>) -> R
 }
 
 fn proof_hash(ctx: &Ctx<'_>, proof: &Proof) -> CodeHash {
-    let mut context = b"proof\0".to_vec();
-    context.extend_from_slice(ctx.user.as_str().as_bytes());
-    ctx.key.hash(&context, proof.as_str().as_bytes())
+    ctx.key.hash_parts(
+        [b"proof\0", ctx.user.as_str().as_bytes()],
+        proof.as_str().as_bytes(),
+    )
 }
 
 /// The keyed hash a recovery code is kept as.
 pub fn recovery_hash(key: &CodeKey, user: &UserId, code: &[u8]) -> CodeHash {
-    let mut context = b"recovery\0".to_vec();
-    context.extend_from_slice(user.as_str().as_bytes());
-    key.hash(&context, code)
+    key.hash_parts([b"recovery\0", user.as_str().as_bytes()], code)
 }
 
 /// Checks a re-authentication proof: made for this user, fresh, and its source

@@ -15,6 +15,7 @@ use crate::device::{DeviceToken, RememberedDevice};
 use crate::email::EmailDelivery;
 use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
+use crate::inline::InlineStr;
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
 use crate::method::{
     AppCredential, ChallengeId, Channel, Method, MethodId, MethodKind, MethodName, MethodRecord,
@@ -1189,8 +1190,8 @@ impl Mfa {
 
     fn limit_key(&self, scope: &str, subject: &str) -> String {
         let hash = self.key.hash(scope.as_bytes(), subject.as_bytes());
-        let hex: String = hash.0[..12].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{scope}:{hex}")
+        let hex = InlineStr::<24>::hex(&hash.0[..12]).unwrap_or_else(|| unreachable!());
+        format!("{scope}:{}", hex.as_str())
     }
 
     fn delivery(&self, channel: Channel) -> Result<&Arc<dyn Delivery>, Error> {
