@@ -326,8 +326,8 @@ pub(crate) async fn render_sign_in(
                 .replace("{method}", &describe_record(m, v.lang)),
         },
     };
-    let first = active.first().map(|m| option(m));
-    let others = active.iter().skip(1).map(|m| option(m)).collect();
+    let first = active.first().map(&option);
+    let others = active.iter().skip(1).map(option).collect();
     let title: fn(&Texts) -> &'static str = if step_up {
         |t| t.stepup_title
     } else {

@@ -287,24 +287,14 @@ async fn type_sms_code(b: &Browser, w: &World, remember: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium: run bash scripts/test.sh"]
 async fn a_browser_walks_the_guide() {
-    let webdriver = std::env::var("MFA_TEST_WEBDRIVER_URL")
-        .expect("MFA_TEST_WEBDRIVER_URL: start chromedriver (scripts/services/chromium.sh)");
-    let tmp = std::env::var("MFA_TEST_TMP").map_or_else(|_| std::env::temp_dir(), PathBuf::from);
-    let shots = tmp.join(format!("mfa-web-browser-{}", std::process::id()));
-    std::fs::create_dir_all(&shots).unwrap();
     let w = world();
     let base = serve(&w).await;
-    let mut b = Browser::start(&webdriver, shots.clone()).await;
+    let mut b = browser("browser").await;
     b.base = base;
-    b.call(
-        reqwest::Method::POST,
-        "/timeouts",
-        Some(json!({"pageLoad": 20_000, "implicit": 2_000})),
-    )
-    .await;
+    let shots = b.shots.clone();
 
     // The password, then "More information required".
-    sign_in_with_password(&mut b).await;
+    sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/mfa/enroll");
     assert!(b.body().await.contains("Set it up now"));
     b.page("enrollment-required").await;
@@ -332,7 +322,7 @@ async fn a_browser_walks_the_guide() {
     assert!(b.body().await.contains("4 attempts left"));
     b.page("wrong-code").await;
 
-    type_sms_code(&mut b, &w, false).await;
+    type_sms_code(&b, &w, false).await;
     assert!(b.body().await.contains("Verified"));
     b.page("verified").await;
     b.click("#complete").await;
@@ -344,14 +334,14 @@ async fn a_browser_walks_the_guide() {
     assert!(b.body().await.contains("Welcome, kari@contoso.no"));
 
     // Sign out; sign in with a code and "don't ask again on this device".
-    sign_out(&mut b).await;
-    sign_in_with_password(&mut b).await;
+    sign_out(&b).await;
+    sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/mfa/sign-in");
     b.page("sign-in").await;
     b.click("#sign-in-default").await;
     assert_eq!(b.path().await, "/mfa/verify");
     b.page("sign-in-code").await;
-    type_sms_code(&mut b, &w, true).await;
+    type_sms_code(&b, &w, true).await;
     assert_eq!(b.path().await, "/app");
     let cookies = b.cookies().await;
     let device = cookies
@@ -363,9 +353,9 @@ async fn a_browser_walks_the_guide() {
     assert_eq!(device["sameSite"], "Strict");
 
     // Come back: no code asked.
-    sign_out(&mut b).await;
+    sign_out(&b).await;
     let sent = w.sms.sent().len();
-    sign_in_with_password(&mut b).await;
+    sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/app");
     assert_eq!(w.sms.sent().len(), sent);
 
@@ -378,7 +368,7 @@ async fn a_browser_walks_the_guide() {
     assert_eq!(b.path().await, "/mfa/step-up");
     b.page("step-up").await;
     b.click("#sign-in-default").await;
-    type_sms_code(&mut b, &w, false).await;
+    type_sms_code(&b, &w, false).await;
     assert_eq!(b.path().await, "/mfa/security");
     b.click("form[action='/mfa/security/devices/forget'] button")
         .await;
@@ -407,8 +397,8 @@ async fn a_browser_walks_the_guide() {
     b.page("security-info-with-app").await;
 
     // The revoked device asks for a code again.
-    sign_out(&mut b).await;
-    sign_in_with_password(&mut b).await;
+    sign_out(&b).await;
+    sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/mfa/sign-in");
 
     // Norwegian: the footer's language switch.
