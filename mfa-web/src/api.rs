@@ -194,7 +194,7 @@ pub struct SignInRequest {
 
 /// `POST api/verify`, `api/verify/call`, `api/recovery`, `api/access-pass`: the code
 /// (or the Temporary Access Pass) typed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct CodeRequest {
     /// The code (empty for `api/verify/call`).
     #[serde(default)]
@@ -202,6 +202,16 @@ pub struct CodeRequest {
     /// "Don't ask again on this device".
     #[serde(default)]
     pub remember: bool,
+}
+
+// A code or pass is a secret: Debug shows its length only.
+impl std::fmt::Debug for CodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRequest")
+            .field("code_len", &self.code.len())
+            .field("remember", &self.remember)
+            .finish()
+    }
 }
 
 /// `POST api/verify/passkey`: the browser's answer to the passkey ceremony.

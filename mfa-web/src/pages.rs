@@ -105,7 +105,7 @@ struct MethodForm {
     name: String,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct CodeForm {
     csrf: Option<String>,
@@ -122,11 +122,29 @@ struct PasskeyForm {
     remember: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct AccessPassForm {
     csrf: Option<String>,
     pass: String,
+}
+
+// Codes and passes are secrets: Debug leaves them out.
+impl std::fmt::Debug for CodeForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeForm")
+            .field("code_len", &self.code.len())
+            .field("remember", &self.remember.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AccessPassForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessPassForm")
+            .field("pass_len", &self.pass.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -530,3 +530,15 @@ async fn the_json_api_signs_in_with_an_access_pass() {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
+
+#[test]
+fn a_typed_pass_or_code_never_shows_in_debug() {
+    let pass = "ABCDE-FGHJK-LMNPQ-RSTUV-WXYZ2";
+    let request = mfa_web::CodeRequest {
+        code: pass.to_owned(),
+        remember: true,
+    };
+    let shown = format!("{request:?}");
+    assert!(!shown.contains("ABCDE"), "{shown}");
+    assert!(shown.contains("remember: true"), "{shown}");
+}
