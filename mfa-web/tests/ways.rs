@@ -542,3 +542,112 @@ fn a_typed_pass_or_code_never_shows_in_debug() {
     assert!(!shown.contains("ABCDE"), "{shown}");
     assert!(shown.contains("remember: true"), "{shown}");
 }
+
+/// Sets up Kari's first method, a passkey named `name`, through the pages; returns
+/// her client (signed in) and the page's CSRF token.
+async fn enrolled_by_passkey(w: &support::World, name: &str, key: &str) -> (Client, String) {
+    let mut c = Client::new(w);
+    c.login("kari@contoso.no").await;
+    let csrf = c.get("/mfa/enroll/method").await.csrf();
+    let a = c
+        .post(
+            "/mfa/enroll/method",
+            &[("csrf", &csrf), ("kind", "passkey"), ("name", name)],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/verify", "{}", a.body);
+    let options = attribute(
+        &c.get("/mfa/verify").await.body,
+        "passkey-form",
+        "data-options",
+    );
+    let a = answer_passkey(&mut c, &csrf, &soft_answer(&options, key)).await;
+    assert_eq!(a.location(), "/mfa/verify", "{}", a.body);
+    let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("id=\"recovery-codes\""));
+    (c, csrf)
+}
+
+#[tokio::test]
+async fn several_passkeys_each_named_and_a_passkey_steps_up() {
+    let w = world_with_passkeys(Policy::default());
+    let (mut c, csrf) = enrolled_by_passkey(&w, "Laptop", "laptop-key").await;
+    assert_eq!(c.get("/app").await.status, StatusCode::OK);
+
+    // A second passkey: its name must differ from the first's.
+    let a = c
+        .post(
+            "/mfa/enroll/method",
+            &[("csrf", &csrf), ("kind", "passkey"), ("name", "Laptop")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("has that name already"), "{}", a.body);
+    let a = c
+        .post(
+            "/mfa/enroll/method",
+            &[("csrf", &csrf), ("kind", "passkey"), ("name", "")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    let a = c
+        .post(
+            "/mfa/enroll/method",
+            &[
+                ("csrf", &csrf),
+                ("kind", "passkey"),
+                ("name", "Security key"),
+            ],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/verify", "{}", a.body);
+    let options = attribute(
+        &c.get("/mfa/verify").await.body,
+        "passkey-form",
+        "data-options",
+    );
+    let a = answer_passkey(&mut c, &csrf, &soft_answer(&options, "yubikey")).await;
+    assert_eq!(a.location(), "/mfa/verify");
+    let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("href=\"/mfa/security\""));
+    let page = c.get("/mfa/security").await;
+    assert!(page.body.contains("Passkey (Laptop)") && page.body.contains("Passkey (Security key)"));
+
+    // Later, outside the re-authentication window: a passkey steps up.
+    w.clock.advance(std::time::Duration::from_secs(3600));
+    let a = c
+        .post("/mfa/security/recovery-codes", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(a.location(), "/mfa/step-up");
+    let page = c.get("/mfa/step-up").await;
+    assert!(
+        page.body.contains("Sign in with your passkey"),
+        "{}",
+        page.body
+    );
+    let default_at = page.body.find("id=\"sign-in-default\"").unwrap();
+    assert!(
+        page.body[default_at..].starts_with("id=\"sign-in-default\">Sign in with your passkey")
+    );
+    let a = c.post("/mfa/sign-in", &[("csrf", &csrf)]).await;
+    assert_eq!(a.location(), "/mfa/verify");
+    let page = c.get("/mfa/verify").await;
+    assert_eq!(
+        attribute(&page.body, "passkey-form", "data-ceremony"),
+        "get"
+    );
+    assert!(
+        !page.body.contains("id=\"remember\""),
+        "no remembering at step-up"
+    );
+    let options = attribute(&page.body, "passkey-form", "data-options");
+    let a = answer_passkey(&mut c, &csrf, &soft_answer(&options, "yubikey")).await;
+    assert_eq!(a.location(), "/mfa/security", "{}", a.body);
+    let a = c
+        .post("/mfa/security/recovery-codes", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("id=\"recovery-codes\""));
+}
