@@ -785,12 +785,12 @@ pub fn verify(
         return Ok(settled(status));
     }
     check_lockout(rec, ctx, Some(id), effects)?;
+    // The method is read in place: the transition does not touch the record.
     let method = rec
         .method(&challenge.method_id)
-        .cloned()
         .ok_or(Error::NotFound(Missing::Method))?;
     let cctx = challenge_context(ctx);
-    if challenge.answer == Answer::AppCode {
+    let (next, steps) = if challenge.answer == Answer::AppCode {
         let verifier = match method.method.kind() {
             MethodKind::HardwareToken => ctx
                 .tokens
@@ -813,11 +813,10 @@ pub fn verify(
             app: Some((&checked, credential, method.app_step)),
             ..cctx
         };
-        let (next, steps) =
-            challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?;
-        return apply(rec, next, steps, minted, ctx, effects);
-    }
-    let (next, steps) = challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?;
+        challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?
+    } else {
+        challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?
+    };
     apply(rec, next, steps, minted, ctx, effects)
 }
 
