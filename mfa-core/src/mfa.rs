@@ -1178,7 +1178,7 @@ impl Mfa {
     fn emit_one(&self, event: Event, at: Timestamp) {
         let meta = EventMeta {
             at,
-            request: self.request.as_deref().cloned(),
+            request: self.request.clone(),
         };
         self.events.emit_with(event, &meta);
     }
