@@ -35,6 +35,9 @@ mod passkey;
 
 pub use passkey::{sign_in_order, verify_passkey};
 
+mod inventory;
+pub use inventory::drop_token;
+
 mod access_pass;
 pub use access_pass::{issue_access_pass, revoke_access_pass, use_access_pass};
 
@@ -419,6 +422,7 @@ fn add_pending_method(
         app_step: None,
         name,
         passkey: None,
+        token_drift: 0,
     });
     emit(
         effects,
@@ -488,10 +492,11 @@ pub fn resync_token(
         .app
         .as_ref()
         .ok_or(Error::NotFound(Missing::Method))?;
-    match verifier.resync(credential, first, second, method.app_step)? {
+    match verifier.resync_at(credential, first, second, ctx.now, method.app_step)? {
         Some(m) => {
             if let Some(rec_method) = rec.method_mut(method_id) {
                 rec_method.app_step = Some(m.step);
+                rec_method.token_drift = m.drift;
             }
             rec.failures = Default::default();
             emit(
@@ -789,6 +794,7 @@ pub fn verify(
         .method(&challenge.method_id)
         .cloned()
         .ok_or(Error::NotFound(Missing::Method))?;
+    let drifted;
     let mut cctx = challenge_context(ctx);
     if challenge.answer == Answer::AppCode {
         let verifier = match method.method.kind() {
@@ -801,6 +807,16 @@ pub fn verify(
             .app
             .as_ref()
             .ok_or(Error::NotFound(Missing::Method))?;
+        // A token whose clock drifted is checked where its clock is.
+        drifted = crate::app::Drifted {
+            inner: verifier,
+            drift: method.token_drift,
+        };
+        let verifier: &dyn AppVerifier = if method.token_drift == 0 {
+            verifier
+        } else {
+            &drifted
+        };
         // A code of the wrong length for this app is malformed: no attempt.
         verifier.verify(credential, &code, ctx.now, method.app_step)?;
         cctx.app = Some((verifier, credential, method.app_step));

@@ -353,6 +353,11 @@ pub struct MethodRecord {
     // The verifier's own form: kept by stores, not serialized.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub passkey: Option<crate::passkey::PasskeyCredential>,
+    /// For hardware tokens: the drift the last resynchronisation found. For a TOTP
+    /// token, the steps its clock is off, by which later codes are checked; for
+    /// HOTP, how far the counter moved (the counter itself is `app_step`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub token_drift: i64,
 }
 
 /// The longest [`TokenSerial`], in bytes.

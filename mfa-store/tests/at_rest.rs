@@ -86,6 +86,7 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
         app_step: None,
         name: None,
         passkey: None,
+        token_drift: 0,
     };
     let record = UserRecord {
         methods: vec![
