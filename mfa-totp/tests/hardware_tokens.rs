@@ -390,7 +390,7 @@ async fn seed_file_tokens_accept_the_codes_oathtool_computes() {
         ))
         .unwrap();
         let pending = mfa
-            .assign_hardware_token(&user, &imported(&mfa, &seed).await, None)
+            .assign_hardware_token(&user, &imported(&mfa, seed).await, None)
             .await
             .unwrap();
         let algo = format!("{}", seed.algorithm).to_lowercase();

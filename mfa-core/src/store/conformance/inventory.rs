@@ -127,7 +127,7 @@ pub async fn concurrent_assignments_of_one_token_one_wins(store: impl Store + 's
         credential: credential(),
     };
     let outcomes = mfa
-        .import_hardware_tokens(&[import.clone()])
+        .import_hardware_tokens(std::slice::from_ref(&import))
         .await
         .expect("imported");
     assert_eq!(outcomes, vec![(serial.clone(), ImportOutcome::Imported)]);
