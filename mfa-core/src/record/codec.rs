@@ -831,7 +831,11 @@ mod tests {
         let mut bytes = encode(&old);
         // No inventory (a zero tag) and no token drifts (a zero count).
         assert_eq!(bytes.split_off(bytes.len() - 3), [0, 0, 0]);
-        assert_eq!(decode(&bytes).unwrap(), old, "without the inventory sections");
+        assert_eq!(
+            decode(&bytes).unwrap(),
+            old,
+            "without the inventory sections"
+        );
         // The empty names, passkeys and ceremonies sections: zero counts.
         assert_eq!(bytes.split_off(bytes.len() - 4), [0, 0, 0, 0]);
         assert_eq!(decode(&bytes).unwrap(), old, "without the passkey sections");
