@@ -665,6 +665,65 @@ async fn an_administrator_takes_a_token_back_from_its_holder() {
     );
 }
 
+#[tokio::test]
+async fn a_token_assigned_before_the_inventory_is_claimed_for_its_holder() {
+    use mfa_core::Store;
+    use mfa_core::inventory::{InventoryRecord, token_key};
+    let store = MemoryStore::new();
+    let clock = ManualClock::new(Timestamp::from_unix_secs(START));
+    let mfa = Mfa::builder()
+        .hardware_tokens(OathTokens::default())
+        .store(store.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let totp = seeds().remove(0);
+    let serial = imported(&mfa, &totp).await;
+    let pending = mfa
+        .assign_hardware_token(&user(), &serial, None)
+        .await
+        .unwrap();
+    mfa.verify(
+        &user(),
+        &pending.challenge_id,
+        &totp_code(&totp, clock.now()),
+    )
+    .await
+    .unwrap();
+    mfa.complete(&user(), &pending.challenge_id).await.unwrap();
+    // As a token assigned before the inventory: the user holds it, the inventory
+    // names nobody.
+    let key = token_key(&serial);
+    let mut loaded = store.load(&key).await.unwrap().unwrap();
+    let Some(InventoryRecord::Token(token)) = loaded.record.inventory.as_mut() else {
+        panic!("a token record")
+    };
+    token.assigned = None;
+    store
+        .commit(&key, Some(loaded.version), loaded.record)
+        .await
+        .unwrap();
+    assert_eq!(
+        mfa.hardware_token(&serial).await.unwrap().unwrap().assigned,
+        None
+    );
+
+    // Assigning it to its holder once more records the holder and keeps the method.
+    let before = mfa.methods(&user()).await.unwrap();
+    assert!(matches!(
+        mfa.assign_hardware_token(&user(), &serial, None).await,
+        Err(Error::Policy(PolicyError::AlreadyEnrolled))
+    ));
+    assert_eq!(mfa.methods(&user()).await.unwrap(), before);
+    let holder = mfa.hardware_token(&serial).await.unwrap().unwrap().assigned;
+    assert_eq!(holder.map(|a| a.user), Some(user()));
+    assert!(matches!(
+        mfa.assign_hardware_token(&second_user(), &serial, None)
+            .await,
+        Err(Error::Policy(PolicyError::TokenAssigned))
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_assignments_of_one_token_give_one_winner() {
     let (mfa, _, _) = setup();

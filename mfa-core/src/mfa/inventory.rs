@@ -137,7 +137,10 @@ impl Mfa {
     /// [`Mfa::enrollment_challenge`] finds that challenge again. Needs no proof: the
     /// administrator vouches, the code proves the user holds the token. A token whose
     /// confirmation lapsed stays claimed for its user: assign it to them again, or
-    /// [`Mfa::unassign_hardware_token`] it.
+    /// [`Mfa::unassign_hardware_token`] it. A user who holds the token already (one
+    /// assigned before the inventory existed) gets
+    /// [`PolicyError::AlreadyEnrolled`](crate::PolicyError::AlreadyEnrolled), and the
+    /// inventory records them as its holder.
     #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.assign_hardware_token", skip_all, fields(user = %user, serial = %serial), ret, err(level = "warn", Display)))]
     pub async fn assign_hardware_token(
         &self,
@@ -180,6 +183,9 @@ impl Mfa {
                 );
                 Ok(pending)
             }
+            // The user holds this token already (assigned before the inventory
+            // existed, say): the claim is right, and stays.
+            Err(e @ Error::Policy(crate::PolicyError::AlreadyEnrolled)) => Err(e),
             Err(e) => {
                 if newly {
                     // The claim was this request's: give the token back. Should that
