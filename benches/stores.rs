@@ -4,8 +4,13 @@
 //!
 //! `cargo bench --features sqlite,postgres,redis --bench stores`
 //!
-//! - `store_verify/<store>`: one verification at a time (the challenge and its code are
-//!   made outside the timing): its latency; verifications per second = 1 / time.
+//! - `store_verify/<store>`: one verification at a time on the server that started the
+//!   challenge (the challenge and its code are made outside the timing), on a
+//!   current-thread runtime, as a request handler awaits it: its latency. The record
+//!   cache ([`mfa::MfaBuilder::record_cache`]) holds the record that server committed,
+//!   so the verification is one store call, the commit.
+//! - `store_verify_uncached/<store>`: the same with the record cache off, as on a
+//!   server that did not start the challenge: a load and a commit.
 //! - `store_verify_32_in_flight/<store>`: 32 verifications in flight on a two-thread
 //!   runtime; the time reported is per verification (1 / throughput). A user has at
 //!   most 8 open challenges and one record, so the challenges are spread over users.
@@ -66,7 +71,7 @@ fn signed_in(v: &Verification) -> bool {
     matches!(v, Verification::Approved(a) if a.purpose == Purpose::SignIn && a.proof.is_some())
 }
 
-fn fixture(rt: &Runtime, store: Arc<dyn Store>) -> Fixture {
+fn fixture(rt: &Runtime, store: Arc<dyn Store>, cached: bool) -> Fixture {
     let clock = ManualClock::new(SystemClock.now());
     let phone = MemoryDelivery::with_clock(Arc::new(clock.clone()));
     let mfa = Arc::new(
@@ -77,6 +82,7 @@ fn fixture(rt: &Runtime, store: Arc<dyn Store>) -> Fixture {
             .clock(clock)
             .sms(phone.clone())
             .policy(bench_policy())
+            .record_cache(if cached { 1 << 16 } else { 0 })
             .build()
             .expect("a valid policy"),
     );
@@ -180,11 +186,22 @@ fn stores(rt: &Runtime) -> Vec<(&'static str, Arc<dyn Store>)> {
 }
 
 fn store_verify(c: &mut Criterion) {
-    let rt = runtime();
-    let mut group = c.benchmark_group("store_verify");
+    one_at_a_time(c, "store_verify", true);
+}
+
+fn store_verify_uncached(c: &mut Criterion) {
+    one_at_a_time(c, "store_verify_uncached", false);
+}
+
+fn one_at_a_time(c: &mut Criterion, group: &str, cached: bool) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut group = c.benchmark_group(group);
     group.measurement_time(Duration::from_secs(4));
     for (name, store) in stores(&rt) {
-        let mut f = fixture(&rt, store);
+        let mut f = fixture(&rt, store, cached);
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let n = usize::try_from(iters).unwrap_or(usize::MAX).max(1);
@@ -217,7 +234,7 @@ fn store_verify_in_flight(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_verify_32_in_flight");
     group.measurement_time(Duration::from_secs(4));
     for (name, store) in stores(&rt) {
-        let mut f = fixture(&rt, store);
+        let mut f = fixture(&rt, store, true);
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let n = usize::try_from(iters).unwrap_or(usize::MAX).max(1);
@@ -262,5 +279,10 @@ fn store_verify_in_flight(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, store_verify, store_verify_in_flight);
+criterion_group!(
+    benches,
+    store_verify,
+    store_verify_uncached,
+    store_verify_in_flight
+);
 criterion_main!(benches);

@@ -1,6 +1,8 @@
 //! The whole guide in a browser: a toy password page, the `mfa-web` pages nested under
 //! `/mfa`, and an "inbox" showing the simulated phone's text messages and calls, all
-//! on the memory backends.
+//! on the memory backends. The inbox page also plays the helpdesk: it issues a
+//! Temporary Access Pass, so the lost-phone journey (pass → sign in → set up a new
+//! method) can be clicked through.
 //!
 //! ```text
 //! cargo run --example web --features web      # then open http://127.0.0.1:3000
@@ -23,7 +25,7 @@ use mfa::web::axum::routing::{get, post};
 use mfa::web::axum::{Extension, Router};
 use mfa::web::tower_sessions::Session;
 use mfa::web::{MfaWeb, SecondFactor, SignInHook, SignedIn};
-use mfa::{CallOutcome, ChallengeId, Mfa, Policy, UserId};
+use mfa::{AccessPassOptions, CallOutcome, ChallengeId, Mfa, Policy, UserId};
 use serde::Deserialize;
 
 type Error = Box<dyn std::error::Error>;
@@ -47,6 +49,8 @@ impl SignInHook for Audit {
             done.user,
             if done.remembered_device {
                 "remembered device"
+            } else if done.access_pass {
+                "temporary access pass"
             } else if done.enrolled {
                 "just enrolled"
             } else {
@@ -161,10 +165,53 @@ async fn inbox(State(app): State<App>) -> Html<String> {
     page(
         "Inbox",
         &format!(
-            "<p>What the simulated phones received. <a href=\"/inbox\">Reload</a></p><ul>{}</ul>",
+            "<p>What the simulated phones received. <a href=\"/inbox\">Reload</a></p><ul>{}</ul>\
+             <h2>Helpdesk</h2><form method=\"post\" action=\"/helpdesk/access-pass\">\
+             <label for=\"pass-user\">Issue a Temporary Access Pass (one use) for</label>\
+             <input id=\"pass-user\" name=\"user\" type=\"email\" required>\
+             <p><button type=\"submit\">Issue</button></p></form>",
             items.join("")
         ),
     )
+}
+
+#[derive(Deserialize)]
+struct PassFor {
+    user: String,
+}
+
+/// The helpdesk issues a one-use pass and shows it this once, as an administrator
+/// would read it out to the user.
+async fn issue_access_pass(State(app): State<App>, Form(f): Form<PassFor>) -> Response {
+    let Ok(user) = UserId::username(&f.user) else {
+        return page("Helpdesk", "<p>Write the user name as user@domain.</p>").into_response();
+    };
+    match app
+        .web
+        .mfa()
+        .issue_access_pass(&user, AccessPassOptions::once())
+        .await
+    {
+        Ok(issued) => {
+            let mut r = page(
+                "Helpdesk",
+                &format!(
+                    "<p>Temporary Access Pass for {}: <code>{}</code> (one use). On the \
+                     sign-in page, \"Sign in another way\", then \"Use a temporary access \
+                     pass\".</p>",
+                    escape(user.as_str()),
+                    escape(&issued.pass.expose())
+                ),
+            )
+            .into_response();
+            r.headers_mut().insert(
+                mfa::web::axum::http::header::CACHE_CONTROL,
+                mfa::web::axum::http::HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        Err(e) => page("Helpdesk", &escape(&e.to_string())).into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -233,6 +280,7 @@ async fn main() -> Result<(), Error> {
         .route("/app", get(home))
         .route("/inbox", get(inbox))
         .route("/inbox/answer", post(answer))
+        .route("/helpdesk/access-pass", post(issue_access_pass))
         .with_state(app)
         .nest(web.prefix(), web.router())
         .layer(Extension(web.clone()))

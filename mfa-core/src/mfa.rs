@@ -27,6 +27,7 @@ use crate::store::{Commit, MemoryStore, Store, WindowHit};
 use crate::user::UserId;
 
 mod access_pass;
+mod cache;
 mod email;
 mod inventory;
 mod locale;
@@ -130,6 +131,7 @@ pub struct MfaBuilder {
     email: Option<Arc<dyn EmailDelivery>>,
     tokens: Option<Arc<dyn AppVerifier>>,
     passkeys: Option<Arc<dyn PasskeyVerifier>>,
+    cache: usize,
 }
 
 impl fmt::Debug for MfaBuilder {
@@ -227,6 +229,21 @@ impl MfaBuilder {
         self
     }
 
+    /// How many users' last committed records to keep in this process (default 4,096;
+    /// 0 turns it off), over a durable store ([`Store::is_durable`]).
+    ///
+    /// A request for a user this server committed a record for in the last five minutes
+    /// (a sign-in's code typed after its challenge started, say) decides from that
+    /// record and commits it by compare-and-set: one store round trip instead of two.
+    /// The store refuses the commit if another server changed the record meanwhile; the
+    /// request is then decided again from a fresh load, as is any request that ends in
+    /// an error from a kept record, so every answer rests on the store's current
+    /// record. Read-only calls ([`Mfa::status`], [`Mfa::methods`]) always load.
+    pub fn record_cache(mut self, users: usize) -> Self {
+        self.cache = users;
+        self
+    }
+
     /// Checks the policy and builds the driver.
     ///
     /// A durable store ([`Store::is_durable`]) needs [`MfaBuilder::code_key`]: with a
@@ -239,7 +256,14 @@ impl MfaBuilder {
             None if self.store.is_durable() => return Err(PolicyError::CodeKeyRequired.into()),
             None => CodeKey::generate(self.rng.as_ref()),
         };
+        let cache = if self.store.is_durable() {
+            cache::RecordCache::new(self.cache).map(Arc::new)
+        } else {
+            // The memory store's load is a copy in this process already.
+            None
+        };
         Ok(Mfa {
+            cache,
             issuer: self.issuer.unwrap_or_else(|| self.policy.app_name.clone()),
             store: self.store,
             clock: self.clock,
@@ -278,6 +302,7 @@ pub struct Mfa {
     passkeys: Option<Arc<dyn PasskeyVerifier>>,
     request: Option<Arc<RequestContext>>,
     email: Option<Arc<dyn EmailDelivery>>,
+    cache: Option<Arc<cache::RecordCache>>,
 }
 
 impl fmt::Debug for Mfa {
@@ -311,6 +336,7 @@ impl Mfa {
             email: None,
             tokens: None,
             passkeys: None,
+            cache: cache::DEFAULT_CAPACITY,
         }
     }
 
@@ -1032,12 +1058,18 @@ impl Mfa {
         mut decide: impl FnMut(&mut UserRecord, &Ctx<'_>, &mut Vec<Effect>) -> Result<T, Error>,
     ) -> Result<(T, Vec<Send>), Error> {
         let mut counted: Option<String> = None;
+        let mut kept = self.cache.as_deref();
         for _ in 0..MAX_CONFLICTS {
             let now = self.clock.now();
-            let loaded = self.store.load(user).await?;
-            let (version, mut rec) = match loaded {
-                Some(v) => (Some(v.version), v.record),
-                None => (None, UserRecord::default()),
+            // The record this server committed last, if young enough; else a load.
+            let guess = kept.and_then(|c| c.take(user, now));
+            let guessed = guess.is_some();
+            let (version, mut rec) = match guess {
+                Some((v, rec)) => (Some(v), rec),
+                None => match self.store.load(user).await? {
+                    Some(v) => (Some(v.version), v.record),
+                    None => (None, UserRecord::default()),
+                },
             };
             rec.prune(now);
             let ctx = self.ctx(user, now);
@@ -1045,6 +1077,11 @@ impl Mfa {
             let decided = decide(&mut rec, &ctx, &mut effects);
             let value = match decided {
                 Ok(v) => v,
+                // A refusal is only given from a record the store has just handed out.
+                Err(_) if guessed => {
+                    kept = None;
+                    continue;
+                }
                 Err(e) => {
                     self.emit(effects, now);
                     return Err(e);
@@ -1057,6 +1094,12 @@ impl Mfa {
                     Effect::Emit(_) => None,
                 })
                 .collect();
+            if guessed && !sends.is_empty() {
+                // Shared windows are counted only for a decision from a loaded record,
+                // so a guess that loses its commit never spends a send.
+                kept = None;
+                continue;
+            }
             // Shared windows are counted once per request, before the commit: a
             // refused send leaves nothing stored.
             for send in &sends {
@@ -1076,12 +1119,23 @@ impl Mfa {
                 }
             }
             rec.updated_at = now;
+            let copy = self.cache.as_ref().map(|_| rec.clone());
             match self.store.commit(user, version, rec).await? {
-                Commit::Committed(_) => {
+                Commit::Committed(v) => {
+                    if let (Some(cache), Some(copy)) = (&self.cache, copy) {
+                        cache.put(user, v, copy, now);
+                    }
                     self.emit(effects, now);
                     return Ok((value, sends));
                 }
-                Commit::Conflict => continue,
+                Commit::Conflict => {
+                    // Someone else changed the record: decide again from a load.
+                    kept = None;
+                    if let Some(cache) = &self.cache {
+                        cache.forget(user);
+                    }
+                    continue;
+                }
             }
         }
         Err(StoreError::unavailable("the user's record kept changing; try again").into())

@@ -2,14 +2,15 @@
 //! session's [`Flow`], calls [`mfa_core::Mfa`] and says what happened. Nothing here
 //! renders; nothing here advances the flow without the library's approval.
 
-use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
+use axum::http::{HeaderMap, HeaderValue};
 use mfa_core::{
-    AppProvisioning, ChallengeStatus, Channel, Extension, Locale, Method, MethodId, MethodKind,
-    Mfa, PhoneMode, PhoneNumber, Proof, Status, UserId, Verification,
+    AppProvisioning, ChallengeStatus, Channel, EmailAddress, Extension, Locale, Method, MethodId,
+    MethodKind, MethodRecord, Mfa, PhoneMode, PhoneNumber, Proof, Status, UserId, Verification,
 };
 use tower_sessions::Session;
 
+use crate::api::{ApiResult, EnrollKind};
 use crate::flow::{Answering, Flow, HeldProof, OpenChallenge, Step};
 use crate::hook::SignedIn;
 use crate::lang::Lang;
@@ -66,9 +67,79 @@ pub(crate) enum Choice {
     },
     /// The authenticator app.
     App,
+    /// Codes by email.
+    Email {
+        /// The address, as typed.
+        address: String,
+    },
+    /// A new passkey.
+    Passkey {
+        /// The name the user gives it ("Laptop"); empty for none.
+        name: String,
+    },
+}
+
+/// The method page's fields, as the form or the JSON API carries them.
+#[derive(Debug, Clone)]
+pub(crate) struct ChoiceFields {
+    pub kind: EnrollKind,
+    /// The country calling code, for a number written without `+`.
+    pub country: Option<u16>,
+    pub number: String,
+    pub extension: String,
+    pub address: String,
+    pub name: String,
+}
+
+impl EnrollKind {
+    /// The kind a method form's `kind` button names.
+    pub(crate) fn from_form(value: &str) -> Option<EnrollKind> {
+        Some(match value {
+            "sms" => EnrollKind::Sms,
+            "call" => EnrollKind::Call,
+            "office" => EnrollKind::Office,
+            "app" => EnrollKind::App,
+            "email" => EnrollKind::Email,
+            "passkey" => EnrollKind::Passkey,
+            _ => return None,
+        })
+    }
 }
 
 impl Choice {
+    /// The choice the fields make; a number without `+` is in `home` (the policy's
+    /// home country, else Norway) unless a country is given.
+    pub(crate) fn from_fields(f: ChoiceFields, home: Option<u16>) -> Choice {
+        let country = f.country.or(home).unwrap_or(47);
+        match f.kind {
+            EnrollKind::Sms | EnrollKind::Call => Choice::Phone {
+                country,
+                number: f.number,
+                mode: if f.kind == EnrollKind::Sms {
+                    PhoneMode::Sms
+                } else {
+                    PhoneMode::Call
+                },
+            },
+            EnrollKind::Office => Choice::Office {
+                country,
+                number: f.number,
+                extension: f.extension,
+            },
+            EnrollKind::App => Choice::App,
+            EnrollKind::Email => Choice::Email { address: f.address },
+            EnrollKind::Passkey => Choice::Passkey { name: f.name },
+        }
+    }
+
+    /// The name given, when one was.
+    fn name(&self) -> Option<&str> {
+        match self {
+            Choice::Passkey { name } => Some(name.trim()).filter(|n| !n.is_empty()),
+            _ => None,
+        }
+    }
+
     fn method(&self) -> Result<Method, Problem> {
         let parse = |country: u16, number: &str| {
             let number = number.trim();
@@ -100,6 +171,10 @@ impl Choice {
                 },
             },
             Choice::App => Method::AuthenticatorApp,
+            Choice::Email { address } => Method::Email {
+                address: EmailAddress::parse(address.trim()).map_err(|_| Problem::BadEmail)?,
+            },
+            Choice::Passkey { .. } => Method::Passkey,
         })
     }
 }
@@ -113,6 +188,21 @@ pub(crate) enum Checked {
     SignedIn { device_token: Option<String> },
     /// A fresh second factor for a settings change.
     SteppedUp,
+    /// Signed in with a Temporary Access Pass: next, set up a new method.
+    AccessPass,
+}
+
+/// Where a passed step leads: the same for the pages and the JSON API.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// What it led to, as the API names it.
+    pub result: ApiResult,
+    /// The page the browser goes to next.
+    pub page: String,
+    /// Where the application wants a signed-in browser next (the API's `next`).
+    pub next: Option<String>,
+    /// The remember-this-device cookie to set, when one was asked for.
+    pub cookie: Option<HeaderValue>,
 }
 
 /// A completed enrollment.
@@ -122,6 +212,9 @@ pub(crate) struct Completed {
     pub described: String,
     /// New recovery codes, to show this once (the first enrollment makes them).
     pub recovery_codes: Vec<String>,
+    /// Where the application wants the browser next, when the first enrollment
+    /// signed the user in.
+    pub next: Option<String>,
 }
 
 /// A method described for the user, number masked, in their language.
@@ -141,7 +234,17 @@ pub(crate) fn describe(method: &Method, lang: Lang) -> String {
         } => format!("{} {} ({})", t.office_kind, number.masked(), ext.as_str()),
         Method::OfficePhone { number, .. } => format!("{} {}", t.office_kind, number.masked()),
         Method::Email { address } => format!("{} {}", t.email_kind, address.masked()),
+        Method::Passkey => t.passkey_kind.to_owned(),
         _ => t.app_kind.to_owned(),
+    }
+}
+
+/// A method of the user described with the name they gave it: "passkey (Laptop)".
+pub(crate) fn describe_record(m: &MethodRecord, lang: Lang) -> String {
+    let described = describe(&m.method, lang);
+    match &m.name {
+        Some(name) => format!("{described} ({})", name.as_str()),
+        None => described,
     }
 }
 
@@ -160,6 +263,9 @@ pub(crate) fn destination(method: &Method) -> String {
 }
 
 fn answering(method: &Method, waiting_for: ChallengeStatus) -> Answering {
+    if method.kind() == MethodKind::Passkey {
+        return Answering::Passkey;
+    }
     match method.channel() {
         Some(Channel::Sms) => Answering::Sms,
         Some(Channel::Voice) if waiting_for == ChallengeStatus::AwaitingCode => Answering::CallCode,
@@ -302,6 +408,7 @@ impl Visit {
             risk_notice: pending.risk_notice.map(|n| n.app_offered),
             verified: false,
             key_shown: false,
+            passkey_options: pending.passkey_options.clone(),
         });
     }
 
@@ -313,20 +420,26 @@ impl Visit {
         replaces: Option<&str>,
     ) -> Result<Option<AppProvisioning>, Problem> {
         let method = choice.method()?;
+        let name = choice.name();
         let mfa = self.mfa.clone();
         let (result, step) = if self.flow.done {
             let proof = self.require_proof()?;
-            let result = match replaces {
-                Some(old) => {
+            let result = match (replaces, name) {
+                (Some(old), _) => {
                     let old = MethodId::parse(old).map_err(|_| Problem::NothingOpen)?;
                     mfa.change_phone_number(&self.user, &old, method, &proof)
                         .await
                 }
-                None => mfa.add_method(&self.user, method, &proof).await,
+                (None, Some(name)) => mfa.add_method_named(&self.user, method, name, &proof).await,
+                (None, None) => mfa.add_method(&self.user, method, &proof).await,
             };
             (result, Step::Add)
         } else {
-            (mfa.begin_enrollment(&self.user, method).await, Step::Enroll)
+            let result = match name {
+                Some(name) => mfa.begin_enrollment_named(&self.user, method, name).await,
+                None => mfa.begin_enrollment(&self.user, method).await,
+            };
+            (result, Step::Enroll)
         };
         let pending = result.map_err(|e| Problem::from_error(&e))?;
         self.drop_challenge().await;
@@ -376,6 +489,28 @@ impl Visit {
         self.settle(c, answer, remember).await
     }
 
+    /// The browser's answer to the open passkey ceremony (the JSON of its
+    /// `PublicKeyCredential`).
+    pub async fn check_passkey(
+        &mut self,
+        response: &str,
+        remember: bool,
+    ) -> Result<Checked, Problem> {
+        let (c, id) = self.answering_now()?;
+        if c.verified {
+            return Ok(Checked::Verified);
+        }
+        if c.answering != Answering::Passkey {
+            return Err(Problem::NothingOpen);
+        }
+        let answer = self
+            .mfa
+            .verify_passkey(&self.user, &id, response)
+            .await
+            .map_err(|e| Problem::from_error(&e))?;
+        self.settle(c, answer, remember).await
+    }
+
     /// "I have answered: Check": where the call stands.
     pub async fn check_call(&mut self, remember: bool) -> Result<Checked, Problem> {
         let (c, id) = self.answering_now()?;
@@ -399,7 +534,15 @@ impl Visit {
         let approved = match answer {
             Verification::Approved(a) => a,
             other => {
-                let problem = Problem::from_verification(&other).unwrap_or(Problem::Unavailable);
+                let problem = match Problem::from_verification(&other) {
+                    Some(Problem::WrongCode { attempts_left })
+                        if c.answering == Answering::Passkey =>
+                    {
+                        Problem::PasskeyRejected { attempts_left }
+                    }
+                    Some(p) => p,
+                    None => Problem::Unavailable,
+                };
                 if matches!(
                     other,
                     Verification::Expired
@@ -441,12 +584,64 @@ impl Visit {
         Ok(Checked::SignedIn { device_token })
     }
 
+    /// Where a passed step leads, and the device cookie it sets.
+    pub fn outcome(&self, checked: Checked) -> Outcome {
+        let prefix = self.web.prefix();
+        let after = self.web.inner.after_sign_in.clone();
+        let (result, page, next, token) = match checked {
+            Checked::Verified => (ApiResult::Verified, format!("{prefix}/verify"), None, None),
+            Checked::SteppedUp => (
+                ApiResult::SteppedUp,
+                format!("{prefix}/security"),
+                None,
+                None,
+            ),
+            Checked::SignedIn { device_token } => (
+                ApiResult::SignedIn,
+                after.clone(),
+                Some(after),
+                device_token,
+            ),
+            // Entra's journey: the pass stood in for a lost factor; set up a new one.
+            Checked::AccessPass => (
+                ApiResult::SignedIn,
+                format!("{prefix}/enroll/method"),
+                Some(after),
+                None,
+            ),
+        };
+        let cookie = token.and_then(|token| {
+            crate::device::set_cookie(
+                &token,
+                self.web.mfa().policy().remember_device_for,
+                self.web.inner.secure_cookies,
+            )
+        });
+        Outcome {
+            result,
+            page,
+            next,
+            cookie,
+        }
+    }
+
     /// Both factors are done: a new session id, the hook, then the redirect.
     async fn finish(
         &mut self,
         method: Option<MethodKind>,
         remembered_device: bool,
         enrolled: bool,
+    ) -> Result<(), Problem> {
+        self.finish_with(method, remembered_device, enrolled, false)
+            .await
+    }
+
+    async fn finish_with(
+        &mut self,
+        method: Option<MethodKind>,
+        remembered_device: bool,
+        enrolled: bool,
+        access_pass: bool,
     ) -> Result<(), Problem> {
         self.flow.done = true;
         self.flow.challenge = None;
@@ -462,6 +657,7 @@ impl Visit {
                 remembered_device,
                 enrolled,
                 session: self.session.clone(),
+                access_pass,
             })
             .await;
         }
@@ -505,7 +701,9 @@ impl Visit {
         self.flow.proof = Some(HeldProof::new(&done.proof, now));
         self.flow.challenge = None;
         let mut recovery_codes = Vec::new();
+        let mut next = None;
         if c.step == Step::Enroll {
+            next = Some(self.web.inner.after_sign_in.clone());
             if let Ok(codes) = mfa.regenerate_recovery_codes(&self.user, &done.proof).await {
                 recovery_codes = codes.iter().map(|c| c.expose()).collect();
             }
@@ -515,6 +713,7 @@ impl Visit {
         Ok(Completed {
             described: describe(&done.method.method, self.lang),
             recovery_codes,
+            next,
         })
     }
 
@@ -554,6 +753,26 @@ impl Visit {
         self.drop_challenge().await;
         self.finish(None, false, false).await?;
         Ok(Checked::SignedIn { device_token: None })
+    }
+
+    /// A Temporary Access Pass in place of the second factor (or, signed in, as the
+    /// fresh proof a settings change needs).
+    pub async fn access_pass_sign_in(&mut self, pass: &str) -> Result<Checked, Problem> {
+        let used = self
+            .mfa
+            .sign_in_with_access_pass(&self.user, pass.trim())
+            .await
+            .map_err(|e| Problem::from_error(&e))?
+            .ok_or(Problem::WrongAccessPass)?;
+        let now = self.mfa.now();
+        self.flow.proof = Some(HeldProof::new(&used.proof, now));
+        if self.flow.done {
+            self.flow.challenge = None;
+            return Ok(Checked::SteppedUp);
+        }
+        self.drop_challenge().await;
+        self.finish_with(None, false, false, true).await?;
+        Ok(Checked::AccessPass)
     }
 
     /// Makes a method the default.

@@ -9,11 +9,11 @@ use axum::http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use mfa_core::{MethodStatus, PhoneMode};
+use mfa_core::MethodStatus;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::actions::{Checked, Choice, Stage, Visit, describe};
+use crate::actions::{Checked, Choice, ChoiceFields, Stage, Visit, describe_record};
 use crate::flow::{Answering, Step};
 use crate::problem::Problem;
 use crate::request::Req;
@@ -26,6 +26,8 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/sign-in", post(sign_in))
         .route("/verify", post(verify))
         .route("/verify/call", post(verify_call))
+        .route("/verify/passkey", post(verify_passkey))
+        .route("/access-pass", post(access_pass))
         .route("/resend", post(resend))
         .route("/cancel", post(cancel))
         .route("/complete", post(complete))
@@ -100,6 +102,11 @@ pub struct ApiChallenge {
     pub verified: bool,
     /// The cost notice, when the code goes abroad: (country code, home country code).
     pub cost_notice: Option<(u16, u16)>,
+    /// For a passkey: the options, as JSON, for the browser's WebAuthn call
+    /// (`navigator.credentials.create` while setting one up, `.get` to sign in); its
+    /// answer goes to `POST api/verify/passkey`.
+    #[serde(default)]
+    pub passkey_options: Option<String>,
 }
 
 /// A method of the user.
@@ -128,6 +135,10 @@ pub enum EnrollKind {
     Office,
     /// "Use verification code through app".
     App,
+    /// Codes by email (only where the policy allows it).
+    Email,
+    /// A passkey (only where the service has a passkey verifier).
+    Passkey,
 }
 
 /// `POST api/enroll`: the method chosen.
@@ -147,6 +158,12 @@ pub struct EnrollRequest {
     /// The phone method whose number this replaces (from the security settings).
     #[serde(default)]
     pub replaces: Option<String>,
+    /// The email address, for [`EnrollKind::Email`].
+    #[serde(default)]
+    pub address: String,
+    /// The name the user gives the method, for [`EnrollKind::Passkey`].
+    #[serde(default)]
+    pub name: String,
 }
 
 /// The authenticator app's key, in the one answer that carries it.
@@ -175,12 +192,34 @@ pub struct SignInRequest {
     pub method: Option<String>,
 }
 
-/// `POST api/verify`, `api/verify/call`, `api/recovery`: the code typed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// `POST api/verify`, `api/verify/call`, `api/recovery`, `api/access-pass`: the code
+/// (or the Temporary Access Pass) typed.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct CodeRequest {
     /// The code (empty for `api/verify/call`).
     #[serde(default)]
     pub code: String,
+    /// "Don't ask again on this device".
+    #[serde(default)]
+    pub remember: bool,
+}
+
+// A code or pass is a secret: Debug shows its length only.
+impl std::fmt::Debug for CodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRequest")
+            .field("code_len", &self.code.len())
+            .field("remember", &self.remember)
+            .finish()
+    }
+}
+
+/// `POST api/verify/passkey`: the browser's answer to the passkey ceremony.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PasskeyRequest {
+    /// The JSON of the browser's `PublicKeyCredential` (`toJSON()`).
+    #[serde(default)]
+    pub response: String,
     /// "Don't ask again on this device".
     #[serde(default)]
     pub remember: bool,
@@ -278,7 +317,7 @@ async fn snapshot(v: &mut Visit) -> Result<ApiState, Problem> {
         .filter(|m| m.status != MethodStatus::Pending)
         .map(|m| ApiMethod {
             id: m.id.as_str().to_owned(),
-            label: describe(&m.method, v.lang),
+            label: describe_record(m, v.lang),
             is_default: m.is_default,
             blocked: m.status == MethodStatus::Blocked,
         })
@@ -293,6 +332,7 @@ async fn snapshot(v: &mut Visit) -> Result<ApiState, Problem> {
             resend_after_ms: c.resend_after,
             verified: c.verified,
             cost_notice: c.cost_notice,
+            passkey_options: c.passkey_options.clone(),
         }),
         methods,
     })
@@ -330,28 +370,17 @@ async fn enroll(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let country = req
-        .country
-        .or(web.mfa().policy().countries.home)
-        .unwrap_or(47);
-    let choice = match req.kind {
-        EnrollKind::Sms => Choice::Phone {
-            country,
-            number: req.number,
-            mode: PhoneMode::Sms,
-        },
-        EnrollKind::Call => Choice::Phone {
-            country,
-            number: req.number,
-            mode: PhoneMode::Call,
-        },
-        EnrollKind::Office => Choice::Office {
-            country,
+    let choice = Choice::from_fields(
+        ChoiceFields {
+            kind: req.kind,
+            country: req.country,
             number: req.number,
             extension: req.extension,
+            address: req.address,
+            name: req.name,
         },
-        EnrollKind::App => Choice::App,
-    };
+        web.mfa().policy().countries.home,
+    );
     let provisioning = match v.enroll(&choice, req.replaces.as_deref()).await {
         Ok(p) => p,
         Err(p) => return answer(v, Err(p)).await,
@@ -396,27 +425,13 @@ async fn checked(v: Visit, result: Result<Checked, Problem>) -> Response {
     if let Err(p) = v.save().await {
         return error(p, v.lang);
     }
-    let (result, next, token) = match checked {
-        Checked::Verified => (ApiResult::Verified, None, None),
-        Checked::SteppedUp => (ApiResult::SteppedUp, None, None),
-        Checked::SignedIn { device_token } => (
-            ApiResult::SignedIn,
-            Some(v.web.inner.after_sign_in.clone()),
-            device_token,
-        ),
-    };
+    let outcome = v.outcome(checked);
     let mut r = ok(ApiChecked {
-        result,
+        result: outcome.result,
         recovery_codes: Vec::new(),
-        next,
+        next: outcome.next,
     });
-    if let Some(cookie) = token.and_then(|t| {
-        crate::device::set_cookie(
-            &t,
-            v.web.mfa().policy().remember_device_for,
-            v.web.inner.secure_cookies,
-        )
-    }) {
+    if let Some(cookie) = outcome.cookie {
         r.headers_mut().insert(SET_COOKIE, cookie);
     }
     r
@@ -447,6 +462,35 @@ async fn verify_call(
         Err(r) => return r,
     };
     let result = v.check_call(req.remember).await;
+    checked(v, result).await
+}
+
+async fn verify_passkey(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<PasskeyRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.check_passkey(&req.response, req.remember).await;
+    checked(v, result).await
+}
+
+/// `POST api/access-pass` with the pass as `code`.
+async fn access_pass(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<CodeRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.access_pass_sign_in(&req.code).await;
     checked(v, result).await
 }
 
@@ -487,17 +531,12 @@ async fn complete(State(web): State<MfaWeb>, session: Session, headers: Req) -> 
         Ok(v) => v,
         Err(r) => return r,
     };
-    let first = v
-        .flow
-        .challenge
-        .as_ref()
-        .is_some_and(|c| c.step == Step::Enroll);
     match v.complete().await {
         Ok(done) => match v.save().await {
             Ok(()) => ok(ApiChecked {
                 result: ApiResult::Complete,
                 recovery_codes: done.recovery_codes,
-                next: first.then(|| web.inner.after_sign_in.clone()),
+                next: done.next,
             }),
             Err(p) => error(p, v.lang),
         },

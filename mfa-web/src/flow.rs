@@ -46,6 +46,8 @@ pub enum Answering {
     App,
     /// A code from an email.
     Email,
+    /// The browser's answer to a passkey ceremony.
+    Passkey,
 }
 
 /// The challenge the session is answering.
@@ -74,6 +76,11 @@ pub struct OpenChallenge {
     pub verified: bool,
     /// Whether the app's key was already shown (it is shown once).
     pub key_shown: bool,
+    /// For a passkey: the options, as JSON, the page hands the browser's WebAuthn call.
+    /// Not secret: they name the relying party, the user's credential ids and a
+    /// challenge that only the user's authenticator can answer.
+    #[serde(default)]
+    pub passkey_options: Option<String>,
 }
 
 impl OpenChallenge {

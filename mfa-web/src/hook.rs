@@ -17,6 +17,9 @@ pub struct SignedIn {
     pub enrolled: bool,
     /// The session, for the application's own keys.
     pub session: Session,
+    /// Whether a Temporary Access Pass stood in for the second factor (the pages then
+    /// lead to setting up a new method).
+    pub access_pass: bool,
 }
 
 /// Told when a sign-in completes, before the browser is sent on.

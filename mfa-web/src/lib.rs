@@ -27,7 +27,8 @@ mod views;
 
 pub use api::{
     ApiChallenge, ApiChecked, ApiEnrolled, ApiError, ApiMethod, ApiProvisioning, ApiResult,
-    ApiStage, ApiState, CodeRequest, EnrollKind, EnrollRequest, MethodRequest, SignInRequest,
+    ApiStage, ApiState, CodeRequest, EnrollKind, EnrollRequest, MethodRequest, PasskeyRequest,
+    SignInRequest,
 };
 pub use flow::{Answering, Step};
 pub use guard::{Denied, FreshSecondFactor, SecondFactor};

@@ -9,18 +9,18 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use mfa_core::PhoneMode;
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::MfaWeb;
-use crate::actions::{Checked, Choice, Stage, Visit};
+use crate::actions::{Checked, Choice, ChoiceFields, Stage, Visit};
+use crate::api::EnrollKind;
 use crate::flow::Step;
 use crate::lang::Lang;
 use crate::problem::Problem;
 use crate::render::{
-    base, capitalized, current, html, not_signed_in, render_code, render_method, render_security,
-    render_sign_in, see_other, with_problem,
+    base, capitalized, current, html, not_signed_in, render_access_pass, render_code,
+    render_method, render_security, render_sign_in, see_other, with_problem,
 };
 use crate::request::Req;
 use crate::views::CompletePage;
@@ -32,11 +32,16 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/enroll/method", get(method_page).post(choose_method))
         .route("/verify", get(code_page).post(check_code))
         .route("/verify/call", post(check_call))
+        .route("/verify/passkey", post(check_passkey))
         .route("/verify/resend", post(resend))
         .route("/verify/cancel", post(cancel))
         .route("/complete", post(complete))
         .route("/sign-in", get(sign_in_page).post(start_sign_in))
         .route("/sign-in/recovery", post(recovery_sign_in))
+        .route(
+            "/sign-in/access-pass",
+            get(access_pass_page).post(access_pass_sign_in),
+        )
         .route("/step-up", get(step_up_page))
         .route("/security", get(security_page))
         .route("/security/change-number", get(change_number_page))
@@ -48,6 +53,19 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/language", post(language))
         .route("/sign-out", post(sign_out))
         .route("/webotp.js", get(webotp))
+        .route("/passkey.js", get(passkey_js))
+}
+
+/// The passkey page's script: the WebAuthn call with the server's options.
+async fn passkey_js() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("passkey.js"),
+    )
+        .into_response()
 }
 
 /// The WebOTP enhancement of the SMS code page (the page works without it).
@@ -81,14 +99,52 @@ struct MethodForm {
     number: String,
     extension: String,
     replaces: Option<String>,
+    /// The email address, for `kind=email`.
+    address: String,
+    /// The name the user gives a passkey.
+    name: String,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct CodeForm {
     csrf: Option<String>,
     code: String,
     remember: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct PasskeyForm {
+    csrf: Option<String>,
+    /// The JSON of the browser's `PublicKeyCredential`, written in by passkey.js.
+    response: String,
+    remember: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AccessPassForm {
+    csrf: Option<String>,
+    pass: String,
+}
+
+// Codes and passes are secrets: Debug leaves them out.
+impl std::fmt::Debug for CodeForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeForm")
+            .field("code_len", &self.code.len())
+            .field("remember", &self.remember.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AccessPassForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessPassForm")
+            .field("pass_len", &self.pass.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -290,28 +346,20 @@ async fn choose_method(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let country = f
-        .country
-        .or(web.mfa().policy().countries.home)
-        .unwrap_or(47);
-    let choice = match f.kind.as_str() {
-        "sms" | "call" => Choice::Phone {
-            country,
-            number: f.number,
-            mode: if f.kind == "sms" {
-                PhoneMode::Sms
-            } else {
-                PhoneMode::Call
-            },
-        },
-        "office" => Choice::Office {
-            country,
+    let Some(kind) = EnrollKind::from_form(&f.kind) else {
+        return fail(v, Problem::BadNumber).await;
+    };
+    let choice = Choice::from_fields(
+        ChoiceFields {
+            kind,
+            country: f.country,
             number: f.number,
             extension: f.extension,
+            address: f.address,
+            name: f.name,
         },
-        "app" => Choice::App,
-        _ => return fail(v, Problem::BadNumber).await,
-    };
+        web.mfa().policy().countries.home,
+    );
     match v.enroll(&choice, f.replaces.as_deref()).await {
         Ok(Some(provisioning)) => {
             // The key is shown by this response only.
@@ -340,27 +388,15 @@ async fn choose_method(
 
 /// Where a passed check sends the browser.
 async fn after_check(v: Visit, checked: Checked) -> Response {
-    let prefix = v.web.prefix().to_owned();
     if let Err(p) = v.save().await {
         return fail(v, p).await;
     }
-    match checked {
-        Checked::Verified => see_other(&format!("{prefix}/verify")),
-        Checked::SteppedUp => see_other(&format!("{prefix}/security")),
-        Checked::SignedIn { device_token } => {
-            let mut r = see_other(&v.web.inner.after_sign_in);
-            if let Some(cookie) = device_token.and_then(|token| {
-                crate::device::set_cookie(
-                    &token,
-                    v.web.mfa().policy().remember_device_for,
-                    v.web.inner.secure_cookies,
-                )
-            }) {
-                r.headers_mut().insert(SET_COOKIE, cookie);
-            }
-            r
-        }
+    let outcome = v.outcome(checked);
+    let mut r = see_other(&outcome.page);
+    if let Some(cookie) = outcome.cookie {
+        r.headers_mut().insert(SET_COOKIE, cookie);
     }
+    r
 }
 
 async fn check_code(
@@ -392,6 +428,60 @@ async fn check_call(
     match v.check_call(f.remember.is_some()).await {
         Ok(checked) => after_check(v, checked).await,
         Err(p) => fail(v, p).await,
+    }
+}
+
+async fn check_passkey(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Form(f): Form<PasskeyForm>,
+) -> Response {
+    let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match v.check_passkey(&f.response, f.remember.is_some()).await {
+        Ok(checked) => after_check(v, checked).await,
+        Err(p) => fail(v, p).await,
+    }
+}
+
+/// "Use a temporary access pass": offered wherever the second factor is asked.
+async fn access_pass_page(State(web): State<MfaWeb>, session: Session, headers: Req) -> Response {
+    let mut v = match visit(&web, session, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match v.stage().await {
+        Ok(Stage::SignIn | Stage::EnrollmentRequired | Stage::Suspended) => {
+            let r = render_access_pass(&mut v, None);
+            let _ = v.save().await;
+            r
+        }
+        Ok(_) => see_other(web.prefix()),
+        Err(p) => fail(v, p).await,
+    }
+}
+
+async fn access_pass_sign_in(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Form(f): Form<AccessPassForm>,
+) -> Response {
+    let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match v.access_pass_sign_in(&f.pass).await {
+        Ok(checked) => after_check(v, checked).await,
+        Err(p) => {
+            // The pass page again, with the problem; the pass typed is not echoed.
+            let r = render_access_pass(&mut v, Some(&p));
+            let _ = v.save().await;
+            with_problem(r, &p)
+        }
     }
 }
 
@@ -447,19 +537,12 @@ async fn complete(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let first = v
-        .flow
-        .challenge
-        .as_ref()
-        .is_some_and(|c| c.step == Step::Enroll);
     match v.complete().await {
         Ok(done) => {
             let t = v.lang.texts();
-            let next = if first {
-                web.inner.after_sign_in.clone()
-            } else {
-                format!("{}/security", web.prefix())
-            };
+            let next = done
+                .next
+                .unwrap_or_else(|| format!("{}/security", web.prefix()));
             let page = CompletePage {
                 b: base(&mut v, |t| t.complete_title, None),
                 body: t

@@ -84,6 +84,26 @@ pub enum Problem {
     Unavailable,
     /// A language the pages do not have.
     BadLanguage,
+    /// The passkey's answer did not verify (another passkey, another ceremony, or
+    /// the user not verified).
+    PasskeyRejected {
+        /// Attempts left on this challenge.
+        attempts_left: u32,
+    },
+    /// The browser's answer is not a WebAuthn response.
+    BadPasskeyResponse,
+    /// A malformed email address.
+    BadEmail,
+    /// Email codes are off by policy.
+    EmailNotAllowed,
+    /// A name that is empty, too long or not text.
+    BadName,
+    /// Another method of this kind needs a name to tell it apart.
+    NameRequired,
+    /// Another method already has this name.
+    NameTaken,
+    /// A Temporary Access Pass that is wrong, used up, expired or revoked.
+    WrongAccessPass,
 }
 
 impl Problem {
@@ -97,6 +117,11 @@ impl Problem {
                 InputError::InvalidExtension => Problem::BadExtension,
                 InputError::CodeNotDigits | InputError::CodeLength { .. } => Problem::BadCode,
                 InputError::InvalidRecoveryCode => Problem::WrongRecoveryCode,
+                InputError::InvalidEmailAddress(_) => Problem::BadEmail,
+                InputError::InvalidMethodName => Problem::BadName,
+                InputError::MethodNameRequired => Problem::NameRequired,
+                InputError::InvalidPasskeyResponse => Problem::BadPasskeyResponse,
+                InputError::InvalidAccessPass => Problem::WrongAccessPass,
                 _ => Problem::NothingOpen,
             },
             Error::Policy(p) => match p {
@@ -120,6 +145,8 @@ impl Problem {
                 PolicyError::AlreadyEnrolled => Problem::AlreadyEnrolled,
                 PolicyError::Suspended => Problem::Suspended,
                 PolicyError::TooManyMethods => Problem::TooManyMethods,
+                PolicyError::EmailNotAllowed => Problem::EmailNotAllowed,
+                PolicyError::NameTaken => Problem::NameTaken,
                 _ => Problem::Unavailable,
             },
             Error::Transition(_) | Error::NotFound(_) => Problem::NothingOpen,
@@ -217,6 +244,16 @@ impl Problem {
             Problem::NothingOpen => t.canceled.to_owned(),
             Problem::Unavailable => t.unavailable.to_owned(),
             Problem::BadLanguage => t.bad_language.to_owned(),
+            Problem::PasskeyRejected { attempts_left } => t
+                .passkey_rejected
+                .replace("{n}", &attempts_left.to_string()),
+            Problem::BadPasskeyResponse => t.bad_passkey_response.to_owned(),
+            Problem::BadEmail => t.bad_email.to_owned(),
+            Problem::EmailNotAllowed => t.email_not_allowed.to_owned(),
+            Problem::BadName => t.bad_name.to_owned(),
+            Problem::NameRequired => t.name_required.to_owned(),
+            Problem::NameTaken => t.name_taken.to_owned(),
+            Problem::WrongAccessPass => t.wrong_access_pass.to_owned(),
         }
     }
 }

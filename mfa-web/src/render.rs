@@ -11,13 +11,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use mfa_core::{MethodKind, MethodStatus};
 
 use crate::MfaWeb;
-use crate::actions::{Stage, Visit, describe};
+use crate::actions::{Stage, Visit, describe_record};
 use crate::flow::{Answering, Step};
 use crate::lang::{Lang, Texts};
 use crate::problem::Problem;
 use crate::views::{
-    Base, COUNTRIES, CodePage, CodeView, Country, DeviceRow, EnrollPage, MessagePage, MethodPage,
-    MethodRow, SecurityPage, SignInOption, SignInPage, VerifiedPage,
+    AccessPassPage, Base, COUNTRIES, CodePage, CodeView, Country, DeviceRow, EnrollPage,
+    MessagePage, MethodPage, MethodRow, PasskeyPage, SecurityPage, SignInOption, SignInPage,
+    VerifiedPage,
 };
 
 /// What every page forbids: framing (clickjacking), scripts but our own, forms to
@@ -163,6 +164,8 @@ pub(crate) fn render_method(
         offer_app: offered.contains(&MethodKind::AuthenticatorApp),
         offer_phone: offered.contains(&MethodKind::AuthenticationPhone),
         offer_office: offered.contains(&MethodKind::OfficePhone),
+        offer_email: v.mfa.offers_email(),
+        offer_passkey: offered.contains(&MethodKind::Passkey),
         replaces,
         number: String::new(),
     };
@@ -178,6 +181,9 @@ pub(crate) fn render_code(
     let Some(c) = v.flow.challenge.clone() else {
         return see_other(v.web.prefix());
     };
+    if c.answering == Answering::Passkey {
+        return render_passkey(v, alert);
+    }
     let t = v.lang.texts();
     let now = v.web.mfa().now().unix_millis();
     let policy = v.web.mfa().policy();
@@ -187,6 +193,7 @@ pub(crate) fn render_code(
         Answering::CallKey => t.call_body.replace("{to}", &c.to),
         Answering::App => t.code_app.to_owned(),
         Answering::Email => t.code_email.replace("{to}", &c.to),
+        Answering::Passkey => String::new(),
     };
     let resend_in = c
         .resend_after
@@ -242,6 +249,37 @@ pub(crate) fn render_code(
     html(StatusCode::OK, page.render())
 }
 
+/// The passkey page: the ceremony's options on the form, for passkey.js.
+fn render_passkey(v: &mut Visit, alert: Option<&Problem>) -> Response {
+    let Some(c) = v.flow.challenge.clone() else {
+        return see_other(v.web.prefix());
+    };
+    let t = v.lang.texts();
+    let remember_days = v.web.mfa().policy().remember_device_for.as_secs() / 86_400;
+    let enrolling = c.step.is_enrollment();
+    let page = PasskeyPage {
+        b: base(v, |t| t.passkey_title, alert),
+        body: if enrolling {
+            t.passkey_create_body
+        } else {
+            t.passkey_get_body
+        },
+        ceremony: if enrolling { "create" } else { "get" },
+        options: c.passkey_options.unwrap_or_default(),
+        remember: (c.step == Step::SignIn && remember_days > 0)
+            .then(|| t.remember.replace("{days}", &remember_days.to_string())),
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// The Temporary Access Pass page.
+pub(crate) fn render_access_pass(v: &mut Visit, alert: Option<&Problem>) -> Response {
+    let page = AccessPassPage {
+        b: base(v, |t| t.access_pass_title, alert),
+    };
+    html(StatusCode::OK, page.render())
+}
+
 /// The QR code of an `otpauth://` URI as inline SVG (no URL carries the secret).
 pub(crate) fn qr_svg(uri: &str) -> Option<String> {
     let svg = mfa_totp::KeyUri::parse(uri).ok()?.qr().ok()?.to_svg();
@@ -270,25 +308,26 @@ pub(crate) async fn render_sign_in(
     step_up: bool,
     alert: Option<&Problem>,
 ) -> Response {
-    let methods = match v.web.mfa().methods(&v.user).await {
+    // Strongest first: a passkey before the default when the user has one.
+    let active = match v.web.mfa().sign_in_options(&v.user).await {
         Ok(m) => m,
         Err(e) => return fail_render(v, &Problem::from_error(&e)),
     };
     let t = v.lang.texts();
-    let mut active: Vec<_> = methods
-        .iter()
-        .filter(|m| m.status == MethodStatus::Active)
-        .collect();
-    // The default first.
-    active.sort_by_key(|m| !m.is_default);
     let option = |m: &mfa_core::MethodRecord| SignInOption {
         id: m.id.as_str().to_owned(),
-        label: t
-            .send_code_to
-            .replace("{method}", &describe(&m.method, v.lang)),
+        label: match (&m.method, &m.name) {
+            (mfa_core::Method::Passkey, Some(name)) => {
+                format!("{} ({})", t.sign_in_passkey, name.as_str())
+            }
+            (mfa_core::Method::Passkey, None) => t.sign_in_passkey.to_owned(),
+            _ => t
+                .send_code_to
+                .replace("{method}", &describe_record(m, v.lang)),
+        },
     };
-    let first = active.first().map(|m| option(m));
-    let others = active.iter().skip(1).map(|m| option(m)).collect();
+    let first = active.first().map(&option);
+    let others = active.iter().skip(1).map(option).collect();
     let title: fn(&Texts) -> &'static str = if step_up {
         |t| t.stepup_title
     } else {
@@ -297,6 +336,7 @@ pub(crate) async fn render_sign_in(
     let page = SignInPage {
         b: base(v, title, alert),
         step_up,
+        access_pass: !step_up,
         first,
         others,
     };
@@ -329,7 +369,7 @@ pub(crate) async fn render_security(
         .filter(|m| m.status != MethodStatus::Pending)
         .map(|m| MethodRow {
             id: m.id.as_str().to_owned(),
-            label: capitalized(&describe(&m.method, v.lang)),
+            label: capitalized(&describe_record(m, v.lang)),
             is_default: m.is_default,
             blocked: m.status == MethodStatus::Blocked,
             phone: matches!(

@@ -62,6 +62,8 @@ pub(crate) struct MethodPage {
     pub offer_app: bool,
     pub offer_phone: bool,
     pub offer_office: bool,
+    pub offer_email: bool,
+    pub offer_passkey: bool,
 }
 
 /// The code page's changing parts.
@@ -87,6 +89,24 @@ pub(crate) struct CodeView {
 pub(crate) struct CodePage {
     pub b: Base,
     pub c: CodeView,
+}
+
+#[derive(Template)]
+#[template(path = "passkey.html")]
+pub(crate) struct PasskeyPage {
+    pub b: Base,
+    pub body: &'static str,
+    /// `create` (setting one up) or `get` (signing in).
+    pub ceremony: &'static str,
+    /// The options, as JSON, for the browser's WebAuthn call.
+    pub options: String,
+    pub remember: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "access_pass.html")]
+pub(crate) struct AccessPassPage {
+    pub b: Base,
 }
 
 #[derive(Template)]
@@ -116,6 +136,8 @@ pub(crate) struct SignInOption {
 pub(crate) struct SignInPage {
     pub b: Base,
     pub step_up: bool,
+    /// Whether to link the Temporary Access Pass page.
+    pub access_pass: bool,
     pub first: Option<SignInOption>,
     pub others: Vec<SignInOption>,
 }

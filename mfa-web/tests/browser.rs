@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use support::{World, kari_phone, world};
+use support::{World, kari_phone, world, world_with_verifier};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -25,7 +25,7 @@ struct Browser {
     session: String,
     base: String,
     shots: PathBuf,
-    shot: usize,
+    shot: std::sync::atomic::AtomicUsize,
 }
 
 impl Browser {
@@ -65,7 +65,7 @@ impl Browser {
             session: format!("{webdriver}/session/{session}"),
             base: String::new(),
             shots,
-            shot: 0,
+            shot: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -185,7 +185,7 @@ impl Browser {
     }
 
     /// Screenshots the page, and checks it has a language and every field a label.
-    async fn page(&mut self, name: &str) {
+    async fn page(&self, name: &str) {
         let check = self
             .call(
                 reqwest::Method::POST,
@@ -212,12 +212,8 @@ impl Browser {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().unwrap())
             .unwrap();
-        self.shot += 1;
-        std::fs::write(
-            self.shots.join(format!("{:02}-{name}.png", self.shot)),
-            bytes,
-        )
-        .unwrap();
+        let shot = 1 + self.shot.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::fs::write(self.shots.join(format!("{shot:02}-{name}.png")), bytes).unwrap();
     }
 
     async fn cookies(&self) -> Vec<Value> {
@@ -236,27 +232,49 @@ impl Browser {
 async fn serve(w: &World) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    serve_on(listener, w);
+    format!("http://{addr}")
+}
+
+fn serve_on(listener: tokio::net::TcpListener, w: &World) {
     let app = w.app.clone();
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    format!("http://{addr}")
 }
 
-async fn sign_in_with_password(b: &mut Browser) {
+/// A WebDriver session on the run's screenshot folder `name`, with the timeouts the
+/// journeys use.
+async fn browser(name: &str) -> Browser {
+    let webdriver = std::env::var("MFA_TEST_WEBDRIVER_URL")
+        .expect("MFA_TEST_WEBDRIVER_URL: start chromedriver (scripts/services/chromium.sh)");
+    let tmp = std::env::var("MFA_TEST_TMP").map_or_else(|_| std::env::temp_dir(), PathBuf::from);
+    let shots = tmp.join(format!("mfa-web-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&shots).unwrap();
+    let b = Browser::start(&webdriver, shots).await;
+    b.call(
+        reqwest::Method::POST,
+        "/timeouts",
+        Some(json!({"pageLoad": 20_000, "implicit": 2_000})),
+    )
+    .await;
+    b
+}
+
+async fn sign_in_with_password(b: &Browser) {
     b.go("/login").await;
     b.type_in("#user", "kari@contoso.no").await;
     b.click("#login").await;
 }
 
-async fn sign_out(b: &mut Browser) {
+async fn sign_out(b: &Browser) {
     b.go("/mfa/security").await;
     b.click("footer form[action='/mfa/sign-out'] button").await;
     assert_eq!(b.path().await, "/login");
 }
 
 /// Answers the code page with the latest SMS code, optionally remembering the device.
-async fn type_sms_code(b: &mut Browser, w: &World, remember: bool) {
+async fn type_sms_code(b: &Browser, w: &World, remember: bool) {
     let code = w.sms.last_code_to(&kari_phone()).unwrap();
     b.type_in("#code", code.expose()).await;
     if remember {
@@ -269,24 +287,14 @@ async fn type_sms_code(b: &mut Browser, w: &World, remember: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium: run bash scripts/test.sh"]
 async fn a_browser_walks_the_guide() {
-    let webdriver = std::env::var("MFA_TEST_WEBDRIVER_URL")
-        .expect("MFA_TEST_WEBDRIVER_URL: start chromedriver (scripts/services/chromium.sh)");
-    let tmp = std::env::var("MFA_TEST_TMP").map_or_else(|_| std::env::temp_dir(), PathBuf::from);
-    let shots = tmp.join(format!("mfa-web-browser-{}", std::process::id()));
-    std::fs::create_dir_all(&shots).unwrap();
     let w = world();
     let base = serve(&w).await;
-    let mut b = Browser::start(&webdriver, shots.clone()).await;
+    let mut b = browser("browser").await;
     b.base = base;
-    b.call(
-        reqwest::Method::POST,
-        "/timeouts",
-        Some(json!({"pageLoad": 20_000, "implicit": 2_000})),
-    )
-    .await;
+    let shots = b.shots.clone();
 
     // The password, then "More information required".
-    sign_in_with_password(&mut b).await;
+    sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/mfa/enroll");
     assert!(b.body().await.contains("Set it up now"));
     b.page("enrollment-required").await;
@@ -314,7 +322,7 @@ async fn a_browser_walks_the_guide() {
     assert!(b.body().await.contains("4 attempts left"));
     b.page("wrong-code").await;
 
-    type_sms_code(&mut b, &w, false).await;
+    type_sms_code(&b, &w, false).await;
     assert!(b.body().await.contains("Verified"));
     b.page("verified").await;
     b.click("#complete").await;
@@ -326,14 +334,14 @@ async fn a_browser_walks_the_guide() {
     assert!(b.body().await.contains("Welcome, kari@contoso.no"));
 
     // Sign out; sign in with a code and "don't ask again on this device".
-    sign_out(&mut b).await;
-    sign_in_with_password(&mut b).await;
+    sign_out(&b).await;
+    sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/mfa/sign-in");
     b.page("sign-in").await;
     b.click("#sign-in-default").await;
     assert_eq!(b.path().await, "/mfa/verify");
     b.page("sign-in-code").await;
-    type_sms_code(&mut b, &w, true).await;
+    type_sms_code(&b, &w, true).await;
     assert_eq!(b.path().await, "/app");
     let cookies = b.cookies().await;
     let device = cookies
@@ -345,9 +353,9 @@ async fn a_browser_walks_the_guide() {
     assert_eq!(device["sameSite"], "Strict");
 
     // Come back: no code asked.
-    sign_out(&mut b).await;
+    sign_out(&b).await;
     let sent = w.sms.sent().len();
-    sign_in_with_password(&mut b).await;
+    sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/app");
     assert_eq!(w.sms.sent().len(), sent);
 
@@ -360,7 +368,7 @@ async fn a_browser_walks_the_guide() {
     assert_eq!(b.path().await, "/mfa/step-up");
     b.page("step-up").await;
     b.click("#sign-in-default").await;
-    type_sms_code(&mut b, &w, false).await;
+    type_sms_code(&b, &w, false).await;
     assert_eq!(b.path().await, "/mfa/security");
     b.click("form[action='/mfa/security/devices/forget'] button")
         .await;
@@ -389,8 +397,8 @@ async fn a_browser_walks_the_guide() {
     b.page("security-info-with-app").await;
 
     // The revoked device asks for a code again.
-    sign_out(&mut b).await;
-    sign_in_with_password(&mut b).await;
+    sign_out(&b).await;
+    sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/mfa/sign-in");
 
     // Norwegian: the footer's language switch.
@@ -401,4 +409,117 @@ async fn a_browser_walks_the_guide() {
     b.quit().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     println!("screenshots: {}", shots.display());
+}
+
+/// Passkeys in a real browser: Chromium's virtual authenticator (WebDriver's WebAuthn
+/// extension) registers a passkey through the pages and signs in with it, checked by
+/// webauthn-rs (`mfa_passkey::WebauthnPasskeys`) behind mfa-core's trait. Then the
+/// passkey is "lost": an administrator's Temporary Access Pass signs in once, and a
+/// phone is set up with its proof. WebAuthn needs a secure context: the pages are
+/// served as http://localhost (the relying party id), which browsers treat as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium: run bash scripts/test.sh"]
+async fn a_browser_registers_a_passkey_signs_in_with_it_and_uses_an_access_pass() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let verifier = mfa_passkey::WebauthnPasskeys::new("localhost", &origin, "Contoso").unwrap();
+    let w = world_with_verifier(mfa_core::Policy::default(), Some(Box::new(verifier)), |b| b);
+    serve_on(listener, &w);
+    let mut b = browser("passkey").await;
+    b.base = origin;
+    // The journey runs as a task, so the browser is closed whatever it found.
+    let shots = b.shots.clone();
+    let b = std::sync::Arc::new(b);
+    let journey = tokio::spawn(passkey_journey(std::sync::Arc::clone(&b), w));
+    let outcome = journey.await;
+    b.quit().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    println!("screenshots: {}", shots.display());
+}
+
+async fn passkey_journey(b: std::sync::Arc<Browser>, w: World) {
+    let b = &*b;
+    b.go("/login").await;
+    b.call(
+        reqwest::Method::POST,
+        "/webauthn/authenticator",
+        Some(
+            json!({"protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                    "hasUserVerification": true, "isUserVerified": true}),
+        ),
+    )
+    .await;
+
+    // Set it up now: a passkey, named, strongest first on the method page.
+    sign_in_with_password(b).await;
+    assert_eq!(b.path().await, "/mfa/enroll");
+    b.click("#set-up-now").await;
+    b.type_in("#passkey-name", "Chromium").await;
+    b.page("method-choice-passkey").await;
+    b.click("button[value=passkey]").await;
+    assert_eq!(b.path().await, "/mfa/verify");
+    b.page("passkey-create").await;
+    b.click("#passkey-start").await;
+    assert!(b.body().await.contains("Verified"), "{}", b.body().await);
+    b.click("#complete").await;
+    assert!(
+        b.body().await.contains("Passkey is set up"),
+        "{}",
+        b.body().await
+    );
+    b.page("passkey-complete").await;
+    b.click("#continue").await;
+    assert_eq!(b.path().await, "/app");
+    let methods = w
+        .mfa
+        .methods(&mfa_core::UserId::new("kari@contoso.no").unwrap())
+        .await
+        .unwrap();
+    let passkey = methods[0].passkey.as_ref().expect("a registered passkey");
+    assert!(passkey.user_verified);
+    assert_eq!(methods[0].name.as_ref().unwrap().as_str(), "Chromium");
+
+    // Sign in with it: offered first.
+    sign_out(b).await;
+    sign_in_with_password(b).await;
+    assert_eq!(b.path().await, "/mfa/sign-in");
+    assert!(b.text("#sign-in-default").await.contains("passkey"));
+    b.page("sign-in-passkey-first").await;
+    b.click("#sign-in-default").await;
+    assert_eq!(b.path().await, "/mfa/verify");
+    b.page("passkey-get").await;
+    b.click("#passkey-start").await;
+    assert_eq!(b.path().await, "/app", "{}", b.body().await);
+    assert!(b.body().await.contains("Welcome, kari@contoso.no"));
+
+    // The device with the passkey is lost: the administrator issues a pass.
+    sign_out(b).await;
+    let issued = w
+        .mfa
+        .issue_access_pass(
+            &mfa_core::UserId::new("kari@contoso.no").unwrap(),
+            mfa_core::AccessPassOptions::once(),
+        )
+        .await
+        .unwrap();
+    sign_in_with_password(b).await;
+    b.tick("details summary").await;
+    b.click("a[href='/mfa/sign-in/access-pass']").await;
+    assert_eq!(b.path().await, "/mfa/sign-in/access-pass");
+    b.page("access-pass").await;
+    b.type_in("#access-pass", &issued.pass.expose()).await;
+    b.click("#use-access-pass").await;
+    assert_eq!(b.path().await, "/mfa/enroll/method");
+    b.type_in("#number", "412 34 567").await;
+    b.click("button[value=sms]").await;
+    assert_eq!(b.path().await, "/mfa/verify");
+    type_sms_code(b, &w, false).await;
+    assert!(b.body().await.contains("Verified"));
+    b.click("#complete").await;
+    b.click("#continue").await;
+    assert_eq!(b.path().await, "/mfa/security");
+    assert!(b.body().await.contains("••••••67"));
+    b.page("security-info-after-access-pass").await;
 }

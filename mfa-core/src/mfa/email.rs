@@ -13,6 +13,13 @@ use crate::{Content, Timestamp, UserId};
 use super::Mfa;
 
 impl Mfa {
+    /// Whether email codes can be set up: the policy allows them
+    /// ([`crate::Policy::allow_email`]) and an email backend is configured. Pages offer
+    /// email only then.
+    pub fn offers_email(&self) -> bool {
+        self.policy.allow_email && self.email.is_some()
+    }
+
     /// The email backend, or the error that says none is configured.
     pub(super) fn email_delivery(&self) -> Result<&dyn EmailDelivery, Error> {
         self.email

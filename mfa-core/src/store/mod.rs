@@ -70,7 +70,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Stores `record` if the stored version is still `expected` (`None`: if the
     /// user has no record yet) and returns the new version; otherwise writes
     /// nothing and returns [`Commit::Conflict`]. A store may forget the record after
-    /// [`UserRecord::expires_at`]. The record is handed over, so a store that keeps
+    /// [`UserRecord::expires_at`], and not before: `Mfa` relies on a record it
+    /// committed outliving that commit by [`RETENTION`](crate::record::RETENTION). The record is handed over, so a store that keeps
     /// values keeps it without a copy.
     async fn commit(
         &self,

@@ -14,7 +14,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use http_body_util::BodyExt;
-use mfa_core::{ManualClock, Mfa, PhoneNumber, Policy, Timestamp, UserId};
+use mfa_core::{
+    Ceremony, EmailAddress, ManualClock, Mfa, PasskeyAssertion, PasskeyCredential, PasskeyError,
+    PasskeyUser, PasskeyVerifier, PhoneNumber, Policy, Timestamp, UserId,
+};
+use mfa_email::{EmailChannel, MemoryEmail};
 use mfa_sms::{MemorySms, SmsDelivery};
 use mfa_totp::Totp;
 use mfa_voice::MemoryVoice;
@@ -30,6 +34,7 @@ pub struct World {
     pub mfa: Arc<Mfa>,
     pub sms: MemorySms,
     pub voice: MemoryVoice,
+    pub email: MemoryEmail,
     pub clock: ManualClock,
     pub signed_in: Arc<Mutex<Vec<SignedIn>>>,
 }
@@ -89,26 +94,55 @@ pub fn world_with(policy: Policy) -> World {
     world_configured(policy, |b| b)
 }
 
+/// A world whose service also has a passkey verifier ([`SoftPasskeys`]).
+pub fn world_with_passkeys(policy: Policy) -> World {
+    world_built(policy, true, |b| b)
+}
+
 /// A world whose `MfaWeb` the caller configures further.
 pub fn world_configured(
+    policy: Policy,
+    configure: impl FnOnce(mfa_web::MfaWebBuilder) -> mfa_web::MfaWebBuilder,
+) -> World {
+    world_built(policy, false, configure)
+}
+
+/// The world, with passkeys when `passkeys`, or the given verifier.
+pub fn world_built(
+    policy: Policy,
+    passkeys: bool,
+    configure: impl FnOnce(mfa_web::MfaWebBuilder) -> mfa_web::MfaWebBuilder,
+) -> World {
+    world_with_verifier(
+        policy,
+        passkeys.then(|| Box::new(SoftPasskeys) as Box<dyn PasskeyVerifier>),
+        configure,
+    )
+}
+
+/// The world with `verifier` as the passkey verifier, if any.
+pub fn world_with_verifier(
     mut policy: Policy,
+    verifier: Option<Box<dyn PasskeyVerifier>>,
     configure: impl FnOnce(mfa_web::MfaWebBuilder) -> mfa_web::MfaWebBuilder,
 ) -> World {
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
     let sms = MemorySms::with_clock(Arc::new(clock.clone()));
     let voice = MemoryVoice::with_clock(Arc::new(clock.clone()));
+    let email = MemoryEmail::with_clock(Arc::new(clock.clone()));
     policy.app_name = "Contoso".to_owned();
     policy.countries.home = Some(47);
-    let mfa = Arc::new(
-        Mfa::builder()
-            .clock(clock.clone())
-            .sms(SmsDelivery::new(sms.clone()))
-            .voice(voice.clone())
-            .app(Totp::default())
-            .policy(policy)
-            .build()
-            .unwrap(),
-    );
+    let mut builder = Mfa::builder()
+        .clock(clock.clone())
+        .sms(SmsDelivery::new(sms.clone()))
+        .voice(voice.clone())
+        .email(EmailChannel::new(email.clone()))
+        .app(Totp::default())
+        .policy(policy);
+    if let Some(verifier) = verifier {
+        builder = builder.passkeys(BoxedVerifier(verifier));
+    }
+    let mfa = Arc::new(builder.build().unwrap());
     let signed_in = Arc::new(Mutex::new(Vec::new()));
     let web = configure(
         MfaWeb::builder(mfa.clone())
@@ -133,9 +167,179 @@ pub fn world_configured(
         mfa,
         sms,
         voice,
+        email,
         clock,
         signed_in,
     }
+}
+
+#[derive(Debug)]
+struct BoxedVerifier(Box<dyn PasskeyVerifier>);
+
+impl PasskeyVerifier for BoxedVerifier {
+    fn start_registration(
+        &self,
+        user: &PasskeyUser<'_>,
+        existing: &[PasskeyCredential],
+        uv: bool,
+    ) -> Result<Ceremony, PasskeyError> {
+        self.0.start_registration(user, existing, uv)
+    }
+    fn finish_registration(
+        &self,
+        state: &[u8],
+        response: &str,
+    ) -> Result<PasskeyCredential, PasskeyError> {
+        self.0.finish_registration(state, response)
+    }
+    fn start_authentication(
+        &self,
+        credentials: &[PasskeyCredential],
+        uv: bool,
+    ) -> Result<Ceremony, PasskeyError> {
+        self.0.start_authentication(credentials, uv)
+    }
+    fn finish_authentication(
+        &self,
+        state: &[u8],
+        response: &str,
+        credentials: &[PasskeyCredential],
+    ) -> Result<PasskeyAssertion, PasskeyError> {
+        self.0.finish_authentication(state, response, credentials)
+    }
+}
+
+/// A stand-in for a WebAuthn verifier, so the route tests check what the router does
+/// with the ceremonies (the real one, `mfa_passkey::WebauthnPasskeys`, answers a real
+/// browser in browser.rs). Its options carry a fresh challenge; an answer is
+/// `{"challenge": ..., "id": ...}` ([`soft_answer`]) and verifies when its challenge is
+/// the ceremony's and, at sign-in, its id is one of the user's passkeys.
+#[derive(Debug)]
+pub struct SoftPasskeys;
+
+static CEREMONIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn fresh_challenge() -> String {
+    let n = CEREMONIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("challenge-{n}-{}", std::process::id())
+}
+
+fn read_answer(state: &[u8], response: &str) -> Result<String, PasskeyError> {
+    let v: serde_json::Value =
+        serde_json::from_str(response).map_err(|_| PasskeyError::Malformed)?;
+    let (Some(challenge), Some(id)) = (v["challenge"].as_str(), v["id"].as_str()) else {
+        return Err(PasskeyError::Malformed);
+    };
+    if challenge.as_bytes() != state {
+        return Err(PasskeyError::Rejected);
+    }
+    Ok(id.to_owned())
+}
+
+impl PasskeyVerifier for SoftPasskeys {
+    fn start_registration(
+        &self,
+        user: &PasskeyUser<'_>,
+        _existing: &[PasskeyCredential],
+        _uv: bool,
+    ) -> Result<Ceremony, PasskeyError> {
+        let challenge = fresh_challenge();
+        Ok(Ceremony {
+            options: serde_json::json!({"publicKey": {"challenge": challenge, "user": {"name": user.name}}})
+                .to_string(),
+            state: challenge.into_bytes(),
+        })
+    }
+
+    fn finish_registration(
+        &self,
+        state: &[u8],
+        response: &str,
+    ) -> Result<PasskeyCredential, PasskeyError> {
+        let id = read_answer(state, response)?;
+        Ok(PasskeyCredential {
+            credential_id: id.into_bytes(),
+            counter: 0,
+            backup_eligible: false,
+            backup_state: false,
+            user_verified: true,
+            last_used_at: None,
+            data: Vec::new(),
+        })
+    }
+
+    fn start_authentication(
+        &self,
+        credentials: &[PasskeyCredential],
+        _uv: bool,
+    ) -> Result<Ceremony, PasskeyError> {
+        let challenge = fresh_challenge();
+        let allow: Vec<String> = credentials
+            .iter()
+            .map(|c| String::from_utf8_lossy(&c.credential_id).into_owned())
+            .collect();
+        Ok(Ceremony {
+            options: serde_json::json!({"publicKey": {"challenge": challenge, "allowCredentials": allow}})
+                .to_string(),
+            state: challenge.into_bytes(),
+        })
+    }
+
+    fn finish_authentication(
+        &self,
+        state: &[u8],
+        response: &str,
+        credentials: &[PasskeyCredential],
+    ) -> Result<PasskeyAssertion, PasskeyError> {
+        let id = read_answer(state, response)?;
+        let known = credentials
+            .iter()
+            .find(|c| c.credential_id == id.as_bytes())
+            .ok_or(PasskeyError::Rejected)?;
+        Ok(PasskeyAssertion {
+            credential_id: known.credential_id.clone(),
+            counter: known.counter + 1,
+            backup_eligible: false,
+            backup_state: false,
+            user_verified: true,
+            data: Vec::new(),
+        })
+    }
+}
+
+/// What a browser's authenticator `id` answers to the options a page carries.
+pub fn soft_answer(options: &str, id: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(options).unwrap();
+    serde_json::json!({"challenge": v["publicKey"]["challenge"], "id": id}).to_string()
+}
+
+/// An HTML attribute's value on the page, unescaped.
+pub fn attribute(body: &str, element_id: &str, name: &str) -> String {
+    let at = body
+        .find(&format!("id=\"{element_id}\""))
+        .unwrap_or_else(|| panic!("no #{element_id} on the page: {body}"));
+    let tag_start = body[..at].rfind('<').unwrap();
+    let tag_end = at + body[at..].find('>').unwrap();
+    let tag = &body[tag_start..tag_end];
+    let key = format!("{name}=\"");
+    let from = tag
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        + key.len();
+    let value = &tag[from..from + tag[from..].find('"').unwrap()];
+    value
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+pub fn kari_email() -> EmailAddress {
+    EmailAddress::parse("kari@contoso.no").unwrap()
 }
 
 /// One answer, read whole.
