@@ -10,8 +10,10 @@
 //!   key), its kind, and the user it is assigned to, if any;
 //! - assigning claims the token by compare-and-set on that record before the user's
 //!   record gets the pending method, so of two concurrent assignments exactly one wins;
-//! - removing the method, resetting the user or unassigning returns the token;
-//!   retiring drops its secret for good;
+//! - removing the method, resetting the user or unassigning returns the token (after
+//!   the user's commit: should the store fail in between, the call returns the
+//!   error, and unassigning the token finishes the return); retiring drops its
+//!   secret for good;
 //! - index pages of at most [`INDEX_PAGE`] serials, under reserved keys too, list the
 //!   inventory page by page (the store contract has no scan).
 //!
