@@ -259,6 +259,87 @@ mod tests {
     }
 
     #[test]
+    fn drifted_totp_tokens_are_found_in_the_wider_window_and_checked_where_their_clock_is() {
+        let tokens = OathTokens::default().with_totp_resync_window(20).unwrap();
+        let totp_credential = credential("TOTP:SHA1:6:30");
+        let secret = Secret::from_bytes(b"12345678901234567890".to_vec()).unwrap();
+        let totp = Totp::default();
+        let now = Timestamp::from_unix_secs(1_000_020);
+        let current = totp.step_at(now).unwrap();
+        let at = |step: u64| totp.generate_at_step(&secret, step);
+        // 15 steps behind: found, with its drift; the pair's second step is the match.
+        let m = tokens
+            .resync_at(
+                &totp_credential,
+                &at(current - 16),
+                &at(current - 15),
+                now,
+                None,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.step, m.drift), (current - 15, -15));
+        // Only steps after the last accepted one; not past the window.
+        assert_eq!(
+            tokens
+                .resync_at(
+                    &totp_credential,
+                    &at(current - 16),
+                    &at(current - 15),
+                    now,
+                    Some(current - 15)
+                )
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            tokens
+                .resync_at(
+                    &totp_credential,
+                    &at(current + 25),
+                    &at(current + 26),
+                    now,
+                    None
+                )
+                .unwrap(),
+            None
+        );
+        // With the drift kept, the token's code of its own time passes; without, not.
+        let code = at(current + 12);
+        assert!(
+            tokens
+                .verify(&totp_credential, &code, now, None)
+                .unwrap()
+                .is_none()
+        );
+        let m = tokens
+            .verify_drifted(&totp_credential, &code, now, None, 12)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.step, current + 12);
+        assert!(
+            tokens
+                .verify_drifted(&totp_credential, &at(current - 7), now, None, -7)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            OathTokens::default()
+                .with_totp_resync_window(u32::MAX)
+                .is_err()
+        );
+        // HOTP tokens ignore a drift: their counter moved instead.
+        let hotp = credential("HOTP:SHA1:6:0");
+        let first = Hotp::default().generate(&secret, 0);
+        assert!(
+            tokens
+                .verify_drifted(&hotp, &first, now, None, 40)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
     fn totp_tokens_use_their_own_settings_and_bad_settings_are_errors() {
         let tokens = OathTokens::default();
         let totp = credential("TOTP:SHA1:8:30");
