@@ -91,6 +91,13 @@ pub trait AppVerifier: Send + Sync + fmt::Debug {
         self.resync(credential, first, second, after_step)
     }
 
+    /// Whether `credential` counts time, so that a resynchronisation's drift is kept
+    /// on the method and followed by later sign-ins. The default: no.
+    fn keeps_drift(&self, credential: &AppCredential) -> bool {
+        let _ = credential;
+        false
+    }
+
     /// [`AppVerifier::verify`] for a credential whose clock is `drift` steps off, as
     /// the last [`AppVerifier::resync_at`] found. The default ignores the drift
     /// (counter-based credentials move their counter instead).

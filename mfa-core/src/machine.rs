@@ -492,11 +492,14 @@ pub fn resync_token(
         .app
         .as_ref()
         .ok_or(Error::NotFound(Missing::Method))?;
+    let keeps_drift = verifier.keeps_drift(credential);
     match verifier.resync_at(credential, first, second, ctx.now, method.app_step)? {
         Some(m) => {
             if let Some(rec_method) = rec.method_mut(method_id) {
                 rec_method.app_step = Some(m.step);
-                rec_method.token_drift = m.drift;
+                if keeps_drift {
+                    rec_method.token_drift = m.drift;
+                }
             }
             rec.failures = Default::default();
             emit(
@@ -871,9 +874,14 @@ fn apply(
                     }
                 };
             }
-            challenge::Effect::AdvanceAppStep { step, .. } => {
+            challenge::Effect::AdvanceAppStep { step, drift } => {
                 if let Some(m) = rec.method_mut(&next.method_id) {
                     m.app_step = Some(step);
+                    // A drifted token's clock keeps drifting: follow it by the step
+                    // each sign-in's code was off from where it was expected.
+                    if m.token_drift != 0 {
+                        m.token_drift = m.token_drift.saturating_add(drift);
+                    }
                 }
             }
             challenge::Effect::RefuseReplay => {

@@ -353,9 +353,9 @@ pub struct MethodRecord {
     // The verifier's own form: kept by stores, not serialized.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub passkey: Option<crate::passkey::PasskeyCredential>,
-    /// For hardware tokens: the drift the last resynchronisation found. For a TOTP
-    /// token, the steps its clock is off, by which later codes are checked; for
-    /// HOTP, how far the counter moved (the counter itself is `app_step`).
+    /// For TOTP hardware tokens: the steps the token's clock is off, as its last
+    /// resynchronisation found and its sign-ins since followed; later codes are
+    /// checked there. 0 for tokens in step and for counter-based (HOTP) tokens.
     #[cfg_attr(feature = "serde", serde(default))]
     pub token_drift: i64,
 }

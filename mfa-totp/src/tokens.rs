@@ -200,6 +200,11 @@ impl AppVerifier for OathTokens {
             }))
     }
 
+    /// TOTP tokens keep theirs; HOTP tokens move their counter instead.
+    fn keeps_drift(&self, credential: &AppCredential) -> bool {
+        matches!(self.settings(&credential.parameters), Ok(Settings::Totp(_)))
+    }
+
     /// For TOTP: the window around `now` moved by `drift` steps.
     fn verify_drifted(
         &self,

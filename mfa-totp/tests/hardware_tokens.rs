@@ -302,6 +302,12 @@ async fn an_hotp_token_looks_ahead_and_resynchronises_from_two_codes() {
             .iter()
             .any(|e| matches!(e, Event::TokenResynchronised { drift: 62, .. }))
     );
+    let moved = mfa.methods(&user()).await.unwrap();
+    let moved = moved.iter().find(|m| m.id == token.id).unwrap();
+    assert_eq!(
+        moved.token_drift, 0,
+        "an HOTP token's counter moved, not a clock"
+    );
     // The codes used to resynchronise are spent; the next one signs in.
     let after = mfa.challenge_with(&user(), &token.id).await.unwrap();
     assert!(matches!(
@@ -848,6 +854,17 @@ async fn a_drifted_totp_token_resynchronises_from_two_codes_and_keeps_its_drift(
             .unwrap(),
         Verification::Rejected { .. }
     ));
+
+    // The token's clock drifts one step further: its code, a step off where it is
+    // expected, signs in, and the kept drift follows it.
+    clock.advance(Duration::from_secs(30));
+    let further = totp_code(&totp, clock.now() + Duration::from_secs(30 * 13));
+    let v = mfa
+        .verify(&user(), &other.challenge_id, &further)
+        .await
+        .unwrap();
+    assert!(v.proof().is_some(), "{v:?}");
+    assert_eq!(mfa.methods(&user()).await.unwrap()[0].token_drift, 13);
 }
 
 #[tokio::test]
