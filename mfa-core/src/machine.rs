@@ -35,6 +35,9 @@ mod passkey;
 
 pub use passkey::{sign_in_order, verify_passkey};
 
+mod inventory;
+pub use inventory::drop_token;
+
 mod access_pass;
 pub use access_pass::{issue_access_pass, revoke_access_pass, use_access_pass};
 
@@ -419,6 +422,7 @@ fn add_pending_method(
         app_step: None,
         name,
         passkey: None,
+        token_drift: 0,
     });
     emit(
         effects,
@@ -488,10 +492,14 @@ pub fn resync_token(
         .app
         .as_ref()
         .ok_or(Error::NotFound(Missing::Method))?;
-    match verifier.resync(credential, first, second, method.app_step)? {
+    let keeps_drift = verifier.keeps_drift(credential);
+    match verifier.resync_at(credential, first, second, ctx.now, method.app_step)? {
         Some(m) => {
             if let Some(rec_method) = rec.method_mut(method_id) {
                 rec_method.app_step = Some(m.step);
+                if keeps_drift {
+                    rec_method.token_drift = m.drift;
+                }
             }
             rec.failures = Default::default();
             emit(
@@ -801,6 +809,16 @@ pub fn verify(
             .app
             .as_ref()
             .ok_or(Error::NotFound(Missing::Method))?;
+        // A token whose clock drifted is checked where its clock is.
+        let drifted = crate::app::Drifted {
+            inner: verifier,
+            drift: method.token_drift,
+        };
+        let verifier: &dyn AppVerifier = if method.token_drift == 0 {
+            verifier
+        } else {
+            &drifted
+        };
         // A code of the wrong length for this app is malformed: no attempt. The answer
         // is kept for the transition, which asks the same question.
         let first = verifier.verify(credential, &code, ctx.now, method.app_step)?;
@@ -899,9 +917,14 @@ fn apply(
                     }
                 };
             }
-            challenge::Effect::AdvanceAppStep { step, .. } => {
+            challenge::Effect::AdvanceAppStep { step, drift } => {
                 if let Some(m) = rec.method_mut(&next.method_id) {
                     m.app_step = Some(step);
+                    // A drifted token's clock keeps drifting: follow it by the step
+                    // each sign-in's code was off from where it was expected.
+                    if m.token_drift != 0 {
+                        m.token_drift = m.token_drift.saturating_add(drift);
+                    }
                 }
             }
             challenge::Effect::RefuseReplay => {
