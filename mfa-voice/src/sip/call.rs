@@ -263,6 +263,28 @@ impl Media {
     }
 }
 
+impl Media {
+    /// Takes the far end's re-INVITE offer: on SRTP, its key must be one we accept
+    /// (a changed key starts a new inbound context, the same key keeps it); media
+    /// stays encrypted, so an offer without a key is refused like a malformed one.
+    fn reoffer(&mut self, offer: &sdp::Answer) -> Result<(), DeliveryError> {
+        match self {
+            Media::Plain => {
+                let _ = offer;
+                Ok(())
+            }
+            #[cfg(feature = "sip-tls")]
+            Media::Srtp(srtp) => match (&offer.crypto, offer.secure) {
+                (Some(line), true) => super::srtp::remote_key(line.value())
+                    .and_then(|key| srtp.rekey(key))
+                    .map(|_| ()),
+                _ => Err(super::srtp::SdesError::Missing),
+            }
+            .map_err(|e| DeliveryError::new(DeliveryErrorKind::Rejected, e.to_string())),
+        }
+    }
+}
+
 /// What goes out in one 20 ms tick.
 enum Tick {
     Audio(Vec<i16>),
@@ -880,10 +902,17 @@ impl<'a> Call<'a> {
                             }
                         }
                         (None, "INVITE") => {
-                            // A re-INVITE (session refresh, media moved): keep our
-                            // session, follow the far end's new address if it gave one.
-                            // It came from the dialog's peer (the transport sees to it).
+                            // A re-INVITE (session refresh, media moved, new SRTP
+                            // key): keep our session, follow the far end's new address
+                            // and key if it gave them. It came from the dialog's peer
+                            // (the transport sees to it). An offer we cannot take is
+                            // refused and the session goes on as it was (RFC 3261
+                            // §14.2); one without SDP we can read changes nothing.
                             if let Ok(again) = sdp::parse_answer(&String::from_utf8_lossy(&m.body)) {
+                                if protection.reoffer(&again).is_err() {
+                                    self.send(&response_to(&m, 488, "Not Acceptable Here")).await;
+                                    continue;
+                                }
                                 source.answered_again(again.remote);
                             }
                             let contact = self.dialog.contact();

@@ -8,6 +8,7 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mfa_core::Randomness;
+use subtle::ConstantTimeEq;
 use webrtc_srtp::context::Context;
 use webrtc_srtp::option::srtp_replay_protection;
 use webrtc_srtp::protection_profile::ProtectionProfile;
@@ -100,6 +101,15 @@ pub fn remote_key(line: &str) -> Result<Zeroizing<Vec<u8>>, SdesError> {
     Ok(key)
 }
 
+/// What a re-INVITE's key did to the callee's SRTP context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rekeyed {
+    /// The same key: the context goes on.
+    Kept,
+    /// A new key: a new context from the next packet on.
+    Replaced,
+}
+
 /// The two SRTP contexts of a call: ours protects what we send, the callee's checks
 /// and decrypts what comes in.
 pub struct Srtp {
@@ -145,6 +155,23 @@ impl Srtp {
             authenticated: false,
             failures: 0,
         })
+    }
+
+    /// The callee's key from a re-INVITE's offer (RFC 4568 §7.1.4). A changed key
+    /// means a new SRTP context for what the callee sends: the old key opens nothing
+    /// from now on. The same key (a session refresh, or media moved) keeps the
+    /// context, its rollover counter and replay window. Our own key and context stay:
+    /// the answer offers the same key again.
+    pub fn rekey(&mut self, remote: Zeroizing<Vec<u8>>) -> Result<Rekeyed, SdesError> {
+        // Constant time, as every comparison of key material here.
+        if bool::from(self.remote.as_slice().ct_eq(remote.as_slice())) {
+            return Ok(Rekeyed::Kept);
+        }
+        self.inbound = context(&remote)?;
+        self.remote = remote;
+        self.authenticated = false;
+        self.failures = 0;
+        Ok(Rekeyed::Replaced)
     }
 
     /// An RTP packet of ours, encrypted and tagged; `None` if it is not RTP.
@@ -268,6 +295,43 @@ mod tests {
             let mut us = Srtp::new(&LocalKey::generate(&rng), Zeroizing::new(vec![5; 30])).unwrap();
             proptest::prop_assert_eq!(us.unprotect(&packet), None);
         }
+    }
+
+    #[test]
+    fn a_new_key_replaces_the_inbound_context_and_the_same_key_keeps_it() {
+        let rng = SeededRandomness::new(4);
+        let ours = LocalKey::generate(&rng);
+        let (first, second) = (LocalKey::generate(&rng), LocalKey::generate(&rng));
+        let mut us = Srtp::new(&ours, Zeroizing::new(first.0.to_vec())).unwrap();
+        let mut callee = Srtp::new(&first, Zeroizing::new(ours.0.to_vec())).unwrap();
+        let sealed = callee.protect(&rtp(5, 1, b"a")).unwrap();
+        assert!(us.unprotect(&sealed).is_some());
+        assert_eq!(
+            us.rekey(Zeroizing::new(first.0.to_vec())),
+            Ok(Rekeyed::Kept)
+        );
+        // Kept: the replay window still knows packet 1 (a fresh context would take it).
+        assert_eq!(us.unprotect(&sealed), None);
+        assert!(
+            us.unprotect(&callee.protect(&rtp(5, 2, b"b")).unwrap())
+                .is_some()
+        );
+        assert_eq!(us.rekey(Zeroizing::new(vec![1; 3])), Err(SdesError::BadKey));
+        assert_eq!(
+            us.rekey(Zeroizing::new(second.0.to_vec())),
+            Ok(Rekeyed::Replaced)
+        );
+        // Replaced: the old key opens nothing more, the new one does.
+        assert_eq!(
+            us.unprotect(&callee.protect(&rtp(5, 3, b"c")).unwrap()),
+            None
+        );
+        let mut renewed = Srtp::new(&second, Zeroizing::new(ours.0.to_vec())).unwrap();
+        let packet = rtp(5, 4, b"d");
+        assert_eq!(
+            us.unprotect(&renewed.protect(&packet).unwrap()).unwrap(),
+            packet
+        );
     }
 
     #[test]
