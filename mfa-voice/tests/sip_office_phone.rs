@@ -32,6 +32,14 @@ struct Sipp {
     log: PathBuf,
 }
 
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -513,12 +521,27 @@ async fn a_proxy_challenge_is_answered() {
 struct Proxy {
     child: Child,
     addr: SocketAddr,
+    /// Where it takes SIP over TLS, if it was started with a certificate.
+    #[cfg_attr(not(feature = "sip-tls"), allow(dead_code))]
+    tls: Option<SocketAddr>,
+}
+
+/// A certificate and its key as PEM files, for Kamailio's TLS listener.
+struct ProxyCertificate {
+    certificate: PathBuf,
+    key: PathBuf,
 }
 
 impl Proxy {
     /// A stateful proxy on a free port that sends every new call to `phone` and keeps
     /// itself on the path of the dialog (Record-Route), as a company proxy does.
     fn start(phone: SocketAddr) -> Proxy {
+        Self::start_with(phone, None)
+    }
+
+    /// The same proxy, also taking SIP over TLS (on another free port) with
+    /// `certificate` when given; calls that come in over TLS go on to `phone` over UDP.
+    fn start_with(phone: SocketAddr, certificate: Option<&ProxyCertificate>) -> Proxy {
         let kamailio = std::env::var("MFA_KAMAILIO")
             .expect("MFA_KAMAILIO is not set: run the SIP tests through scripts/test.sh");
         let modules = std::env::var("MFA_KAMAILIO_MODULES")
@@ -529,16 +552,39 @@ impl Proxy {
             .unwrap_or_else(|_| std::env::temp_dir());
         let dir = tmp.join(format!("kamailio-{port}"));
         std::fs::create_dir_all(&dir).unwrap();
+        let tls_port = certificate.map(|_| free_tcp_port());
+        let tls = match (certificate, tls_port) {
+            (Some(c), Some(tls_port)) => {
+                let tls_config = dir.join("tls.cfg");
+                std::fs::write(
+                    &tls_config,
+                    format!(
+                        "[server:default]\nmethod = TLSv1.2+\ncertificate = {}\n\
+                         private_key = {}\nverify_certificate = no\n\
+                         require_certificate = no\n",
+                        c.certificate.display(),
+                        c.key.display()
+                    ),
+                )
+                .unwrap();
+                format!(
+                    "enable_tls=yes\ntcp_children=1\nlisten=tls:127.0.0.1:{tls_port}\n\
+                     loadmodule \"{modules}/tls.so\"\n\
+                     modparam(\"tls\", \"config\", \"{}\")\n",
+                    tls_config.display()
+                )
+            }
+            _ => "disable_tcp=yes\n".to_owned(),
+        };
         let config = format!(
             r#"#!KAMAILIO
 debug=2
 log_stderror=yes
 children=1
-disable_tcp=yes
 disable_sctp=yes
 auto_aliases=no
 listen=udp:127.0.0.1:{port}
-mpath="{modules}/"
+{tls}mpath="{modules}/"
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
@@ -591,6 +637,7 @@ request_route {{
         let proxy = Proxy {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls: tls_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
         };
         // It writes its pid file once its workers run.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -649,6 +696,102 @@ async fn enrollment_and_sign_in_through_the_company_proxy() {
         assert_eq!(call.keys, "#");
         assert!(call.authenticated);
     }
+}
+
+/// A certificate authority made for one test, and a certificate it signed for
+/// 127.0.0.1 (PEM files in `dir`): what Kamailio serves, and the roots that trust it.
+#[cfg(feature = "sip-tls")]
+fn throwaway_ca(
+    dir: &std::path::Path,
+) -> (ProxyCertificate, mfa_voice::sip::rustls::RootCertStore) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // A name of its own, so another test CA is another issuer.
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, dir.display().to_string());
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let files = ProxyCertificate {
+        certificate: dir.join("proxy.crt"),
+        key: dir.join("proxy.key"),
+    };
+    std::fs::write(&files.certificate, cert.pem()).unwrap();
+    std::fs::write(&files.key, key.serialize_pem()).unwrap();
+    let mut roots = mfa_voice::sip::rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone()).unwrap();
+    (files, roots)
+}
+
+#[cfg(feature = "sip-tls")]
+fn test_dir(name: &str) -> PathBuf {
+    std::env::var("MFA_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir())
+        .join(format!("{name}-{}", free_udp_port()))
+}
+
+/// The backend calls through Kamailio over TLS: Kamailio's certificate (from a CA made
+/// for the test) is checked, the PBX's digest challenge comes back through it, and it
+/// relays the call to the office phone over UDP, which presses `#`.
+#[cfg(feature = "sip-tls")]
+#[tokio::test]
+#[ignore = "needs SIPp and Kamailio with its TLS module: run scripts/test.sh"]
+async fn over_tls_through_the_company_proxy_the_office_phone_confirms() {
+    use mfa_voice::sip::TlsClient;
+    let (certificate, roots) = throwaway_ca(&test_dir("proxy-tls"));
+    let phone = Sipp::start("office_pound");
+    let proxy = Proxy::start_with(phone.addr, Some(&certificate));
+    let tls = proxy.tls.unwrap();
+    let voice = SipVoice::new(
+        SipConfig::new(tls, "office.example")
+            .credentials(Credentials::new("alice", "secret"))
+            .tls(TlsClient::new(roots, "127.0.0.1").unwrap())
+            .t1(Duration::from_millis(200))
+            .script_options(options()),
+    );
+    let placed = call(&voice, &request(None)).await.unwrap();
+    assert_eq!(placed.outcome, Some(CallOutcome::Confirmed));
+    assert!(phone.finished_as_scripted(), "SIPp saw a different call");
+    drop(proxy);
+    let call = &voice.calls()[0];
+    assert!(call.authenticated);
+    assert_eq!(call.keys, "#");
+}
+
+/// Kamailio serving a certificate from another authority than the configured roots:
+/// no call is placed, and the error says the backend's TLS configuration (or the
+/// server) is wrong, which trying again does not mend.
+#[cfg(feature = "sip-tls")]
+#[tokio::test]
+#[ignore = "needs SIPp and Kamailio with its TLS module: run scripts/test.sh"]
+async fn a_proxy_certificate_from_another_authority_is_refused() {
+    use mfa_voice::sip::TlsClient;
+    let (certificate, _) = throwaway_ca(&test_dir("proxy-tls"));
+    let (_, other_roots) = throwaway_ca(&test_dir("proxy-tls-other"));
+    let phone = Sipp::start("office_pound");
+    let proxy = Proxy::start_with(phone.addr, Some(&certificate));
+    let voice = SipVoice::new(
+        SipConfig::new(proxy.tls.unwrap(), "office.example")
+            .credentials(Credentials::new("alice", "secret"))
+            .tls(TlsClient::new(other_roots, "127.0.0.1").unwrap())
+            .t1(Duration::from_millis(200))
+            .script_options(options()),
+    );
+    let error = voice.send(&request(None)).await.unwrap_err();
+    assert_eq!(error.kind(), DeliveryErrorKind::Configuration, "{error}");
+    assert!(error.message().contains("certificate"), "{error}");
+    let call = &voice.calls()[0];
+    assert!(call.answered_at.is_none() && call.keys.is_empty());
+    drop(proxy);
+    drop(phone);
 }
 
 /// A re-INVITE once answered is accepted with our session (SIPp checks the SDP in our

@@ -8,11 +8,12 @@
 #   MFA_BARESIP_MODULES  baresip's module folder
 #   MFA_KAMAILIO         the kamailio binary (Kamailio 5.6, package kamailio): the
 #                        company's SIP proxy between the backend and the office phone
-#   MFA_KAMAILIO_MODULES Kamailio's module folder
+#   MFA_KAMAILIO_MODULES Kamailio's module folder, with its TLS module (package
+#                        kamailio-tls-modules) for the calls over TLS through it
 # SIPp plays its recordings through raw sockets, so the tests need root (as CI runs).
 # shellcheck shell=bash
 
-sip_packages="sip-tester baresip-core kamailio"
+sip_packages="sip-tester baresip-core kamailio kamailio-tls-modules"
 sip_pip=""
 
 start_sip() {
@@ -39,6 +40,7 @@ start_sip() {
     [ -x "$kamailio" ] || { echo "sip: kamailio is missing (apt package kamailio)" >&2; return 1; }
     kamailio_modules=$(dirname "$(ls /usr/lib/*/kamailio/modules/tm.so /usr/lib/kamailio/modules/tm.so 2>/dev/null | head -n 1)")
     [ -r "$kamailio_modules/rr.so" ] || { echo "sip: Kamailio's modules are missing" >&2; return 1; }
+    [ -r "$kamailio_modules/tls.so" ] || { echo "sip: Kamailio's TLS module is missing (apt package kamailio-tls-modules)" >&2; return 1; }
     export MFA_SIPP="$sipp" MFA_SIPP_PCAPS="$pcaps"
     export MFA_KAMAILIO="$kamailio" MFA_KAMAILIO_MODULES="$kamailio_modules"
     export MFA_BARESIP="$baresip" MFA_BARESIP_MODULES="$modules"

@@ -136,7 +136,17 @@ pub(super) async fn place(
         Ok(s) => s,
         Err(e) => {
             let mut record = record;
-            let error = transient(format!("cannot reach the PBX: {e}"));
+            #[cfg(feature = "sip-tls")]
+            let refused = super::tls::refused_certificate(&e);
+            #[cfg(not(feature = "sip-tls"))]
+            let refused: Option<String> = None;
+            let error = match refused {
+                Some(reason) => config_error(format!(
+                    "the PBX's TLS certificate is not trusted ({reason}): check the roots \
+                     and server name of the TLS configuration"
+                )),
+                None => transient(format!("cannot reach the PBX: {e}")),
+            };
             record.error = Some(error.clone());
             return (Err(error), record, Some(placed));
         }

@@ -80,3 +80,14 @@ impl TlsClient {
         self.connector.connect(self.name.clone(), tcp).await
     }
 }
+
+/// Whether `error` (from opening the connection) is rustls refusing the server's
+/// certificate: its chain, name or validity. Trying again does not mend that; the
+/// roots or server name configured, or the server, are wrong (or someone is in the
+/// middle). The text names the reason only, never certificate contents.
+pub(super) fn refused_certificate(error: &std::io::Error) -> Option<String> {
+    match error.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::InvalidCertificate(reason) => Some(format!("{reason:?}")),
+        _ => None,
+    }
+}
