@@ -1,15 +1,16 @@
 //! The callee's SDES key line (RFC 4568 `a=crypto`, the value after `a=crypto:`):
 //! reading never panics; what is accepted or refused agrees with a second, simpler
 //! reading of the tag, suite and key parameters; an accepted key, written back as a
-//! line, reads the same; and it keys an SRTP context that opens what a peer holding
-//! that key sealed.
+//! line, reads the same; it keys an SRTP context that opens what a peer holding that
+//! key sealed; and offered again in a re-INVITE it keeps that context, while another
+//! key replaces it.
 #![no_main]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
 use mfa_core::SeededRandomness;
-use mfa_voice::sip::fuzzing::{LocalKey, SUITE, SdesError, Srtp, remote_key};
+use mfa_voice::sip::fuzzing::{LocalKey, Rekeyed, SUITE, SdesError, Srtp, remote_key};
 use webrtc_srtp::context::Context;
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
@@ -96,4 +97,25 @@ fuzz_target!(|data: &[u8]| {
         "an altered packet never opens"
     );
     assert_eq!(us.unprotect(&sealed).as_deref(), Some(packet.as_slice()));
+
+    // Offered again (a session refresh): the context goes on, so the packet is a replay.
+    assert_eq!(us.rekey(key.clone()), Ok(Rekeyed::Kept));
+    assert_eq!(
+        us.unprotect(&sealed),
+        None,
+        "a replay after a refresh never opens"
+    );
+    // Another key: a new context, which the old key's packets never open.
+    let mut other = key.clone();
+    other[0] ^= 0x80;
+    assert_eq!(us.rekey(other), Ok(Rekeyed::Replaced));
+    let next = callee
+        .encrypt_rtp(&rtp(2, b"#"))
+        .expect("RTP seals")
+        .to_vec();
+    assert_eq!(
+        us.unprotect(&next),
+        None,
+        "the old key opens nothing after a re-key"
+    );
 });

@@ -103,7 +103,7 @@ pub mod fuzzing {
     pub use super::rtp::{Incoming, KeyReceiver, Sender, event_code, event_key};
     pub use super::sdp::{Answer, SdpError, offer, parse_answer};
     #[cfg(feature = "sip-tls")]
-    pub use super::srtp::{LocalKey, SUITE, SdesError, Srtp, remote_key};
+    pub use super::srtp::{LocalKey, Rekeyed, SUITE, SdesError, Srtp, remote_key};
 }
 
 /// The account the backend authenticates with when the PBX or proxy challenges it.
