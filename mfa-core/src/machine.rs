@@ -37,6 +37,8 @@ pub use passkey::{sign_in_order, verify_passkey};
 
 mod access_pass;
 pub use access_pass::{issue_access_pass, revoke_access_pass, use_access_pass};
+mod first_method;
+pub use first_method::complete_and_make_recovery_codes;
 
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 pub const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);

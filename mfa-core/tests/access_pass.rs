@@ -544,3 +544,100 @@ fn records_written_before_passes_existed_still_decode() {
     assert_eq!(bytes.split_off(bytes.len() - 2), vec![0, 0]);
     assert_eq!(decode(&bytes).unwrap(), record);
 }
+
+#[tokio::test]
+async fn the_first_method_set_up_after_a_pass_sign_in_makes_recovery_codes() {
+    let w = world();
+    let kari = user("kari@example.no");
+    enroll(&w, &kari, "41234567").await;
+
+    // Everything is lost: an administrator resets Kari and issues a pass.
+    w.mfa.reset_user(&kari).await.unwrap();
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari, AccessPassOptions::once())
+        .await
+        .unwrap();
+    let signed_in = w
+        .mfa
+        .sign_in_with_access_pass(&kari, &issued.pass.expose())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Signed in with the pass, Kari sets up a new phone: her first active method.
+    let pending = w
+        .mfa
+        .add_method(&kari, sms("49876543"), &signed_in.proof)
+        .await
+        .unwrap();
+    let code = w.sms.last_code_to(&number("49876543")).unwrap();
+    w.mfa
+        .verify(&kari, &pending.challenge_id, code.expose())
+        .await
+        .unwrap();
+    let done = w.mfa.complete(&kari, &pending.challenge_id).await.unwrap();
+
+    // As after a first enrollment, she now holds recovery codes, shown this once.
+    let record = w.store.load(&kari).await.unwrap().unwrap().record;
+    assert_eq!(
+        record.recovery_codes.len(),
+        Policy::default().recovery_codes,
+        "the first active method makes recovery codes, whatever the proof"
+    );
+    assert_eq!(done.recovery_codes.len(), Policy::default().recovery_codes);
+    assert!(!format!("{done:?}").contains(&done.recovery_codes[0].expose()));
+    let back = w
+        .mfa
+        .verify_recovery_code(&kari, &done.recovery_codes[0].expose())
+        .await
+        .unwrap()
+        .expect("a code the completion made signs in");
+    assert_eq!(back.remaining, Policy::default().recovery_codes - 1);
+
+    // A second method makes none, and leaves hers standing.
+    let pending = w
+        .mfa
+        .add_method(&kari, sms("47654321"), &back.proof)
+        .await
+        .unwrap();
+    let code = w.sms.last_code_to(&number("47654321")).unwrap();
+    w.mfa
+        .verify(&kari, &pending.challenge_id, code.expose())
+        .await
+        .unwrap();
+    let second = w.mfa.complete(&kari, &pending.challenge_id).await.unwrap();
+    assert!(second.recovery_codes.is_empty());
+    assert!(
+        w.mfa
+            .verify_recovery_code(&kari, &done.recovery_codes[1].expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn the_first_enrollment_makes_recovery_codes_in_its_commit() {
+    let w = world();
+    let ola = user("ola@example.no");
+    let pending = w.mfa.begin_enrollment(&ola, sms("41234567")).await.unwrap();
+    let code = w.sms.last_code_to(&number("41234567")).unwrap();
+    w.mfa
+        .verify(&ola, &pending.challenge_id, code.expose())
+        .await
+        .unwrap();
+    let done = w.mfa.complete(&ola, &pending.challenge_id).await.unwrap();
+    assert_eq!(done.recovery_codes.len(), Policy::default().recovery_codes);
+    assert!(w.events.events().iter().any(|e| matches!(
+        e,
+        Event::RecoveryCodesRegenerated { user } if *user == ola
+    )));
+    assert!(
+        w.mfa
+            .verify_recovery_code(&ola, &done.recovery_codes[0].expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -496,6 +496,74 @@ async fn a_new_user_sets_up_a_method_after_an_access_pass() {
         matches!(status, mfa_core::Status::Enrolled { .. }),
         "{status:?}"
     );
+    // Her first method: the recovery codes are shown, as after a first enrollment.
+    let recovery = first_recovery_code(&a.body);
+    assert!(
+        w.mfa
+            .verify_recovery_code(&kari(), &recovery)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// The first recovery code a page shows.
+fn first_recovery_code(body: &str) -> String {
+    let at = body
+        .find("id=\"recovery-codes\"><li>")
+        .unwrap_or_else(|| panic!("recovery codes shown: {body}"));
+    let rest = &body[at + "id=\"recovery-codes\"><li>".len()..];
+    rest[..rest.find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn after_a_reset_and_a_pass_the_first_method_shows_recovery_codes() {
+    let w = world();
+    let mut c = enrolled_by_sms(&w).await;
+    let csrf = c.get("/mfa/security").await.csrf();
+    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    // Kari lost everything: the administrator resets her and issues a pass.
+    w.mfa.reset_user(&kari()).await.unwrap();
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari(), AccessPassOptions::once())
+        .await
+        .unwrap();
+    c.login("kari@contoso.no").await;
+    let csrf = c.get("/mfa/sign-in/access-pass").await.csrf();
+    let a = c
+        .post(
+            "/mfa/sign-in/access-pass",
+            &[("csrf", &csrf), ("pass", &issued.pass.expose())],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/enroll/method", "{}", a.body);
+    let csrf = c.get("/mfa/enroll/method").await.csrf();
+    let a = c
+        .post(
+            "/mfa/enroll/method",
+            &[
+                ("csrf", &csrf),
+                ("kind", "sms"),
+                ("country", "47"),
+                ("number", "412 34 567"),
+            ],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/verify", "{}", a.body);
+    let code = w.sms.last_code_to(&support::kari_phone()).unwrap();
+    c.post("/mfa/verify", &[("csrf", &csrf), ("code", code.expose())])
+        .await;
+    let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let recovery = first_recovery_code(&a.body);
+    assert!(
+        w.mfa
+            .verify_recovery_code(&kari(), &recovery)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
