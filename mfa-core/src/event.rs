@@ -236,6 +236,16 @@ pub enum Event {
         /// How far the counter moved past the expected one.
         drift: i64,
     },
+    /// The user gave a method a new name. The name is not carried: users name
+    /// methods after people and places ("Kari's iPhone"); the method's id finds it.
+    MethodRenamed {
+        /// Whose method.
+        user: UserId,
+        /// The renamed method.
+        method_id: MethodId,
+        /// Its kind.
+        method: MethodKind,
+    },
 }
 
 /// Why a request was refused (or closed): [`Event::Refused`].

@@ -1259,6 +1259,15 @@ pub fn rename_method(
         return Err(Error::NotFound(Missing::Method));
     };
     target.name = Some(name);
+    let method = target.method.kind();
+    emit(
+        effects,
+        Event::MethodRenamed {
+            user: ctx.user.clone(),
+            method_id: method_id.clone(),
+            method,
+        },
+    );
     Ok(())
 }
 

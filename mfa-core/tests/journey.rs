@@ -833,6 +833,93 @@ async fn the_last_method_cannot_be_removed_but_others_can() {
 }
 
 #[tokio::test]
+async fn a_method_is_renamed_with_a_proof_to_a_name_no_other_method_has() {
+    let w = world();
+    let user = kari();
+    enroll_by_sms(&w, &user).await;
+    let sms_id = w.mfa.methods(&user).await.unwrap()[0].id.clone();
+    let stale = sign_in(&w, &user).await;
+    w.clock.advance(secs(601));
+    assert!(matches!(
+        w.mfa
+            .rename_method(&user, &sms_id, "Kari's phone", &stale)
+            .await,
+        Err(Error::Policy(PolicyError::ReauthenticationRequired))
+    ));
+    let proof = sign_in(&w, &user).await;
+    w.mfa
+        .rename_method(&user, &sms_id, "  Kari's phone ", &proof)
+        .await
+        .unwrap();
+    let renamed = &w.mfa.methods(&user).await.unwrap()[0];
+    assert_eq!(renamed.name.as_ref().unwrap().as_str(), "Kari's phone");
+
+    // A second method may not take the name, in any case; a bad name is typed.
+    w.voice.answer_calls_with(Some(CallOutcome::Confirmed));
+    let office = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: None,
+    };
+    let pending = w.mfa.add_method(&user, office, &proof).await.unwrap();
+    let office_id = w
+        .mfa
+        .complete(&user, &pending.challenge_id)
+        .await
+        .unwrap()
+        .method
+        .id;
+    assert!(matches!(
+        w.mfa
+            .rename_method(&user, &office_id, "KARI'S PHONE", &proof)
+            .await,
+        Err(Error::Policy(PolicyError::NameTaken))
+    ));
+    for bad in [
+        "",
+        "   ",
+        "a\u{202e}b",
+        &"x".repeat(65),
+        &"y".repeat(100_000),
+    ] {
+        assert!(matches!(
+            w.mfa.rename_method(&user, &office_id, bad, &proof).await,
+            Err(Error::Input(InputError::InvalidMethodName))
+        ));
+    }
+    // Renaming a method to its own name again is fine; an unknown id is not found.
+    w.mfa
+        .rename_method(&user, &sms_id, "kari's phone", &proof)
+        .await
+        .unwrap();
+    let unknown = mfa_core::MethodId::parse("m-unknown").unwrap();
+    assert!(matches!(
+        w.mfa.rename_method(&user, &unknown, "Desk", &proof).await,
+        Err(Error::NotFound(_))
+    ));
+    w.mfa
+        .rename_method(&user, &office_id, "Desk", &proof)
+        .await
+        .unwrap();
+
+    // The event names the method, never the name (names may be personal).
+    let events = w.events.events();
+    let renamed: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, Event::MethodRenamed { .. }))
+        .collect();
+    assert_eq!(renamed.len(), 3, "{events:?}");
+    assert!(matches!(
+        renamed[2],
+        Event::MethodRenamed { method_id, method: MethodKind::OfficePhone, .. } if *method_id == office_id
+    ));
+    let shown = format!("{events:?}");
+    assert!(
+        !shown.contains("Kari's") && !shown.contains("Desk"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
 async fn changing_the_number_verifies_the_new_one_and_replaces_the_old() {
     let w = world();
     let user = kari();

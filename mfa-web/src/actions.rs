@@ -794,6 +794,16 @@ impl Visit {
             .map_err(|e| Problem::from_error(&e))
     }
 
+    /// Gives a method a new name, unique among the user's methods.
+    pub async fn rename(&mut self, method: &str, name: &str) -> Result<(), Problem> {
+        let proof = self.require_proof()?;
+        let id = MethodId::parse(method).map_err(|_| Problem::NothingOpen)?;
+        self.mfa
+            .rename_method(&self.user, &id, name, &proof)
+            .await
+            .map_err(|e| Problem::from_error(&e))
+    }
+
     /// A new set of recovery codes, to show once.
     pub async fn regenerate(&mut self) -> Result<Vec<String>, Problem> {
         let proof = self.require_proof()?;
