@@ -2,53 +2,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use mfa_core::{
     CallConfirmation, CallOutcome, ChallengeStatus, CountryPolicy, DeliveryError,
-    DeliveryErrorKind, Error, Event, Extension, InputError, ManualClock, MemoryDelivery,
-    MemoryEvents, MemoryStore, Method, MethodKind, MethodStatus, Mfa, PhoneMode, PhoneNumber,
-    Policy, PolicyError, Proof, Purpose, Status, Timestamp, UserId, Verification,
+    DeliveryErrorKind, Error, Event, Extension, InputError, MemoryDelivery, Method, MethodKind,
+    MethodStatus, Mfa, PhoneMode, PhoneNumber, Policy, PolicyError, Proof, Purpose, Status,
+    Timestamp, UserId, Verification,
 };
-
-struct World {
-    mfa: Arc<Mfa>,
-    store: MemoryStore,
-    clock: ManualClock,
-    sms: MemoryDelivery,
-    voice: MemoryDelivery,
-    events: MemoryEvents,
-}
-
-fn world_with(policy: Policy) -> World {
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
-    let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let voice = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let events = MemoryEvents::new();
-    let store = MemoryStore::new();
-    let mfa = Mfa::builder()
-        .store(store.clone())
-        .clock(clock.clone())
-        .sms(sms.clone())
-        .voice(voice.clone())
-        .events(events.clone())
-        .policy(policy)
-        .build()
-        .unwrap();
-    World {
-        mfa: Arc::new(mfa),
-        store,
-        clock,
-        sms,
-        voice,
-        events,
-    }
-}
-
-fn world() -> World {
-    world_with(Policy::default())
-}
+use support::{World, sms_to, world, world_with};
 
 fn kari() -> UserId {
     UserId::username("Kari.Nordmann@example.no").unwrap()
@@ -58,33 +22,13 @@ fn mobile() -> PhoneNumber {
     PhoneNumber::from_parts(47, "412 34 567").unwrap()
 }
 
-fn sms_to(number: PhoneNumber) -> Method {
-    Method::AuthenticationPhone {
-        number,
-        mode: PhoneMode::Sms,
-    }
-}
-
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// Enrolls `user` by SMS and returns the world's approved-then-completed state.
+/// Enrolls `user` by SMS to the mobile.
 async fn enroll_by_sms(w: &World, user: &UserId) {
-    let pending = w
-        .mfa
-        .begin_enrollment(user, sms_to(mobile()))
-        .await
-        .unwrap();
-    let code = w.sms.last_code_to(&mobile()).unwrap();
-    assert!(
-        (w.mfa
-            .verify(user, &pending.challenge_id, code.expose())
-            .await
-            .unwrap())
-        .is_approved()
-    );
-    w.mfa.complete(user, &pending.challenge_id).await.unwrap();
+    support::enroll_by_sms(w, user, &mobile()).await;
 }
 
 /// Signs in by SMS and returns the proof the redeemed sign-in carries.
