@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use mfa_core::{AccessPassOptions, Policy, UserId};
 use serde_json::json;
 use support::{
-    Client, attribute, enrolled_by_sms, kari_email, soft_answer, world, world_with,
+    Client, attribute, enrolled_by_sms, kari_email, set_up_sms, soft_answer, world, world_with,
     world_with_passkeys,
 };
 
@@ -472,25 +472,7 @@ async fn a_new_user_sets_up_a_method_after_an_access_pass() {
         )
         .await;
     assert_eq!(a.location(), "/mfa/enroll/method", "{}", a.body);
-    let a = c
-        .post(
-            "/mfa/enroll/method",
-            &[
-                ("csrf", &csrf),
-                ("kind", "sms"),
-                ("country", "47"),
-                ("number", "412 34 567"),
-            ],
-        )
-        .await;
-    assert_eq!(a.location(), "/mfa/verify", "{}", a.body);
-    let code = w.sms.last_code_to(&support::kari_phone()).unwrap();
-    let a = c
-        .post("/mfa/verify", &[("csrf", &csrf), ("code", code.expose())])
-        .await;
-    assert_eq!(a.location(), "/mfa/verify");
-    let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = set_up_sms(&mut c, &w, &csrf).await;
     let status = w.mfa.status(&kari()).await.unwrap();
     assert!(
         matches!(status, mfa_core::Status::Enrolled { .. }),
@@ -539,23 +521,7 @@ async fn after_a_reset_and_a_pass_the_first_method_shows_recovery_codes() {
         .await;
     assert_eq!(a.location(), "/mfa/enroll/method", "{}", a.body);
     let csrf = c.get("/mfa/enroll/method").await.csrf();
-    let a = c
-        .post(
-            "/mfa/enroll/method",
-            &[
-                ("csrf", &csrf),
-                ("kind", "sms"),
-                ("country", "47"),
-                ("number", "412 34 567"),
-            ],
-        )
-        .await;
-    assert_eq!(a.location(), "/mfa/verify", "{}", a.body);
-    let code = w.sms.last_code_to(&support::kari_phone()).unwrap();
-    c.post("/mfa/verify", &[("csrf", &csrf), ("code", code.expose())])
-        .await;
-    let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = set_up_sms(&mut c, &w, &csrf).await;
     let recovery = first_recovery_code(&a.body);
     assert!(
         w.mfa
