@@ -296,18 +296,17 @@ async fn main() -> Result<(), Error> {
     mfa.complete(&user, &pending.challenge_id).await?;
     n.say("Added: authenticator app \"work tablet\"; the first app is as it was.");
 
-    n.step("The help desk assigns a hardware token from the vendor's seed file");
+    n.step("The help desk imports the vendor's seed file and assigns a token from it");
     let seeds = parse_seed_file(
         b"serial,secret,type\nOATH0001,3132333435363738393031323334353637383930,hotp\n",
     )?;
+    let imports: Vec<_> = seeds.tokens.iter().map(|t| t.import()).collect();
+    let report = mfa.import_hardware_tokens(&imports).await?;
+    n.say(&format!("Imported into the inventory: {report:?}"));
     let token = seeds.tokens.first().ok_or_else(|| missing("token"))?;
+    // The inventory claims the token for this user: no second user can get it.
     let pending = mfa
-        .assign_hardware_token(
-            &user,
-            token.serial.clone(),
-            token.credential(),
-            Some("key ring"),
-        )
+        .assign_hardware_token(&user, &token.serial, Some("key ring"))
         .await?;
     // The simulated token: the seed's secret, its first press.
     let token_code = Hotp::default().generate(&token.secret, 0);

@@ -73,4 +73,75 @@ pub trait AppVerifier: Send + Sync + fmt::Debug {
             "this credential does not resynchronise",
         ))
     }
+
+    /// [`AppVerifier::resync`] at `now`, for credentials that count time: a token
+    /// whose clock drifted past the window is found from two consecutive codes in a
+    /// wider window around `now`, and the match's `drift` (in steps) is then kept on
+    /// the method and given to [`AppVerifier::verify_drifted`]. The default calls
+    /// [`AppVerifier::resync`].
+    fn resync_at(
+        &self,
+        credential: &AppCredential,
+        first: &OneTimeCode,
+        second: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+    ) -> Result<Option<AppMatch>, InputError> {
+        let _ = now;
+        self.resync(credential, first, second, after_step)
+    }
+
+    /// Whether `credential` counts time, so that a resynchronisation's drift is kept
+    /// on the method and followed by later sign-ins. The default: no.
+    fn keeps_drift(&self, credential: &AppCredential) -> bool {
+        let _ = credential;
+        false
+    }
+
+    /// [`AppVerifier::verify`] for a credential whose clock is `drift` steps off, as
+    /// the last [`AppVerifier::resync_at`] found. The default ignores the drift
+    /// (counter-based credentials move their counter instead).
+    fn verify_drifted(
+        &self,
+        credential: &AppCredential,
+        code: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+        drift: i64,
+    ) -> Result<Option<AppMatch>, InputError> {
+        let _ = drift;
+        self.verify(credential, code, now, after_step)
+    }
+}
+
+/// A verifier that checks every code with a token's kept drift, so the challenge
+/// machine, which knows only [`AppVerifier::verify`], checks drifted tokens too.
+#[derive(Debug)]
+pub(crate) struct Drifted<'a> {
+    /// The verifier.
+    pub inner: &'a dyn AppVerifier,
+    /// The steps the token's clock is off.
+    pub drift: i64,
+}
+
+impl AppVerifier for Drifted<'_> {
+    fn provision(
+        &self,
+        issuer: &str,
+        account: &str,
+        rng: &dyn Randomness,
+    ) -> Result<AppProvisioning, InputError> {
+        self.inner.provision(issuer, account, rng)
+    }
+
+    fn verify(
+        &self,
+        credential: &AppCredential,
+        code: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+    ) -> Result<Option<AppMatch>, InputError> {
+        self.inner
+            .verify_drifted(credential, code, now, after_step, self.drift)
+    }
 }

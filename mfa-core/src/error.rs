@@ -69,6 +69,8 @@ pub enum Missing {
     TokenVerifier,
     /// The passkey (WebAuthn) verifier.
     PasskeyVerifier,
+    /// A hardware token in the inventory.
+    HardwareToken,
 }
 
 impl std::fmt::Display for Missing {
@@ -85,6 +87,7 @@ impl std::fmt::Display for Missing {
             Missing::AccessPass => "temporary access pass",
             Missing::TokenVerifier => "hardware token verifier",
             Missing::PasskeyVerifier => "passkey verifier",
+            Missing::HardwareToken => "hardware token",
         })
     }
 }
@@ -275,6 +278,13 @@ pub enum PolicyError {
     /// The user holds as many usable Temporary Access Passes as the policy allows.
     #[error("this user already holds a temporary access pass; revoke it first")]
     TooManyAccessPasses,
+    /// The hardware token is assigned to a user (another one, for an assignment):
+    /// unassign it first.
+    #[error("this hardware token is assigned to a user; unassign it first")]
+    TokenAssigned,
+    /// The hardware token was retired: it is never assigned again.
+    #[error("this hardware token was retired")]
+    TokenRetired,
 }
 
 impl PolicyError {

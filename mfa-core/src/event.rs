@@ -236,6 +236,33 @@ pub enum Event {
         /// How far the counter moved past the expected one.
         drift: i64,
     },
+    /// Hardware tokens entered the inventory (serials only, never secrets).
+    HardwareTokensImported {
+        /// How many were new.
+        imported: usize,
+        /// How many the inventory held already.
+        already_present: usize,
+    },
+    /// An inventory token was assigned to a user (pending until its first code).
+    HardwareTokenAssigned {
+        /// Who holds it now.
+        user: UserId,
+        /// The token.
+        serial: crate::method::TokenSerial,
+    },
+    /// An inventory token went back to the inventory: unassigned, its method
+    /// removed or its user reset.
+    HardwareTokenUnassigned {
+        /// Who held it.
+        user: UserId,
+        /// The token.
+        serial: crate::method::TokenSerial,
+    },
+    /// An inventory token was retired: its secret is gone.
+    HardwareTokenRetired {
+        /// The token.
+        serial: crate::method::TokenSerial,
+    },
     /// The user gave a method a new name. The name is not carried: users name
     /// methods after people and places ("Kari's iPhone"); the method's id finds it.
     MethodRenamed {

@@ -75,7 +75,11 @@ fn policy_status(error: &PolicyError) -> (u16, Option<Duration>) {
         | PolicyError::PremiumRate
         | PolicyError::NotSmsCapable
         | PolicyError::UnsupportedNumber => 422,
-        PolicyError::LastMethod | PolicyError::AlreadyEnrolled | PolicyError::TooManyMethods => 409,
+        PolicyError::LastMethod
+        | PolicyError::AlreadyEnrolled
+        | PolicyError::TooManyMethods
+        | PolicyError::TokenAssigned
+        | PolicyError::TokenRetired => 409,
         PolicyError::Suspended => 403,
         PolicyError::CodeKeyRequired => 500,
         _ => 403,

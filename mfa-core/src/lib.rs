@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod http;
 mod inline;
+pub mod inventory;
 mod keyed;
 pub mod locale;
 pub mod machine;
@@ -55,6 +56,9 @@ pub use error::{
 };
 pub use event::{Event, EventSink, MemoryEvents, NoEvents, Refusal};
 pub use http::http_status;
+pub use inventory::{
+    Assignment, HardwareTokenInfo, HardwareTokenPage, ImportOutcome, OathKind, TokenImport,
+};
 pub use locale::Locale;
 pub use machine::{Approved, Verification};
 pub use method::{

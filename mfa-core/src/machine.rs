@@ -35,6 +35,9 @@ mod passkey;
 
 pub use passkey::{sign_in_order, verify_passkey};
 
+mod inventory;
+pub use inventory::drop_token;
+
 mod access_pass;
 pub use access_pass::{issue_access_pass, revoke_access_pass, use_access_pass};
 mod first_method;
@@ -421,6 +424,7 @@ fn add_pending_method(
         app_step: None,
         name,
         passkey: None,
+        token_drift: 0,
     });
     emit(
         effects,
@@ -490,10 +494,14 @@ pub fn resync_token(
         .app
         .as_ref()
         .ok_or(Error::NotFound(Missing::Method))?;
-    match verifier.resync(credential, first, second, method.app_step)? {
+    let keeps_drift = verifier.keeps_drift(credential);
+    match verifier.resync_at(credential, first, second, ctx.now, method.app_step)? {
         Some(m) => {
             if let Some(rec_method) = rec.method_mut(method_id) {
                 rec_method.app_step = Some(m.step);
+                if keeps_drift {
+                    rec_method.token_drift = m.drift;
+                }
             }
             rec.failures = Default::default();
             emit(
@@ -787,12 +795,12 @@ pub fn verify(
         return Ok(settled(status));
     }
     check_lockout(rec, ctx, Some(id), effects)?;
+    // The method is read in place: the transition does not touch the record.
     let method = rec
         .method(&challenge.method_id)
-        .cloned()
         .ok_or(Error::NotFound(Missing::Method))?;
-    let mut cctx = challenge_context(ctx);
-    if challenge.answer == Answer::AppCode {
+    let cctx = challenge_context(ctx);
+    let (next, steps) = if challenge.answer == Answer::AppCode {
         let verifier = match method.method.kind() {
             MethodKind::HardwareToken => ctx
                 .tokens
@@ -803,12 +811,66 @@ pub fn verify(
             .app
             .as_ref()
             .ok_or(Error::NotFound(Missing::Method))?;
-        // A code of the wrong length for this app is malformed: no attempt.
-        verifier.verify(credential, &code, ctx.now, method.app_step)?;
-        cctx.app = Some((verifier, credential, method.app_step));
-    }
-    let (next, steps) = challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?;
+        // A token whose clock drifted is checked where its clock is.
+        let drifted = crate::app::Drifted {
+            inner: verifier,
+            drift: method.token_drift,
+        };
+        let verifier: &dyn AppVerifier = if method.token_drift == 0 {
+            verifier
+        } else {
+            &drifted
+        };
+        // A code of the wrong length for this app is malformed: no attempt. The answer
+        // is kept for the transition, which asks the same question.
+        let first = verifier.verify(credential, &code, ctx.now, method.app_step)?;
+        let checked = Checked {
+            verifier,
+            after_step: method.app_step,
+            first,
+        };
+        let cctx = Context {
+            app: Some((&checked, credential, method.app_step)),
+            ..cctx
+        };
+        challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?
+    } else {
+        challenge::transition(challenge, ChallengeEvent::SubmitCode(&code), &cctx)?
+    };
     apply(rec, next, steps, minted, ctx, effects)
+}
+
+/// An app verifier whose answer for one question is already known, so one sign-in
+/// checks its code once (HMACs are most of an app verification's cost).
+#[derive(Debug)]
+struct Checked<'a> {
+    verifier: &'a dyn AppVerifier,
+    after_step: Option<u64>,
+    first: Option<crate::app::AppMatch>,
+}
+
+impl AppVerifier for Checked<'_> {
+    fn provision(
+        &self,
+        issuer: &str,
+        account: &str,
+        rng: &dyn crate::code::Randomness,
+    ) -> Result<crate::app::AppProvisioning, crate::error::InputError> {
+        self.verifier.provision(issuer, account, rng)
+    }
+
+    fn verify(
+        &self,
+        credential: &crate::method::AppCredential,
+        code: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+    ) -> Result<Option<crate::app::AppMatch>, crate::error::InputError> {
+        if after_step == self.after_step {
+            return Ok(self.first);
+        }
+        self.verifier.verify(credential, code, now, after_step)
+    }
 }
 
 /// Applies a challenge transition's steps to the record.
@@ -857,9 +919,14 @@ fn apply(
                     }
                 };
             }
-            challenge::Effect::AdvanceAppStep { step, .. } => {
+            challenge::Effect::AdvanceAppStep { step, drift } => {
                 if let Some(m) = rec.method_mut(&next.method_id) {
                     m.app_step = Some(step);
+                    // A drifted token's clock keeps drifting: follow it by the step
+                    // each sign-in's code was off from where it was expected.
+                    if m.token_drift != 0 {
+                        m.token_drift = m.token_drift.saturating_add(drift);
+                    }
                 }
             }
             challenge::Effect::RefuseReplay => {

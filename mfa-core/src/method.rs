@@ -353,6 +353,11 @@ pub struct MethodRecord {
     // The verifier's own form: kept by stores, not serialized.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub passkey: Option<crate::passkey::PasskeyCredential>,
+    /// For TOTP hardware tokens: the steps the token's clock is off, as its last
+    /// resynchronisation found and its sign-ins since followed; later codes are
+    /// checked there. 0 for tokens in step and for counter-based (HOTP) tokens.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub token_drift: i64,
 }
 
 /// The longest [`TokenSerial`], in bytes.

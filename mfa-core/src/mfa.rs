@@ -17,10 +17,7 @@ use crate::error::{Error, LimitScope, Missing, PolicyError, StoreError};
 use crate::event::{Event, EventSink, NoEvents, Refusal};
 use crate::inline::InlineStr;
 use crate::machine::{self, Ctx, Effect, Fresh, Send, Verification};
-use crate::method::{
-    AppCredential, ChallengeId, Channel, Method, MethodId, MethodKind, MethodName, MethodRecord,
-    TokenSerial,
-};
+use crate::method::{ChallengeId, Channel, Method, MethodId, MethodKind, MethodName, MethodRecord};
 use crate::passkey::PasskeyVerifier;
 use crate::policy::{CostNotice, Policy, RiskNotice};
 use crate::proof::Proof;
@@ -32,6 +29,7 @@ use crate::user::UserId;
 mod access_pass;
 mod cache;
 mod email;
+mod inventory;
 mod locale;
 mod reports;
 
@@ -563,42 +561,6 @@ impl Mfa {
         Ok(pending)
     }
 
-    /// An administrator assigns an imported OATH hardware token (its serial and the
-    /// credential made from the seed file, as `mfa_totp::TokenSeed::credential`
-    /// gives) to a user. The token is pending until the user answers the returned
-    /// challenge with its first code and completes, within
-    /// [`Policy::hardware_token_confirmation`]; [`Mfa::enrollment_challenge`] finds
-    /// that challenge again. Needs no proof: the administrator vouches, the code
-    /// proves the user holds the token. A serial is assigned to a user once.
-    #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.assign_hardware_token", skip_all, fields(user = %user, serial = %serial), ret, err(level = "warn", Display)))]
-    pub async fn assign_hardware_token(
-        &self,
-        user: &UserId,
-        serial: TokenSerial,
-        credential: AppCredential,
-        name: Option<&str>,
-    ) -> Result<Pending, Error> {
-        if self.tokens.is_none() {
-            return Err(Error::NotConfigured(Missing::TokenVerifier));
-        }
-        let name = name.map(MethodName::parse).transpose()?;
-        let fresh = self.fresh();
-        let (pending, _) = self
-            .run(user, |rec, ctx, fx| {
-                machine::assign_token(
-                    rec,
-                    serial.clone(),
-                    credential.clone(),
-                    name.clone(),
-                    &fresh,
-                    ctx,
-                    fx,
-                )
-            })
-            .await?;
-        Ok(pending)
-    }
-
     /// Moves an HOTP hardware token's counter forward from two consecutive codes,
     /// when it ran past the look-ahead (the button pressed many times away from a
     /// sign-in). `false` when the pair matches no counters (counted as a failure).
@@ -876,23 +838,36 @@ impl Mfa {
         method_id: &MethodId,
         proof: &Proof,
     ) -> Result<(), Error> {
+        let mut token = Vec::new();
         self.run(user, |rec, ctx, fx| {
+            token = rec
+                .method(method_id)
+                .and_then(|m| match &m.method {
+                    Method::HardwareToken { serial } => Some(serial.clone()),
+                    _ => None,
+                })
+                .into_iter()
+                .collect();
             machine::remove_method(rec, method_id, proof, ctx, fx)
         })
-        .await
-        .map(|_| ())
+        .await?;
+        // A removed hardware token goes back to the inventory.
+        self.return_tokens(user, &token).await
     }
 
     /// An administrator's reset: every method, recovery code, proof and open challenge
     /// goes, failures are cleared, and the user must enroll again.
     #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.reset_user", skip_all, fields(user = %user), ret, err(level = "warn", Display)))]
     pub async fn reset_user(&self, user: &UserId) -> Result<(), Error> {
+        let mut tokens = Vec::new();
         self.run(user, |rec, ctx, fx| {
+            tokens = inventory::token_serials(rec);
             machine::reset(rec, ctx, fx);
             Ok(())
         })
-        .await
-        .map(|_| ())
+        .await?;
+        // Its hardware tokens go back to the inventory.
+        self.return_tokens(user, &tokens).await
     }
 
     /// An administrator lifts a fraud report's suspension: the user may change factors
@@ -1191,7 +1166,7 @@ impl Mfa {
     fn emit_one(&self, event: Event, at: Timestamp) {
         let meta = EventMeta {
             at,
-            request: self.request.as_deref().cloned(),
+            request: self.request.clone(),
         };
         self.events.emit_with(event, &meta);
     }

@@ -134,6 +134,9 @@ pub struct UserRecord {
     pub access_passes: Vec<AccessPassRecord>,
     /// The states of open passkey ceremonies, one per open passkey challenge.
     pub passkey_ceremonies: Vec<crate::passkey::PasskeyCeremony>,
+    /// Under an inventory key (never a user's): a hardware token or an index page
+    /// of the administrator's inventory ([`crate::inventory`]).
+    pub inventory: Option<crate::inventory::InventoryRecord>,
 }
 
 /// A send the gateway reported undelivered: the challenge and its generation then.
@@ -196,6 +199,7 @@ impl UserRecord {
             && self.status == UserStatus::Active
             && self.proofs.is_empty()
             && self.access_passes.is_empty()
+            && self.inventory.is_none()
     }
 
     /// When a store may forget the record: `None` while it holds methods, codes,

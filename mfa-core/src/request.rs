@@ -99,8 +99,19 @@ impl fmt::Debug for RequestContext {
 pub struct EventMeta {
     /// When it happened, on the driver's clock.
     pub at: Timestamp,
-    /// The request it happened in, when the application passed one.
-    pub request: Option<RequestContext>,
+    /// The request it happened in, when the application passed one (shared, so the
+    /// events of one request do not each copy its user agent).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "shared_request"))]
+    pub request: Option<std::sync::Arc<RequestContext>>,
+}
+
+/// Serializes the shared request as the request itself.
+#[cfg(feature = "serde")]
+fn shared_request<S: serde::Serializer>(
+    request: &Option<std::sync::Arc<RequestContext>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&request.as_deref(), serializer)
 }
 
 #[cfg(test)]

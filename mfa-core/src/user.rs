@@ -95,6 +95,12 @@ impl UserId {
         Ok(UserId(folded))
     }
 
+    /// A key of the library's own (the hardware-token inventory's), which holds a
+    /// control character so that no id from [`UserId::new`] can equal it.
+    pub(crate) fn reserved(key: String) -> Self {
+        UserId(key)
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -16,9 +16,12 @@ use mfa_core::{
 };
 use support::FlakyStore;
 
-/// An app that accepts "123456" for a step after the last, and nothing else.
-#[derive(Debug)]
-struct OneCodeApp;
+/// An app that accepts "123456" for a step after the last, and nothing else; it counts
+/// the codes it is asked to check.
+#[derive(Debug, Default, Clone)]
+struct OneCodeApp {
+    checks: Arc<std::sync::atomic::AtomicUsize>,
+}
 
 impl AppVerifier for OneCodeApp {
     fn provision(
@@ -44,6 +47,8 @@ impl AppVerifier for OneCodeApp {
         now: Timestamp,
         after_step: Option<u64>,
     ) -> Result<Option<AppMatch>, InputError> {
+        self.checks
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if code.len() != 6 {
             return Err(InputError::CodeLength { expected: 6 });
         }
@@ -59,9 +64,11 @@ struct World {
     sms: MemoryDelivery,
     voice: MemoryDelivery,
     events: MemoryEvents,
+    app: OneCodeApp,
 }
 
 fn world_over(store: impl Store + 'static) -> World {
+    let app = OneCodeApp::default();
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
     let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
     let voice = MemoryDelivery::with_clock(Arc::new(clock.clone()));
@@ -71,7 +78,7 @@ fn world_over(store: impl Store + 'static) -> World {
         .clock(clock.clone())
         .sms(sms.clone())
         .voice(voice.clone())
-        .app(OneCodeApp)
+        .app(app.clone())
         .events(events.clone())
         .build()
         .unwrap();
@@ -81,6 +88,7 @@ fn world_over(store: impl Store + 'static) -> World {
         sms,
         voice,
         events,
+        app,
     }
 }
 
@@ -437,6 +445,37 @@ async fn a_wrong_length_app_code_costs_no_attempt() {
             .unwrap(),
         Verification::Rejected { attempts_left: 4 },
         "the malformed code cost nothing; this wrong one costs the first attempt"
+    );
+}
+
+#[tokio::test]
+async fn a_right_app_code_is_checked_once() {
+    use std::sync::atomic::Ordering;
+    let w = world();
+    let user = kari();
+    let pending = w
+        .mfa
+        .begin_enrollment(&user, Method::AuthenticatorApp)
+        .await
+        .unwrap();
+    w.mfa
+        .verify(&user, &pending.challenge_id, "123456")
+        .await
+        .unwrap();
+    w.mfa.complete(&user, &pending.challenge_id).await.unwrap();
+    w.clock.advance(Duration::from_secs(30));
+    let pending = w.mfa.challenge(&user).await.unwrap();
+    let before = w.app.checks.load(Ordering::SeqCst);
+    let v = w
+        .mfa
+        .verify(&user, &pending.challenge_id, "123456")
+        .await
+        .unwrap();
+    assert!(matches!(v, Verification::Approved(_)), "{v:?}");
+    assert_eq!(
+        w.app.checks.load(Ordering::SeqCst) - before,
+        1,
+        "each check of a code is a window of HMACs"
     );
 }
 

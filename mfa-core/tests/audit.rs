@@ -73,7 +73,7 @@ async fn every_event_of_a_request_carries_its_time_client_and_user_agent() {
     assert_eq!(kinds, ["started", "sent", "failed"], "{entries:?}");
     for (event, meta) in &entries {
         let meta = meta.as_ref().expect("Mfa hands every event with its meta");
-        assert_eq!(meta.request.as_ref(), Some(&request), "{event:?}");
+        assert_eq!(meta.request.as_deref(), Some(&request), "{event:?}");
     }
     let start = Timestamp::from_unix_secs(1_767_225_600);
     assert_eq!(entries[0].1.as_ref().unwrap().at, start);

@@ -3,10 +3,13 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -14,6 +17,7 @@ use mfa_core::{DeliveryError, DeliveryErrorKind, EmailAddress, Receipt};
 use zeroize::Zeroizing;
 
 use crate::delivery::{EmailBackend, OutgoingEmail};
+use crate::dkim::Dkim;
 
 /// How the connection to the mail server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +55,25 @@ pub struct SmtpEmailBuilder {
     credentials: Option<(String, Zeroizing<String>)>,
     root_certificates: Vec<Vec<u8>>,
     timeout: Duration,
+    dkim: Option<Dkim>,
+    pool: PoolSettings,
 }
+
+/// How many connections are kept open for reuse, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PoolSettings {
+    max_size: u32,
+    idle_timeout: Duration,
+}
+
+/// The connections kept by default: enough for a burst of sign-ins without a
+/// handshake (TCP, TLS, AUTH) each, few enough for a relay's per-client limit.
+pub const DEFAULT_POOL_SIZE: u32 = 4;
+
+/// How long an unused pooled connection stays open by default; relays commonly
+/// close idle sessions after a few minutes (RFC 5321 4.5.3.2 asks servers to wait
+/// 5 minutes for a command).
+pub const DEFAULT_POOL_IDLE: Duration = Duration::from_secs(60);
 
 impl fmt::Debug for SmtpEmailBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -60,11 +82,31 @@ impl fmt::Debug for SmtpEmailBuilder {
             .field("port", &self.port)
             .field("security", &self.security)
             .field("authenticated", &self.credentials.is_some())
+            .field("dkim", &self.dkim)
             .finish_non_exhaustive()
     }
 }
 
 impl SmtpEmailBuilder {
+    /// Signs every message with this DKIM key. The sender's domain must be the
+    /// signing domain or below it (DMARC alignment), or `build` refuses.
+    pub fn dkim(mut self, dkim: Dkim) -> Self {
+        self.dkim = Some(dkim);
+        self
+    }
+
+    /// Keeps up to `max_size` connections open for reuse (default
+    /// [`DEFAULT_POOL_SIZE`]), each closed after `idle_timeout` unused (default
+    /// [`DEFAULT_POOL_IDLE`]); sends reuse an open connection instead of connecting,
+    /// greeting, starting TLS and authenticating again. `max_size` 0 is taken as 1.
+    pub fn pool(mut self, max_size: u32, idle_timeout: Duration) -> Self {
+        self.pool = PoolSettings {
+            max_size: max_size.max(1),
+            idle_timeout,
+        };
+        self
+    }
+
     /// The port (default: the security's usual one).
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
@@ -119,7 +161,12 @@ impl SmtpEmailBuilder {
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.as_str())
                 .port(port)
-                .timeout(Some(self.timeout));
+                .timeout(Some(self.timeout))
+                .pool_config(
+                    PoolConfig::new()
+                        .max_size(self.pool.max_size)
+                        .idle_timeout(self.pool.idle_timeout),
+                );
         let tls_parameters = || {
             let name = self.tls_name.clone().unwrap_or_else(|| self.host.clone());
             let mut params = TlsParameters::builder(name);
@@ -163,12 +210,21 @@ impl SmtpEmailBuilder {
         let from_name = self
             .from_name
             .map(|n| n.chars().filter(|c| !c.is_control()).collect());
+        if let Some(dkim) = &self.dkim {
+            if !dkim.aligns_with(&self.from) {
+                return Err(config(
+                    "the sender's domain is not the DKIM signing domain nor below it",
+                ));
+            }
+        }
         Ok(SmtpEmail {
-            transport: builder.build(),
+            builder,
+            transport: OnceLock::new(),
             from: Mailbox::new(from_name, from_address),
             host: self.host,
             port,
             security: self.security,
+            dkim: self.dkim,
             // Connect, greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT: a few
             // exchanges, each allowed the timeout.
             deadline: self.timeout.saturating_mul(3),
@@ -204,11 +260,15 @@ fn is_loopback(host: &str) -> bool {
 /// # let _ = mfa;
 /// ```
 pub struct SmtpEmail {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    builder: AsyncSmtpTransportBuilder,
+    // Made at the first send: the pool starts a cleanup task, which needs the tokio
+    // runtime that sends run on (building may happen before there is one).
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     host: String,
     port: u16,
     security: SmtpSecurity,
+    dkim: Option<Dkim>,
     deadline: Duration,
 }
 
@@ -218,6 +278,7 @@ impl fmt::Debug for SmtpEmail {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("security", &self.security)
+            .field("dkim", &self.dkim)
             .finish_non_exhaustive()
     }
 }
@@ -235,6 +296,11 @@ impl SmtpEmail {
             credentials: None,
             root_certificates: Vec::new(),
             timeout: Duration::from_secs(10),
+            dkim: None,
+            pool: PoolSettings {
+                max_size: DEFAULT_POOL_SIZE,
+                idle_timeout: DEFAULT_POOL_IDLE,
+            },
         }
     }
 
@@ -245,7 +311,7 @@ impl SmtpEmail {
                 "the SMTP library does not accept the recipient address",
             )
         })?;
-        Message::builder()
+        let mut message = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to))
             .subject(email.content.subject.clone())
@@ -253,7 +319,11 @@ impl SmtpEmail {
                 email.content.text.clone(),
                 email.content.html.clone(),
             ))
-            .map_err(|_| DeliveryError::permanent("the email could not be built"))
+            .map_err(|_| DeliveryError::permanent("the email could not be built"))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(&dkim.config);
+        }
+        Ok(message)
     }
 }
 
@@ -261,9 +331,10 @@ impl SmtpEmail {
 impl EmailBackend for SmtpEmail {
     async fn submit(&self, email: &OutgoingEmail) -> Result<Receipt, DeliveryError> {
         let message = self.message(email)?;
+        let transport = self.transport.get_or_init(|| self.builder.clone().build());
         // lettre's timeout covers connecting; a server that stops answering mid-session
         // is bounded here, so a request never hangs on it.
-        let sent = tokio::time::timeout(self.deadline, self.transport.send(message)).await;
+        let sent = tokio::time::timeout(self.deadline, transport.send(message)).await;
         let Ok(sent) = sent else {
             return Err(DeliveryError::new(
                 DeliveryErrorKind::Timeout,

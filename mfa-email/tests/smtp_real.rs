@@ -408,3 +408,151 @@ async fn a_server_that_stops_answering_is_a_timeout_not_a_hang() {
     assert!(started.elapsed() < Duration::from_secs(5));
     held.abort();
 }
+
+// ---- one pooled connection, DKIM signatures ----
+
+/// The raw messages to `to` in the Maildir's `new/`.
+fn raw_messages_to(maildir: &Path, to: &EmailAddress, n: usize) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let found: Vec<Vec<u8>> = std::fs::read_dir(maildir.join("new"))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .filter(|raw| {
+                let mail = mailparse::parse_mail(raw).unwrap();
+                mailparse::MailHeaderMap::get_first_value(&mail.headers[..], "To")
+                    .is_some_and(|h| h.contains(to.as_str()))
+            })
+            .collect();
+        if found.len() >= n || Instant::now() > deadline {
+            assert_eq!(found.len(), n, "messages to {to}");
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn outgoing(to: &EmailAddress, n: usize) -> mfa_email::OutgoingEmail {
+    mfa_email::OutgoingEmail {
+        to: to.clone(),
+        content: mfa_email::RenderedEmail {
+            subject: format!("Your code ({n})"),
+            text: format!("Your code is 12345{n}.\r\n"),
+            html: format!("<p>Your code is <b>12345{n}</b>.</p>"),
+        },
+        code: mfa_core::OneTimeCode::parse(&format!("12345{n}")).unwrap(),
+        challenge_id: mfa_core::ChallengeId::generate(&OsRandomness),
+        purpose: mfa_core::Purpose::SignIn,
+    }
+}
+
+/// The client's address and port as aiosmtpd's Mailbox records it (`X-Peer`): one
+/// port per TCP connection.
+fn peer(raw: &[u8]) -> String {
+    let mail = mailparse::parse_mail(raw).unwrap();
+    mailparse::MailHeaderMap::get_first_value(&mail.headers[..], "X-Peer")
+        .expect("an X-Peer header")
+}
+
+#[tokio::test]
+#[ignore = "needs the SMTP servers: run bash scripts/test.sh"]
+async fn several_sends_reuse_one_pooled_connection() {
+    use mfa_email::EmailBackend;
+    let smtp = plain_server();
+    let (_, to) = fresh("pool");
+    for n in 0..4 {
+        smtp.submit(&outgoing(&to, n)).await.unwrap();
+        // lettre parks a used connection from a task of its own; sends of separate
+        // sign-ins are never this close, so give it a moment.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let maildir = PathBuf::from(env("MFA_TEST_SMTP_MAILDIR"));
+    let peers: std::collections::BTreeSet<String> = raw_messages_to(&maildir, &to, 4)
+        .iter()
+        .map(|raw| peer(raw))
+        .collect();
+    assert_eq!(peers.len(), 1, "four sends over one connection: {peers:?}");
+}
+
+/// dkimpy's verdict on `raw` (see scripts/services/dkim_verify.py).
+fn dkim_verifies(raw: &[u8], selector: &str, domain: &str) -> bool {
+    let mut bytes = [0u8; 6];
+    OsRandomness.fill(&mut bytes);
+    let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let path = std::env::temp_dir().join(format!("mfa-dkim-{name}.eml"));
+    std::fs::write(&path, raw).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(env("MFA_TEST_DKIM_VERIFY"))
+        .arg(&path)
+        .arg(selector)
+        .arg(domain)
+        .output()
+        .expect("python3 runs");
+    let _ = std::fs::remove_file(&path);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("dkim: pass") || said.contains("dkim: fail"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.status.success()
+}
+
+#[tokio::test]
+#[ignore = "needs the SMTP servers: run bash scripts/test.sh"]
+async fn sent_messages_carry_a_dkim_signature_that_verifies() {
+    let pem = std::fs::read_to_string(env("MFA_TEST_DKIM_KEY")).unwrap();
+    let dkim = mfa_email::Dkim::rsa_pem("mfa2026", "contoso.example", &pem).unwrap();
+    let smtp = SmtpEmail::builder("127.0.0.1", from())
+        .port(port("MFA_TEST_SMTP_PORT"))
+        .security(SmtpSecurity::PlaintextLoopback)
+        .dkim(dkim)
+        .build()
+        .unwrap();
+    assert!(!format!("{smtp:?}").contains("PRIVATE"));
+    // Sent through `Mfa`: an enrollment code.
+    let mfa = mfa_over(smtp, policy());
+    let (user, address) = fresh("dkim");
+    mfa.begin_enrollment(
+        &user,
+        Method::Email {
+            address: address.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let maildir = PathBuf::from(env("MFA_TEST_SMTP_MAILDIR"));
+    let raw = raw_messages_to(&maildir, &address, 1).remove(0);
+    let mail = mailparse::parse_mail(&raw).unwrap();
+    let signature = mailparse::MailHeaderMap::get_first_value(&mail.headers[..], "DKIM-Signature")
+        .expect("a DKIM-Signature header");
+    assert!(signature.contains("d=contoso.example"), "{signature}");
+    assert!(signature.contains("s=mfa2026"), "{signature}");
+    assert!(dkim_verifies(&raw, "mfa2026", "contoso.example"));
+
+    // The same message with its code changed, or checked against another selector,
+    // does not verify.
+    let code = wait_for(&maildir, &address, 1).remove(0).code();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let other = if code.starts_with('9') { "1" } else { "9" };
+    let tampered = text.replace(&code, &format!("{other}{}", &code[1..]));
+    assert_ne!(tampered, text);
+    assert!(!dkim_verifies(
+        tampered.as_bytes(),
+        "mfa2026",
+        "contoso.example"
+    ));
+    assert!(!dkim_verifies(&raw, "other", "contoso.example"));
+
+    // A sender outside the signing domain is refused when building.
+    let pem_again = std::fs::read_to_string(env("MFA_TEST_DKIM_KEY")).unwrap();
+    let misaligned = SmtpEmail::builder(
+        "127.0.0.1",
+        EmailAddress::parse("a@fabrikam.example").unwrap(),
+    )
+    .security(SmtpSecurity::PlaintextLoopback)
+    .dkim(mfa_email::Dkim::rsa_pem("mfa2026", "contoso.example", &pem_again).unwrap())
+    .build()
+    .unwrap_err();
+    assert_eq!(misaligned.kind(), DeliveryErrorKind::Configuration);
+}

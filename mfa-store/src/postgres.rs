@@ -27,11 +27,18 @@ use crate::legacy::{OpenError, V1_TABLES, V1Data, V1Found};
 use crate::windows::{self, millis_i64};
 
 /// Schema versions: 1 was mfa v1 (its own tables); 2 is the sealed records.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    2,
-    "records",
-    include_str!("../migrations/postgres/0002_records.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        2,
+        "records",
+        include_str!("../migrations/postgres/0002_records.sql"),
+    ),
+    (
+        3,
+        "inline records",
+        include_str!("../migrations/postgres/0003_inline_records.sql"),
+    ),
+];
 
 /// The advisory lock servers starting together take turns on to migrate.
 const LOCK_MIGRATIONS: i32 = 0x6d66_0001;

@@ -86,6 +86,7 @@ fn secret_record(user: &UserId) -> (UserRecord, Secrets) {
         app_step: None,
         name: None,
         passkey: None,
+        token_drift: 0,
     };
     let record = UserRecord {
         methods: vec![
@@ -220,7 +221,45 @@ async fn check_clean(store: &dyn Store, raw: &dyn Raw) {
         .await
         .unwrap();
     assert_eq!(store.load(&user).await.unwrap().unwrap().record, record);
+    let (key, token, token_secrets) = inventory_token(&user);
+    commit_new(store, &key, &token).await;
+    assert_eq!(store.load(&key).await.unwrap().unwrap().record, token);
+    let mut secrets = secrets;
+    secrets.patterns.extend(token_secrets.patterns);
     assert_clean(&raw.dump().await, &secrets, b"test-1");
+}
+
+/// An inventory token's record (its secret, its serial and its holder), under its
+/// reserved key.
+fn inventory_token(holder: &UserId) -> (UserId, UserRecord, Secrets) {
+    use mfa_core::inventory::{Assignment, InventoryRecord, OathKind, StoredToken, token_key};
+    let secret = random_bytes(20);
+    let serial = mfa_core::TokenSerial::parse(&format!("INV{}", hex(&random_bytes(6)))).unwrap();
+    let record = UserRecord {
+        inventory: Some(InventoryRecord::Token(StoredToken {
+            serial: serial.clone(),
+            kind: OathKind::Totp,
+            credential: Some(AppCredential {
+                secret: SecretBytes::new(secret.clone()),
+                parameters: "TOTP:SHA1:6:30".to_owned(),
+            }),
+            imported_at: now(),
+            assigned: Some(Assignment {
+                user: holder.clone(),
+                at: now(),
+            }),
+            retired_at: None,
+        })),
+        updated_at: now(),
+        ..UserRecord::default()
+    };
+    let mut secrets = Secrets {
+        patterns: Vec::new(),
+    };
+    secrets.add_bytes("the inventory token's secret", &secret);
+    secrets.add_bytes("the inventory token's serial", serial.as_str().as_bytes());
+    secrets.add_bytes("the inventory token's holder", holder.as_str().as_bytes());
+    (token_key(&serial), record, secrets)
 }
 
 /// Old keys open, new commits seal with the current key, rows keep their ids.

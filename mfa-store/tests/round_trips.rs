@@ -4,6 +4,10 @@
 //! every command a client sent in `MONITOR` (commands a script runs are marked `lua]`
 //! and are not round trips).
 //!
+//! Then through `Mfa`: starting a sign-in is a load, a hit and a commit; verifying
+//! its code is one commit on the server that started it (its record cache holds the
+//! record) and a load and a commit on another.
+//!
 //! Each store is warmed up first: the first use of a connection prepares its
 //! statements (PostgreSQL) or loads a script after `NOSCRIPT` (Redis, once per server).
 #![cfg(any(feature = "postgres", feature = "redis"))]
@@ -11,17 +15,30 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use mfa_core::{Store, UserRecord, WindowHit};
+use mfa_core::{
+    CodeKey, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Store, UserRecord, WindowHit,
+};
 use support::*;
 
 /// What the counted phases did, by name, in order.
-const PHASES: [&str; 3] = ["load", "commit", "hit of 3 windows"];
+const PHASES: [&str; 6] = [
+    "load",
+    "commit",
+    "hit of 3 windows",
+    "Mfa::challenge",
+    "Mfa::verify, same server",
+    "Mfa::verify, another server",
+];
+
+/// Round trips each phase may take.
+const EXPECTED: [u64; 6] = [1, 1, 1, 3, 1, 2];
 
 /// Runs each phase once on `store`, calling `count` around each, and returns the
 /// counts.
-async fn phases<F, Fut>(store: &dyn Store, mut count: F) -> Vec<u64>
+async fn phases<F, Fut>(store: Arc<dyn Store>, mut count: F) -> Vec<u64>
 where
     F: FnMut(&'static str) -> Fut,
     Fut: std::future::Future<Output = u64>,
@@ -68,6 +85,55 @@ where
     counts.push(after_load - before);
     counts.push(after_commit - after_load);
     counts.push(after_hit - after_commit);
+
+    // Two servers over the store: `here` keeps records, `there` keeps none.
+    let phone = MemoryDelivery::new();
+    let server = |cache| {
+        Mfa::builder()
+            .shared_store(Arc::clone(&store))
+            .code_key(CodeKey::from_bytes([6; 32]))
+            .sms(phone.clone())
+            .record_cache(cache)
+            .build()
+            .unwrap()
+    };
+    let (here, there) = (server(64), server(0));
+    let number = PhoneNumber::from_parts(47, "412 34 567").unwrap();
+    let kari = fresh_user("round-trips-mfa");
+    let sms = Method::AuthenticationPhone {
+        number: number.clone(),
+        mode: PhoneMode::Sms,
+    };
+    let pending = here.begin_enrollment(&kari, sms).await.unwrap();
+    let code = phone.last_code_to(&number).unwrap();
+    here.verify(&kari, &pending.challenge_id, code.expose())
+        .await
+        .unwrap();
+    here.complete(&kari, &pending.challenge_id).await.unwrap();
+    let signed_in = |v: &mfa_core::Verification| v.proof().is_some();
+
+    let before = count("start").await;
+    let first = here.challenge(&kari).await.unwrap();
+    let after_start = count(PHASES[3]).await;
+    let code = phone.last_code_to(&number).unwrap();
+    let v = here
+        .verify(&kari, &first.challenge_id, code.expose())
+        .await
+        .unwrap();
+    assert!(signed_in(&v), "{v:?}");
+    let after_here = count(PHASES[4]).await;
+    let second = here.challenge(&kari).await.unwrap();
+    let code = phone.last_code_to(&number).unwrap();
+    let before_there = count("another start").await;
+    let v = there
+        .verify(&kari, &second.challenge_id, code.expose())
+        .await
+        .unwrap();
+    assert!(signed_in(&v), "{v:?}");
+    let after_there = count(PHASES[5]).await;
+    counts.push(after_start - before);
+    counts.push(after_here - after_start);
+    counts.push(after_there - before_there);
     counts
 }
 
@@ -75,7 +141,7 @@ fn report(store: &str, counts: &[u64]) {
     for (phase, n) in PHASES.iter().zip(counts) {
         println!("{store}: {phase}: {n} round trip(s)");
     }
-    assert_eq!(counts, [1, 1, 1], "{store}: load, commit, hit of 3 windows");
+    assert_eq!(counts, EXPECTED, "{store}: {PHASES:?}");
 }
 
 #[cfg(feature = "postgres")]
@@ -111,7 +177,7 @@ async fn postgres_round_trips_are_one_each() {
             );
         u64::try_from(row.get::<_, i64>(0)).unwrap()
     };
-    let counts = phases(&store, count).await;
+    let counts = phases(Arc::new(store), count).await;
     report("postgres", &counts);
 }
 
@@ -242,7 +308,7 @@ mod redis_monitor {
         }
     }
 
-    async fn count_on(store: &dyn Store, urls: &[String]) -> Vec<u64> {
+    async fn count_on(store: Arc<dyn Store>, urls: &[String]) -> Vec<u64> {
         let monitor = tokio::sync::Mutex::new(Monitor::start(urls).await);
         let monitor = &monitor;
         phases(store, |_| async move { monitor.lock().await.mark().await }).await
@@ -254,7 +320,7 @@ mod redis_monitor {
         let url = std::env::var("MFA_TEST_REDIS_URL")
             .expect("MFA_TEST_REDIS_URL is not set: run scripts/test.sh");
         let store = mfa_store::RedisStore::connect(&url, keys()).await.unwrap();
-        let counts = count_on(&store, &[url]).await;
+        let counts = count_on(Arc::new(store), &[url]).await;
         report("redis", &counts);
     }
 
@@ -274,7 +340,7 @@ mod redis_monitor {
         )
         .await
         .unwrap();
-        let counts = count_on(&store, &urls).await;
+        let counts = count_on(Arc::new(store), &urls).await;
         report("redis cluster", &counts);
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use mfa_core::{
@@ -39,14 +39,34 @@ const PER_SHARD: usize = 512;
 #[derive(Clone)]
 pub struct TotpVerifier {
     totp: Totp,
-    // Entries are found by a keyed hash of the credential and checked against the
-    // credential kept beside them, so a hit allocates nothing; a collision is a miss.
+    // Entries are found by a tag of the credential and checked against the credential
+    // kept beside them, so a hit allocates nothing; a collision is a miss.
     keys: Arc<[Mutex<Shard>; SHARDS]>,
-    hasher: RandomState,
+    /// Per-process key of the tag.
+    mix: u64,
 }
 
-/// One shard: keyed hash of the credential to the credential and its key.
-type Shard = HashMap<u64, (CacheKey, Arc<Prepared>)>;
+/// One shard: tag of the credential to the credential and its key.
+type Shard = HashMap<u64, (CacheKey, Arc<Prepared>), BuildHasherDefault<TagHasher>>;
+
+/// The map's hasher passes the tag through: it is already mixed under a per-process
+/// key ([`TotpVerifier::tag`]), so hashing it again would only cost time.
+#[derive(Default)]
+struct TagHasher(u64);
+
+impl Hasher for TagHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// A credential as the cache knows it; the secret is wiped on drop.
 struct CacheKey {
@@ -72,9 +92,33 @@ impl TotpVerifier {
     pub fn new(totp: Totp) -> Self {
         TotpVerifier {
             totp,
-            keys: Arc::new(std::array::from_fn(|_| Mutex::new(HashMap::new()))),
-            hasher: RandomState::new(),
+            keys: Arc::new(std::array::from_fn(|_| Mutex::new(HashMap::default()))),
+            // Any per-process value will do; RandomState's keys come from the OS.
+            mix: RandomState::new().hash_one(0u64) | 1,
         }
+    }
+
+    /// A tag of the credential: its secret's first eight bytes and the length of both
+    /// parts, mixed under the per-process key (a multiply and two xor-shifts).
+    ///
+    /// Why not SipHash, as a `HashMap` would use: the secrets are random (made by
+    /// `provision` or an administrator's seed file), so a user cannot pick colliding
+    /// ones, and SipHash over the secret and parameters cost a quarter of a cached
+    /// verification (BENCHMARKS.md). A tag collision only costs a re-keying: the
+    /// whole credential is compared before a kept key is used.
+    fn tag(&self, secret: &[u8], parameters: &str) -> u64 {
+        let mut head = [0u8; 8];
+        let n = secret.len().min(8);
+        head[..n].copy_from_slice(&secret[..n]);
+        let mut x = u64::from_le_bytes(head)
+            ^ ((secret.len() as u64) << 56)
+            ^ ((parameters.len() as u64) << 48);
+        head.zeroize();
+        x ^= x >> 33;
+        x = x.wrapping_mul(self.mix);
+        x ^= x >> 29;
+        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^ (x >> 32)
     }
 
     /// The settings it verifies and provisions with.
@@ -90,7 +134,7 @@ impl TotpVerifier {
     fn prepared(&self, credential: &AppCredential) -> Result<Arc<Prepared>, InputError> {
         let secret = credential.secret.expose();
         let parameters = credential.parameters.as_str();
-        let hash = self.hasher.hash_one((secret, parameters));
+        let hash = self.tag(secret, parameters);
         let shard = &self.keys[(hash as usize) % SHARDS];
         if let Some((k, p)) = lock(shard).get(&hash) {
             if k.secret == secret && k.parameters == parameters {
@@ -194,6 +238,35 @@ mod tests {
             }
         }
         assert_eq!(cached.cached(), 3, "one kept key per credential");
+    }
+
+    #[test]
+    fn credentials_sharing_a_tag_each_verify_with_their_own_key() {
+        let cached = TotpVerifier::new(Totp::default());
+        let totp = Totp::default();
+        let now = Timestamp::from_unix_secs(1_700_000_000);
+        let step = totp.step_at(now).unwrap();
+        // Same first eight bytes and lengths: the same tag, different secrets.
+        let one = b"same-headAAAAAAAAAAA".to_vec();
+        let two = b"same-headBBBBBBBBBBB".to_vec();
+        assert_eq!(
+            cached.tag(&one, &totp.parameters()),
+            cached.tag(&two, &totp.parameters())
+        );
+        for _ in 0..3 {
+            for (mine, other) in [(&one, &two), (&two, &one)] {
+                let s = crate::Secret::from_bytes(mine.clone()).unwrap();
+                let code = totp.generate_at_step(&s, step);
+                let m = cached
+                    .verify(&credential(&totp, mine), &code, now, None)
+                    .unwrap();
+                assert!(m.is_some(), "its own code");
+                let o = cached
+                    .verify(&credential(&totp, other), &code, now, None)
+                    .unwrap();
+                assert!(o.is_none(), "the other credential's code");
+            }
+        }
     }
 
     #[test]

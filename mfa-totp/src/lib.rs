@@ -30,6 +30,6 @@ pub use seed::{
     MAX_SEED_ERRORS, MAX_SEED_FILE_BYTES, MAX_SEED_TOKENS, MIN_SEED_BITS, SeedFile, SeedFileError,
     SeedLineError, SeedProblem, TokenKind, TokenSeed, parse_seed_file,
 };
-pub use tokens::OathTokens;
+pub use tokens::{DEFAULT_TOTP_RESYNC_WINDOW, OathTokens};
 pub use totp::{MAX_PERIOD_SECS, MAX_TOTP_DIGITS, MAX_TOTP_WINDOW, Totp};
 pub use uri::{KeyUri, MAX_URI_LEN, OtpKind, UriError};

@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use mfa_core::{AppCredential, TokenSerial};
+use mfa_core::{AppCredential, OathKind, TokenImport, TokenSerial};
 
 use crate::error::{ConfigError, SecretError};
 use crate::{Algorithm, Hotp, Secret, Totp};
@@ -77,12 +77,24 @@ impl TokenSeed {
         }
     }
 
-    /// The credential to assign (`Mfa::assign_hardware_token`); stores seal it as
+    /// The credential [`crate::OathTokens`] checks codes with; stores seal it as
     /// they seal app secrets.
     pub fn credential(&self) -> AppCredential {
         AppCredential {
             secret: self.secret.to_secret_bytes(),
             parameters: self.parameters(),
+        }
+    }
+
+    /// The token as `Mfa::import_hardware_tokens` takes it into the inventory.
+    pub fn import(&self) -> TokenImport {
+        TokenImport {
+            serial: self.serial.clone(),
+            kind: match self.kind {
+                TokenKind::Totp { .. } => OathKind::Totp,
+                TokenKind::Hotp { .. } => OathKind::Hotp,
+            },
+            credential: self.credential(),
         }
     }
 }

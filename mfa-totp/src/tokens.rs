@@ -11,17 +11,27 @@ use crate::{Algorithm, Hotp, PreparedKey, Secret, Totp};
 
 /// Checks codes of imported OATH hardware tokens (`MfaBuilder::hardware_tokens`).
 ///
-/// TOTP tokens are checked with a window of steps each way (default one); HOTP
-/// tokens from the counter after the last accepted one, with a look-ahead (default
-/// 10) for presses away from a sign-in, and resynchronised by two consecutive codes
-/// within a wider window (default 1000).
+/// TOTP tokens are checked with a window of steps each way (default one) around
+/// the token's own clock: a token whose clock drifted past the window is
+/// resynchronised by two consecutive codes within a wider window (default
+/// [`DEFAULT_TOTP_RESYNC_WINDOW`] steps each way), and the drift found is kept on
+/// the method and applied to later codes. HOTP tokens are checked from the counter
+/// after the last accepted one, with a look-ahead (default 10) for presses away
+/// from a sign-in, and resynchronised by two consecutive codes within a wider
+/// window (default 1000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OathTokens {
     past: u32,
     future: u32,
     look_ahead: u32,
     resync_window: u32,
+    totp_resync_window: u32,
 }
+
+/// How many TOTP steps each way a resynchronisation searches by default: 240, four
+/// hours at 30 s (a token left in a drawer for years drifts by minutes, a token
+/// whose battery sagged by more).
+pub const DEFAULT_TOTP_RESYNC_WINDOW: u32 = 240;
 
 impl Default for OathTokens {
     fn default() -> Self {
@@ -30,6 +40,7 @@ impl Default for OathTokens {
             future: 1,
             look_ahead: crate::DEFAULT_LOOK_AHEAD,
             resync_window: crate::DEFAULT_RESYNC_WINDOW,
+            totp_resync_window: DEFAULT_TOTP_RESYNC_WINDOW,
         }
     }
 }
@@ -56,6 +67,14 @@ impl OathTokens {
             .with_resync_window(resync)?;
         self.look_ahead = look_ahead;
         self.resync_window = resync;
+        Ok(self)
+    }
+
+    /// How many TOTP steps each way a resynchronisation searches (at most
+    /// [`crate::MAX_HOTP_WINDOW`] / 2).
+    pub fn with_totp_resync_window(mut self, steps: u32) -> Result<Self, ConfigError> {
+        Hotp::default().with_resync_window(steps.saturating_mul(2))?;
+        self.totp_resync_window = steps;
         Ok(self)
     }
 
@@ -137,13 +156,71 @@ impl AppVerifier for OathTokens {
     ) -> Result<Option<AppMatch>, InputError> {
         match self.settings(&credential.parameters)? {
             Settings::Totp(_) => Err(InputError::InvalidSetting(
-                "TOTP tokens are not resynchronised: their window follows the clock",
+                "TOTP tokens are resynchronised at a time (AppVerifier::resync_at)",
             )),
             Settings::Hotp { hotp, counter } => {
                 let secret = Secret::from_secret_bytes(&credential.secret)?;
                 Ok(hotp.resync(&secret, first, second, next_counter(counter, after_step))?)
             }
         }
+    }
+
+    /// For TOTP: two consecutive codes in the steps within the resynchronisation
+    /// window of `now` (after `after_step`); the match's drift is its step less the
+    /// current one. A TOTP code of step `s` is the HOTP code of counter `s` (RFC
+    /// 6238, 4.2), so the HOTP search does the constant-time scan.
+    fn resync_at(
+        &self,
+        credential: &AppCredential,
+        first: &OneTimeCode,
+        second: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+    ) -> Result<Option<AppMatch>, InputError> {
+        let Settings::Totp(totp) = self.settings(&credential.parameters)? else {
+            return self.resync(credential, first, second, after_step);
+        };
+        let current = totp.step_at(now)?;
+        let window = u64::from(self.totp_resync_window);
+        let start = current
+            .saturating_sub(window)
+            .max(after_step.map_or(0, |s| s.saturating_add(1)));
+        let end = current.saturating_add(window);
+        if start >= end {
+            return Ok(None);
+        }
+        let span = u32::try_from(end - start).map_err(|_| ConfigError::Parameters)?;
+        let search = Hotp::new(totp.algorithm(), totp.digits())?.with_resync_window(span)?;
+        let secret = Secret::from_secret_bytes(&credential.secret)?;
+        Ok(search
+            .resync(&secret, first, second, start)?
+            .map(|m| AppMatch {
+                step: m.step,
+                drift: m.step as i64 - current as i64,
+            }))
+    }
+
+    /// TOTP tokens keep theirs; HOTP tokens move their counter instead.
+    fn keeps_drift(&self, credential: &AppCredential) -> bool {
+        matches!(self.settings(&credential.parameters), Ok(Settings::Totp(_)))
+    }
+
+    /// For TOTP: the window around `now` moved by `drift` steps.
+    fn verify_drifted(
+        &self,
+        credential: &AppCredential,
+        code: &OneTimeCode,
+        now: Timestamp,
+        after_step: Option<u64>,
+        drift: i64,
+    ) -> Result<Option<AppMatch>, InputError> {
+        let Settings::Totp(totp) = self.settings(&credential.parameters)? else {
+            return self.verify(credential, code, now, after_step);
+        };
+        let shift =
+            std::time::Duration::from_secs(drift.unsigned_abs().saturating_mul(totp.period()));
+        let at = if drift >= 0 { now + shift } else { now - shift };
+        self.verify(credential, code, at, after_step)
     }
 }
 
@@ -183,6 +260,87 @@ mod tests {
         assert_eq!(
             tokens.resync(&hotp, &at(40), &at(42), Some(9)).unwrap(),
             None
+        );
+    }
+
+    #[test]
+    fn drifted_totp_tokens_are_found_in_the_wider_window_and_checked_where_their_clock_is() {
+        let tokens = OathTokens::default().with_totp_resync_window(20).unwrap();
+        let totp_credential = credential("TOTP:SHA1:6:30");
+        let secret = Secret::from_bytes(b"12345678901234567890".to_vec()).unwrap();
+        let totp = Totp::default();
+        let now = Timestamp::from_unix_secs(1_000_020);
+        let current = totp.step_at(now).unwrap();
+        let at = |step: u64| totp.generate_at_step(&secret, step);
+        // 15 steps behind: found, with its drift; the pair's second step is the match.
+        let m = tokens
+            .resync_at(
+                &totp_credential,
+                &at(current - 16),
+                &at(current - 15),
+                now,
+                None,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.step, m.drift), (current - 15, -15));
+        // Only steps after the last accepted one; not past the window.
+        assert_eq!(
+            tokens
+                .resync_at(
+                    &totp_credential,
+                    &at(current - 16),
+                    &at(current - 15),
+                    now,
+                    Some(current - 15)
+                )
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            tokens
+                .resync_at(
+                    &totp_credential,
+                    &at(current + 25),
+                    &at(current + 26),
+                    now,
+                    None
+                )
+                .unwrap(),
+            None
+        );
+        // With the drift kept, the token's code of its own time passes; without, not.
+        let code = at(current + 12);
+        assert!(
+            tokens
+                .verify(&totp_credential, &code, now, None)
+                .unwrap()
+                .is_none()
+        );
+        let m = tokens
+            .verify_drifted(&totp_credential, &code, now, None, 12)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.step, current + 12);
+        assert!(
+            tokens
+                .verify_drifted(&totp_credential, &at(current - 7), now, None, -7)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            OathTokens::default()
+                .with_totp_resync_window(u32::MAX)
+                .is_err()
+        );
+        // HOTP tokens ignore a drift: their counter moved instead.
+        let hotp = credential("HOTP:SHA1:6:0");
+        let first = Hotp::default().generate(&secret, 0);
+        assert!(
+            tokens
+                .verify_drifted(&hotp, &first, now, None, 40)
+                .unwrap()
+                .is_some()
         );
     }
 

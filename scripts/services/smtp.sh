@@ -9,10 +9,13 @@
 #   MFA_TEST_SMTP_STARTTLS_PORT, MFA_TEST_SMTP_TLS_PORT        the authenticating servers
 #   MFA_TEST_SMTP_AUTH_MAILDIR                                 their Maildir (shared)
 #   MFA_TEST_SMTP_USER, MFA_TEST_SMTP_PASSWORD, MFA_TEST_SMTP_CA (PEM of the CA)
+#   MFA_TEST_DKIM_KEY (a throw-away RSA key, PKCS#1 PEM), MFA_TEST_DKIM_PUBLIC (its
+#   public key, base64 DER), MFA_TEST_DKIM_VERIFY (dkim_verify.py: dkimpy checks a
+#   message's signature against that key)
 # shellcheck shell=bash
 
 smtp_packages="openssl"
-smtp_pip="aiosmtpd"
+smtp_pip="aiosmtpd dkimpy"
 
 _smtp_pids=()
 
@@ -58,6 +61,11 @@ start_smtp() {
     mkdir -p "$dir/plain/"{tmp,new,cur} "$dir/auth/"{tmp,new,cur}
     python3 -c "import aiosmtpd" 2>/dev/null || { echo "smtp: aiosmtpd is missing (pip install aiosmtpd)" >&2; return 1; }
     _smtp_certificates "$dir" || { echo "smtp: openssl could not make the test certificates" >&2; return 1; }
+    python3 -c "import dkim" 2>/dev/null || { echo "smtp: dkimpy is missing (pip install dkimpy)" >&2; return 1; }
+    openssl genrsa -traditional -out "$dir/dkim.pem" 2048 >/dev/null 2>&1 \
+        || { echo "smtp: openssl could not make the DKIM key" >&2; return 1; }
+    export MFA_TEST_DKIM_KEY="$dir/dkim.pem" MFA_TEST_DKIM_VERIFY="$here/dkim_verify.py" MFA_TEST_DKIM_PUBLIC
+    MFA_TEST_DKIM_PUBLIC=$(openssl rsa -in "$dir/dkim.pem" -pubout -outform DER 2>/dev/null | base64 -w0)
 
     port=$(_smtp_free_port) || return 1
     python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$dir/plain" \
@@ -101,5 +109,6 @@ stop_smtp() {
     done
     _smtp_pids=()
     unset MFA_TEST_SMTP_PORT MFA_TEST_SMTP_MAILDIR MFA_TEST_SMTP_STARTTLS_PORT MFA_TEST_SMTP_TLS_PORT \
-        MFA_TEST_SMTP_AUTH_MAILDIR MFA_TEST_SMTP_USER MFA_TEST_SMTP_PASSWORD MFA_TEST_SMTP_CA
+        MFA_TEST_SMTP_AUTH_MAILDIR MFA_TEST_SMTP_USER MFA_TEST_SMTP_PASSWORD MFA_TEST_SMTP_CA \
+        MFA_TEST_DKIM_KEY MFA_TEST_DKIM_PUBLIC MFA_TEST_DKIM_VERIFY
 }

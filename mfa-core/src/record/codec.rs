@@ -14,6 +14,7 @@ use crate::delivery::Purpose;
 use crate::device::DeviceRecord;
 use crate::email::EmailAddress;
 use crate::error::StoreError;
+use crate::inventory::{Assignment, InventoryRecord, OathKind, StoredToken};
 use crate::method::{
     AccessPassId, AppCredential, ChallengeId, Extension, Method, MethodId, MethodName,
     MethodRecord, MethodStatus, PhoneMode, TokenSerial,
@@ -24,6 +25,7 @@ use crate::record::{
     Failures, ProofRecord, ProofSource, RecoveryCodeRecord, SendWindow, Undelivered, UserRecord,
     UserStatus,
 };
+use crate::user::UserId;
 
 /// The format written; a store holding another refuses to read it.
 const FORMAT: u8 = 2;
@@ -111,7 +113,117 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
         w.str(c.challenge_id.as_str());
         w.bytes(&c.state);
     }
+    write_inventory(&mut w, record.inventory.as_ref());
+    write_drifts(&mut w, record);
     w.0
+}
+
+/// Hardware tokens' drifts: a list of (method id, drift) for the non-zero ones.
+fn write_drifts(w: &mut Writer, record: &UserRecord) {
+    let drifted: Vec<_> = record
+        .methods
+        .iter()
+        .filter(|m| m.token_drift != 0)
+        .collect();
+    w.len(drifted.len());
+    for m in drifted {
+        w.str(m.id.as_str());
+        w.u64(m.token_drift as u64);
+    }
+}
+
+fn read_drifts(r: &mut Reader<'_>, methods: &mut [MethodRecord]) -> Result<(), StoreError> {
+    let drifts = r.list(|r| Ok((method_id(r.str()?)?, r.u64()? as i64)))?;
+    for (id, drift) in drifts {
+        let method = methods
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or_else(|| bad("token drift's method"))?;
+        method.token_drift = drift;
+    }
+    Ok(())
+}
+
+/// The inventory section: 0 (a user's record), 1 and a token, or 2 and an index page.
+fn write_inventory(w: &mut Writer, inventory: Option<&InventoryRecord>) {
+    match inventory {
+        None => w.u8(0),
+        Some(InventoryRecord::Token(t)) => {
+            w.u8(1);
+            w.str(t.serial.as_str());
+            w.u8(match t.kind {
+                OathKind::Totp => 0,
+                OathKind::Hotp => 1,
+            });
+            match &t.credential {
+                Some(c) => {
+                    w.u8(1);
+                    w.bytes(c.secret.expose());
+                    w.str(&c.parameters);
+                }
+                None => w.u8(0),
+            }
+            w.time(t.imported_at);
+            match &t.assigned {
+                Some(a) => {
+                    w.u8(1);
+                    w.str(a.user.as_str());
+                    w.time(a.at);
+                }
+                None => w.u8(0),
+            }
+            w.opt_time(t.retired_at);
+        }
+        Some(InventoryRecord::Index(serials)) => {
+            w.u8(2);
+            w.len(serials.len());
+            for s in serials {
+                w.str(s.as_str());
+            }
+        }
+    }
+}
+
+fn read_inventory(r: &mut Reader<'_>) -> Result<Option<InventoryRecord>, StoreError> {
+    let serial = |r: &mut Reader<'_>| TokenSerial::parse(r.str()?).map_err(|_| bad("token serial"));
+    Ok(match r.u8()? {
+        0 => None,
+        1 => {
+            let serial = serial(r)?;
+            let kind = match r.u8()? {
+                0 => OathKind::Totp,
+                1 => OathKind::Hotp,
+                _ => return Err(bad("token kind")),
+            };
+            let credential = match r.u8()? {
+                0 => None,
+                1 => Some(AppCredential {
+                    secret: SecretBytes::new(r.bytes()?.to_vec()),
+                    parameters: r.str()?.to_owned(),
+                }),
+                _ => return Err(bad("token credential")),
+            };
+            let imported_at = r.time()?;
+            let assigned = match r.u8()? {
+                0 => None,
+                1 => Some(Assignment {
+                    user: UserId::new(r.str()?).map_err(|_| bad("token holder"))?,
+                    at: r.time()?,
+                }),
+                _ => return Err(bad("token assignment")),
+            };
+            Some(InventoryRecord::Token(StoredToken {
+                serial,
+                kind,
+                credential,
+                imported_at,
+                assigned,
+                retired_at: r.opt_time()?,
+            }))
+        }
+        2 => Some(InventoryRecord::Index(r.list(serial)?)),
+        _ => return Err(bad("inventory")),
+    })
 }
 
 /// Passkey credentials: a list of (method id, credential id, counter, flags, last
@@ -302,6 +414,15 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
             })
         })?;
     }
+    // Absent in records written before the inventory existed.
+    let inventory = if r.0.is_empty() {
+        None
+    } else {
+        read_inventory(&mut r)?
+    };
+    if !r.0.is_empty() {
+        read_drifts(&mut r, &mut methods)?;
+    }
     if !r.0.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -319,6 +440,7 @@ pub fn decode(bytes: &[u8]) -> Result<UserRecord, StoreError> {
         locale,
         access_passes,
         passkey_ceremonies,
+        inventory,
     })
 }
 
@@ -487,6 +609,7 @@ fn read_method(r: &mut Reader<'_>) -> Result<MethodRecord, StoreError> {
         app_step,
         name: None,
         passkey: None,
+        token_drift: 0,
     })
 }
 
@@ -687,6 +810,7 @@ mod tests {
             app_step: None,
             name: name.map(|n| MethodName::parse(n).unwrap()),
             passkey: None,
+            token_drift: 0,
         };
         UserRecord {
             methods: vec![method("a1", Some("work phone")), method("a2", None)],
@@ -705,11 +829,66 @@ mod tests {
         let mut old = named_record();
         old.methods[0].name = None;
         let mut bytes = encode(&old);
+        // No inventory (a zero tag) and no token drifts (a zero count).
+        assert_eq!(bytes.split_off(bytes.len() - 3), [0, 0, 0]);
+        assert_eq!(
+            decode(&bytes).unwrap(),
+            old,
+            "without the inventory sections"
+        );
         // The empty names, passkeys and ceremonies sections: zero counts.
         assert_eq!(bytes.split_off(bytes.len() - 4), [0, 0, 0, 0]);
         assert_eq!(decode(&bytes).unwrap(), old, "without the passkey sections");
         assert_eq!(bytes.split_off(bytes.len() - 2), [0, 0]);
         assert_eq!(decode(&bytes).unwrap(), old, "without any appended section");
+    }
+
+    #[test]
+    fn token_drifts_and_inventory_records_round_trip_and_bad_ones_are_corrupt() {
+        let mut record = named_record();
+        record.methods[1].token_drift = -12;
+        let bytes = encode(&record);
+        assert_eq!(decode(&bytes).unwrap(), record);
+        // The drift's method id is the record's last string: point it elsewhere.
+        let id = record.methods[1].id.as_str().as_bytes().to_vec();
+        let at = bytes.windows(id.len()).rposition(|w| w == id).unwrap();
+        let mut orphan = bytes.clone();
+        orphan[at] = b'z';
+        assert!(decode(&orphan).is_err());
+
+        use crate::inventory::{Assignment, InventoryRecord, OathKind, StoredToken};
+        let token = UserRecord {
+            inventory: Some(InventoryRecord::Token(StoredToken {
+                serial: TokenSerial::parse("T-1").unwrap(),
+                kind: OathKind::Hotp,
+                credential: Some(AppCredential {
+                    secret: SecretBytes::new(vec![9; 20]),
+                    parameters: "HOTP:SHA1:6:0".into(),
+                }),
+                imported_at: Timestamp::from_unix_secs(5),
+                assigned: Some(Assignment {
+                    user: UserId::new("kari@example.no").unwrap(),
+                    at: Timestamp::from_unix_secs(6),
+                }),
+                retired_at: None,
+            })),
+            ..UserRecord::default()
+        };
+        let bytes = encode(&token);
+        assert_eq!(decode(&bytes).unwrap(), token);
+        // Cut anywhere before the (empty) drift section, the bytes never give the
+        // token back, nor panic.
+        for cut in 0..bytes.len() - 2 {
+            assert_ne!(decode(&bytes[..cut]).ok(), Some(token.clone()), "{cut}");
+        }
+        let index = UserRecord {
+            inventory: Some(InventoryRecord::Index(vec![
+                TokenSerial::parse("A").unwrap(),
+                TokenSerial::parse("B").unwrap(),
+            ])),
+            ..UserRecord::default()
+        };
+        assert_eq!(decode(&encode(&index)).unwrap(), index);
     }
 
     #[test]

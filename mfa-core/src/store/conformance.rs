@@ -126,6 +126,7 @@ properties! {
         several_hits_in_one_call_each_count,
         concurrent_hits_count_exactly,
         purge_forgets_expired_records_and_closed_windows,
+        inventory_records_round_trip_exactly,
     ]
     // EXTENSION POINT (lead): driver-level properties, an `Mfa` over the store. Each
     // is a `pub async fn name(store: impl Store + 'static)` in this module (or a
@@ -133,8 +134,14 @@ properties! {
     // here and `PROPERTIES`, `run_all` and `store_conformance!` pick it up.
     driver: [
         parallel_wrong_codes_over_the_store_stop_at_the_lockout,
+        concurrent_assignments_of_one_token_one_wins,
     ]
 }
+
+mod inventory;
+pub use inventory::{
+    concurrent_assignments_of_one_token_one_wins, inventory_records_round_trip_exactly,
+};
 
 // --- fixtures --------------------------------------------------------------------
 
@@ -189,6 +196,7 @@ fn method(method: Method, status: MethodStatus, offset: u64) -> MethodRecord {
         app_step: None,
         name: None,
         passkey: None,
+        token_drift: 0,
     }
 }
 
@@ -349,6 +357,7 @@ pub fn rich_record() -> UserRecord {
             challenge_id: challenges[3].id.clone(),
             state: vec![0, 1, 2, 255],
         }],
+        inventory: None,
         challenges,
         failures: Failures {
             count: 7,
