@@ -345,7 +345,7 @@ async fn a_policy_may_allow_several_passes_at_once() {
 async fn issue_several(w: &World, who: &UserId, n: usize) -> Vec<mfa_core::IssuedAccessPass> {
     let mut v = Vec::new();
     for _ in 0..n {
-        v.push(issue(&w, who, AccessPassOptions::once()).await);
+        v.push(issue(w, who, AccessPassOptions::once()).await);
     }
     v
 }
