@@ -377,6 +377,25 @@ fn records_written_before_passes_existed_still_decode() {
     assert_eq!(decode(&bytes).unwrap(), record);
 }
 
+/// Adds an SMS method to `n` with `proof`: sent, typed, completed.
+async fn add_sms(
+    w: &World,
+    who: &UserId,
+    n: &str,
+    proof: &mfa_core::Proof,
+) -> mfa_core::Completion {
+    let pending = w.mfa.add_method(who, sms(n), proof).await.unwrap();
+    let code = w.sms.last_code_to(&number(n)).unwrap();
+    assert!(
+        w.mfa
+            .verify(who, &pending.challenge_id, code.expose())
+            .await
+            .unwrap()
+            .is_approved()
+    );
+    w.mfa.complete(who, &pending.challenge_id).await.unwrap()
+}
+
 #[tokio::test]
 async fn the_first_method_set_up_after_a_pass_sign_in_makes_recovery_codes() {
     let w = world();
@@ -389,17 +408,7 @@ async fn the_first_method_set_up_after_a_pass_sign_in_makes_recovery_codes() {
     let signed_in = sign_in(&w, &kari, &issued.pass.expose()).await.unwrap();
 
     // Signed in with the pass, Kari sets up a new phone: her first active method.
-    let pending = w
-        .mfa
-        .add_method(&kari, sms("49876543"), &signed_in.proof)
-        .await
-        .unwrap();
-    let code = w.sms.last_code_to(&number("49876543")).unwrap();
-    w.mfa
-        .verify(&kari, &pending.challenge_id, code.expose())
-        .await
-        .unwrap();
-    let done = w.mfa.complete(&kari, &pending.challenge_id).await.unwrap();
+    let done = add_sms(&w, &kari, "49876543", &signed_in.proof).await;
 
     // As after a first enrollment, she now holds recovery codes, shown this once.
     let record = w.store.load(&kari).await.unwrap().unwrap().record;
@@ -419,17 +428,7 @@ async fn the_first_method_set_up_after_a_pass_sign_in_makes_recovery_codes() {
     assert_eq!(back.remaining, Policy::default().recovery_codes - 1);
 
     // A second method makes none, and leaves hers standing.
-    let pending = w
-        .mfa
-        .add_method(&kari, sms("47654321"), &back.proof)
-        .await
-        .unwrap();
-    let code = w.sms.last_code_to(&number("47654321")).unwrap();
-    w.mfa
-        .verify(&kari, &pending.challenge_id, code.expose())
-        .await
-        .unwrap();
-    let second = w.mfa.complete(&kari, &pending.challenge_id).await.unwrap();
+    let second = add_sms(&w, &kari, "47654321", &back.proof).await;
     assert!(second.recovery_codes.is_empty());
     assert!(
         w.mfa

@@ -4,13 +4,12 @@
 //! Pass or a recovery code's proof after an administrator's reset, and each of them
 //! leaves without a way back in if no codes are made.
 
-use super::{Ctx, Effect, complete, emit, recovery_hash};
+use super::{Ctx, Effect, complete, recovery_hash, replace_recovery_codes};
 use crate::code::RecoveryCode;
 use crate::error::Error;
-use crate::event::Event;
 use crate::method::{ChallengeId, MethodRecord};
 use crate::proof::Proof;
-use crate::record::{RecoveryCodeRecord, UserRecord};
+use crate::record::UserRecord;
 
 /// [`complete`], and when the method is the user's first active one, `codes` (drawn
 /// by the driver) become their recovery codes. `true`: the codes were kept, and are
@@ -27,19 +26,13 @@ pub fn complete_and_make_recovery_codes(
     let (method, proof) = complete(rec, id, minted, ctx, effects)?;
     let made = first && rec.is_enrolled() && !codes.is_empty();
     if made {
-        rec.recovery_codes = codes
+        // The proof the completion just minted is the one any new set of codes needs:
+        // the same rule and event as a later regeneration.
+        let hashes = codes
             .iter()
-            .map(|c| RecoveryCodeRecord {
-                hash: recovery_hash(ctx.key, ctx.user, c.as_bytes()),
-                used_at: None,
-            })
+            .map(|c| recovery_hash(ctx.key, ctx.user, c.as_bytes()))
             .collect();
-        emit(
-            effects,
-            Event::RecoveryCodesRegenerated {
-                user: ctx.user.clone(),
-            },
-        );
+        replace_recovery_codes(rec, &proof, hashes, ctx, effects)?;
     }
     Ok((method, proof, made))
 }
