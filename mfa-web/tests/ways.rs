@@ -691,3 +691,50 @@ async fn several_passkeys_each_named_and_a_passkey_steps_up() {
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("id=\"recovery-codes\""));
 }
+
+#[tokio::test]
+async fn after_a_reset_and_a_pass_the_json_apis_completion_carries_recovery_codes() {
+    let w = world();
+    let mut c = enrolled_by_sms(&w).await;
+    let csrf = c.get("/mfa/security").await.csrf();
+    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    w.mfa.reset_user(&kari()).await.unwrap();
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari(), AccessPassOptions::once())
+        .await
+        .unwrap();
+    c.login("kari@contoso.no").await;
+    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = c
+        .post_json(
+            "/mfa/api/access-pass",
+            &csrf,
+            json!({"code": issued.pass.expose()}),
+        )
+        .await;
+    assert_eq!(a.json()["result"], "signed_in", "{}", a.body);
+    c.post_json(
+        "/mfa/api/enroll",
+        &csrf,
+        json!({"kind": "sms", "number": "+4741234567"}),
+    )
+    .await;
+    let code = w.sms.last_code_to(&support::kari_phone()).unwrap();
+    c.post_json("/mfa/api/verify", &csrf, json!({"code": code.expose()}))
+        .await;
+    let a = c.post_json("/mfa/api/complete", &csrf, json!({})).await;
+    assert_eq!(a.json()["result"], "complete", "{}", a.body);
+    let codes = a.json()["recovery_codes"].as_array().unwrap().clone();
+    assert_eq!(codes.len(), Policy::default().recovery_codes, "{}", a.body);
+    assert!(
+        w.mfa
+            .verify_recovery_code(&kari(), codes[0].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
