@@ -20,8 +20,11 @@ pub const MAX_USER_ID_LEN: usize = 320;
 /// assert_eq!(user.as_str(), "kari.nordmann@example.no");
 /// assert!(UserId::username("kari").is_err());
 /// ```
+///
+/// Cheap to clone: the text is shared, so the events and records that name the user
+/// do not each copy it.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UserId(String);
+pub struct UserId(std::sync::Arc<str>);
 
 impl UserId {
     /// A user id taken as it is, after checking it is non-empty, not too long and printable.
@@ -38,7 +41,7 @@ impl UserId {
         if id.chars().any(char::is_control) {
             return Err(InputError::UserIdControlCharacter);
         }
-        Ok(UserId(id))
+        Ok(UserId(id.into()))
     }
 
     /// A username in the form `user@domain`: trimmed, lower-cased, and checked.
@@ -92,13 +95,13 @@ impl UserId {
                 "the domain is not a valid host name",
             ));
         }
-        Ok(UserId(folded))
+        Ok(UserId(folded.into()))
     }
 
     /// A key of the library's own (the hardware-token inventory's), which holds a
     /// control character so that no id from [`UserId::new`] can equal it.
     pub(crate) fn reserved(key: String) -> Self {
-        UserId(key)
+        UserId(key.into())
     }
 
     /// The id as text.
