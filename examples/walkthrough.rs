@@ -194,10 +194,8 @@ async fn main() -> Result<(), Error> {
     ));
 
     n.step("Recovery codes, for the day the phone is lost");
-    // The enrollment just completed is the proof this settings change needs.
-    let recovery = mfa
-        .regenerate_recovery_codes(&user, &completion.proof)
-        .await?;
+    // The first method's completion made them, in the same commit.
+    let recovery = &completion.recovery_codes;
     n.say(&format!(
         "Keep these {} recovery codes somewhere safe; each works once and they are shown only now:",
         recovery.len()

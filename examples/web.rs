@@ -7,7 +7,13 @@
 //! ```text
 //! cargo run --example web --features web      # then open http://127.0.0.1:3000
 //! PORT=8080 cargo run --example web --features web
+//! cargo run --example web --features web,passkey   # then open http://localhost:3000
 //! ```
+//!
+//! With the `passkey` feature the method page also offers a passkey, checked by
+//! webauthn-rs for the relying party `localhost`: open the pages as
+//! `http://localhost:PORT`, the origin the passkeys are bound to (browsers treat
+//! localhost as a secure context, so WebAuthn works there without TLS).
 //!
 //! Any user name written as `user@domain` signs in with the password `demo`. The
 //! session and device cookies are `Secure`: browsers keep those on
@@ -256,13 +262,25 @@ async fn main() -> Result<(), Error> {
     let mut policy = Policy::default();
     policy.app_name = "Contoso".to_owned();
     policy.countries.home = Some(47);
-    let mfa = Mfa::builder()
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    let port = listener.local_addr()?.port();
+    let builder = Mfa::builder()
         .sms(SmsDelivery::new(sms.clone()))
         .voice(voice.clone())
         .app(Totp::default())
         .issuer("Contoso")
-        .policy(policy)
-        .build()?;
+        .policy(policy);
+    // Passkeys are bound to the origin the browser shows: this one, on localhost.
+    #[cfg(feature = "passkey")]
+    let (builder, open) = {
+        let origin = format!("http://localhost:{port}");
+        let verifier = mfa::webauthn::WebauthnPasskeys::new("localhost", &origin, "Contoso")?;
+        (builder.passkeys(verifier), origin)
+    };
+    #[cfg(not(feature = "passkey"))]
+    let open = format!("http://127.0.0.1:{port}");
+    let mfa = builder.build()?;
     let web = MfaWeb::builder(Arc::new(mfa))
         .prefix("/mfa")
         .after_sign_in("/app")
@@ -285,9 +303,7 @@ async fn main() -> Result<(), Error> {
         .nest(web.prefix(), web.router())
         .layer(Extension(web.clone()))
         .layer(mfa::web::memory_sessions(Duration::from_secs(30 * 60)));
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
-    println!("Open http://{}/ (password: demo)", listener.local_addr()?);
+    println!("Open {open}/ (password: demo)");
     // With the connection's address, so sends are limited per client too.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     mfa::web::axum::serve(listener, service).await?;

@@ -4,7 +4,8 @@
 #![cfg(feature = "totp")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use mfa::Clock as _;
@@ -12,7 +13,7 @@ use mfa::totp::{KeyUri, Totp};
 use mfa::{
     Channel, DeliveryReport, Error, Event, ManualClock, MemoryDelivery, MemoryEvents, Method,
     MethodId, Mfa, NextStep, PhoneMode, PhoneNumber, PolicyError, ProviderCode, ReportStatus,
-    Timestamp, UserId, Verification,
+    UserId, Verification,
 };
 
 struct World {
@@ -27,9 +28,9 @@ struct World {
 }
 
 async fn world(with_app: bool) -> World {
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
-    let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let voice = MemoryDelivery::with_clock(Arc::new(clock.clone()));
+    let clock = support::clock();
+    let sms = support::phone_on(&clock);
+    let voice = support::phone_on(&clock);
     let events = MemoryEvents::new();
     let mfa = Mfa::builder()
         .clock(clock.clone())
@@ -39,23 +40,9 @@ async fn world(with_app: bool) -> World {
         .events(events.clone())
         .build()
         .unwrap();
-    let user = UserId::username("kari@example.no").unwrap();
-    let number = PhoneNumber::parse("+47 412 34 567").unwrap();
-    let pending = mfa
-        .begin_enrollment(
-            &user,
-            Method::AuthenticationPhone {
-                number: number.clone(),
-                mode: PhoneMode::Sms,
-            },
-        )
-        .await
-        .unwrap();
-    let code = sms.last_code_to(&number).unwrap();
-    mfa.verify(&user, &pending.challenge_id, code.expose())
-        .await
-        .unwrap();
-    let done = mfa.complete(&user, &pending.challenge_id).await.unwrap();
+    let user = support::kari();
+    let number = support::kari_phone();
+    let done = support::enroll_by_sms(&mfa, &sms, &user, &number).await;
     let mut app = None;
     if with_app {
         let pending = mfa

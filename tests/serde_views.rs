@@ -3,10 +3,12 @@
 #![cfg(all(feature = "serde", feature = "totp"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use mfa::totp::Totp;
 use mfa::{
-    ChallengeId, Event, ManualClock, MemoryDelivery, MemoryEvents, Method, MethodRecord, Mfa,
-    Pending, PhoneMode, PhoneNumber, Policy, Timestamp, UserId, Verification,
+    ChallengeId, Event, MemoryEvents, Method, MethodRecord, Mfa, Pending, PhoneNumber, Policy,
+    UserId, Verification,
 };
 
 macro_rules! json {
@@ -17,8 +19,8 @@ macro_rules! json {
 
 #[tokio::test]
 async fn views_serialize_without_secrets_or_codes() {
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
-    let sms = MemoryDelivery::with_clock(std::sync::Arc::new(clock.clone()));
+    let clock = support::clock();
+    let sms = support::phone_on(&clock);
     let events = MemoryEvents::new();
     let mfa = Mfa::builder()
         .clock(clock.clone())
@@ -27,18 +29,12 @@ async fn views_serialize_without_secrets_or_codes() {
         .events(events.clone())
         .build()
         .unwrap();
-    let user = UserId::username("kari@example.no").unwrap();
-    let number = PhoneNumber::parse("+47 412 34 567").unwrap();
+    let user = support::kari();
+    let number = support::kari_phone();
 
     // An SMS enrollment: the code sent is nowhere in the view.
     let pending = mfa
-        .begin_enrollment(
-            &user,
-            Method::AuthenticationPhone {
-                number: number.clone(),
-                mode: PhoneMode::Sms,
-            },
-        )
+        .begin_enrollment(&user, support::sms_to(&number))
         .await
         .unwrap();
     let code = sms.last_code_to(&number).unwrap();

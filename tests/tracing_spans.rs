@@ -4,15 +4,14 @@
 #![cfg(all(feature = "tracing", feature = "totp"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mfa::totp::Totp;
-use mfa::{
-    ManualClock, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Timestamp, TracingEvents,
-    UserId,
-};
+use mfa::{Method, Mfa, TracingEvents};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Metadata, Subscriber};
@@ -67,8 +66,8 @@ async fn a_journey_leaves_no_code_secret_or_number_in_the_trace() {
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
 
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
-    let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
+    let clock = support::clock();
+    let sms = support::phone_on(&clock);
     let mfa = Mfa::builder()
         .clock(clock.clone())
         .sms(sms.clone())
@@ -76,18 +75,12 @@ async fn a_journey_leaves_no_code_secret_or_number_in_the_trace() {
         .events(TracingEvents)
         .build()
         .unwrap();
-    let user = UserId::username("kari@example.no").unwrap();
-    let number = PhoneNumber::parse("+47 412 34 567").unwrap();
+    let user = support::kari();
+    let number = support::kari_phone();
     let mut secrets: Vec<String> = Vec::new();
 
     let pending = mfa
-        .begin_enrollment(
-            &user,
-            Method::AuthenticationPhone {
-                number: number.clone(),
-                mode: PhoneMode::Sms,
-            },
-        )
+        .begin_enrollment(&user, support::sms_to(&number))
         .await
         .unwrap();
     let code = sms.last_code_to(&number).unwrap();

@@ -3,19 +3,19 @@
 #![cfg(all(feature = "sms", feature = "voice"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use mfa::sms::{MemorySms, SmsDelivery};
 use mfa::voice::{CallScript, Language, ScriptOptions};
-use mfa::{
-    Locale, ManualClock, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Timestamp, UserId,
-};
+use mfa::{Locale, Method, Mfa, PhoneMode, PhoneNumber, UserId};
 
 #[tokio::test]
 async fn each_user_gets_texts_and_calls_in_their_own_language() {
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
+    let clock = support::clock();
     let sms = MemorySms::with_clock(Arc::new(clock.clone()));
-    let voice = MemoryDelivery::with_clock(Arc::new(clock.clone()));
+    let voice = support::phone_on(&clock);
     let mfa = Mfa::builder()
         .clock(clock.clone())
         .sms(SmsDelivery::new(sms.clone()))
@@ -24,7 +24,7 @@ async fn each_user_gets_texts_and_calls_in_their_own_language() {
         .unwrap();
     assert_eq!(mfa.policy().locale, "en");
 
-    let kari = UserId::username("kari@example.no").unwrap();
+    let kari = support::kari();
     let ada = UserId::username("ada@example.com").unwrap();
     mfa.set_locale(&kari, Some(Locale::parse("nb_NO").unwrap()))
         .await
@@ -35,18 +35,12 @@ async fn each_user_gets_texts_and_calls_in_their_own_language() {
     );
     assert_eq!(mfa.locale(&ada).await.unwrap(), None);
 
-    let kari_phone = PhoneNumber::parse("+47 412 34 567").unwrap();
+    let kari_phone = support::kari_phone();
     let ada_phone = PhoneNumber::parse("+47 412 34 568").unwrap();
     for (user, number) in [(&kari, &kari_phone), (&ada, &ada_phone)] {
-        mfa.begin_enrollment(
-            user,
-            Method::AuthenticationPhone {
-                number: number.clone(),
-                mode: PhoneMode::Sms,
-            },
-        )
-        .await
-        .unwrap();
+        mfa.begin_enrollment(user, support::sms_to(number))
+            .await
+            .unwrap();
     }
     let kari_text = sms.last_text_to(&kari_phone).unwrap();
     let ada_text = sms.last_text_to(&ada_phone).unwrap();

@@ -263,6 +263,16 @@ pub enum Event {
         /// The token.
         serial: crate::method::TokenSerial,
     },
+    /// The user gave a method a new name. The name is not carried: users name
+    /// methods after people and places ("Kari's iPhone"); the method's id finds it.
+    MethodRenamed {
+        /// Whose method.
+        user: UserId,
+        /// The renamed method.
+        method_id: MethodId,
+        /// Its kind.
+        method: MethodKind,
+    },
 }
 
 /// Why a request was refused (or closed): [`Event::Refused`].

@@ -40,6 +40,8 @@ pub use inventory::drop_token;
 
 mod access_pass;
 pub use access_pass::{issue_access_pass, revoke_access_pass, use_access_pass};
+mod first_method;
+pub use first_method::complete_and_make_recovery_codes;
 
 /// How long an authenticator app enrollment waits for its first code (time to scan).
 pub const APP_ENROLLMENT_WINDOW: Duration = Duration::from_secs(10 * 60);
@@ -1324,6 +1326,15 @@ pub fn rename_method(
         return Err(Error::NotFound(Missing::Method));
     };
     target.name = Some(name);
+    let method = target.method.kind();
+    emit(
+        effects,
+        Event::MethodRenamed {
+            user: ctx.user.clone(),
+            method_id: method_id.clone(),
+            method,
+        },
+    );
     Ok(())
 }
 

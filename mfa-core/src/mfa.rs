@@ -105,6 +105,10 @@ pub struct Completion {
     /// Proof of the factor just shown, for the next settings change (recovery codes,
     /// say) within the re-authentication window.
     pub proof: Proof,
+    /// The recovery codes the user's first active method made, to show this once;
+    /// empty when the user had a method already. Made whatever proof the setup
+    /// used, so a user onboarded with a Temporary Access Pass gets them too.
+    pub recovery_codes: Vec<RecoveryCode>,
 }
 
 /// A successful recovery-code sign-in.
@@ -785,7 +789,8 @@ impl Mfa {
 
     /// "Authentication is complete. Click Complete": the verified method becomes active
     /// (and default when it is the user's first). The answer carries a proof of the
-    /// factor just shown, for setting up recovery codes or another method.
+    /// factor just shown, for another method, and when the method is the user's
+    /// first active one, their recovery codes to show once.
     #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.complete", skip_all, fields(user = %user, challenge = %challenge), ret, err(level = "warn", Display)))]
     pub async fn complete(
         &self,
@@ -793,12 +798,20 @@ impl Mfa {
         challenge: &ChallengeId,
     ) -> Result<Completion, Error> {
         let fresh = self.fresh_proof();
-        let ((method, proof), _) = self
+        let codes: Vec<RecoveryCode> = (0..self.policy.recovery_codes)
+            .map(|_| RecoveryCode::generate(self.rng.as_ref()))
+            .collect();
+        let ((method, proof, made), _) = self
             .run(user, |rec, ctx, fx| {
-                machine::complete(rec, challenge, &fresh, ctx, fx)
+                machine::complete_and_make_recovery_codes(rec, challenge, &fresh, &codes, ctx, fx)
             })
             .await?;
-        Ok(Completion { method, proof })
+        let recovery_codes = if made { codes } else { Vec::new() };
+        Ok(Completion {
+            method,
+            proof,
+            recovery_codes,
+        })
     }
 
     /// Makes another active method the default; needs a proof.

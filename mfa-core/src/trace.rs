@@ -58,6 +58,7 @@ fn name(event: &Event) -> &'static str {
         Event::UserReset { .. } => "user_reset",
         Event::DeliveryReported { .. } => "delivery_reported",
         Event::DeliveryAttempt { .. } => "delivery_attempt",
+        Event::MethodRenamed { .. } => "method_renamed",
         _ => "other",
     }
 }

@@ -3,38 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use mfa_core::{
-    Error, Event, LimitScope, ManualClock, MemoryDelivery, MemoryEvents, Method, Mfa, PhoneMode,
-    PhoneNumber, PolicyError, RequestContext, Timestamp, UserId,
+    Error, Event, LimitScope, Method, PhoneMode, PhoneNumber, PolicyError, RequestContext,
+    Timestamp, UserId,
 };
-
-struct World {
-    mfa: Mfa,
-    clock: ManualClock,
-    sms: MemoryDelivery,
-    events: MemoryEvents,
-}
-
-fn world() -> World {
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
-    let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let events = MemoryEvents::new();
-    let mfa = Mfa::builder()
-        .clock(clock.clone())
-        .sms(sms.clone())
-        .events(events.clone())
-        .build()
-        .unwrap();
-    World {
-        mfa,
-        clock,
-        sms,
-        events,
-    }
-}
+use support::world;
 
 fn phone(i: u32) -> Method {
     Method::AuthenticationPhone {

@@ -3,46 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use mfa_core::device::MAX_DEVICES;
 use mfa_core::record::{decode, encode};
 use mfa_core::{
-    CallOutcome, Error, ManualClock, MemoryDelivery, MemoryStore, Method, Mfa, Missing, PhoneMode,
-    PhoneNumber, Policy, PolicyError, Proof, Store, Timestamp, UserId,
+    CallOutcome, Error, Method, Missing, PhoneMode, PhoneNumber, Policy, PolicyError, Proof, Store,
+    UserId,
 };
+use support::{World, world_with};
 
-struct World {
-    mfa: Mfa,
-    clock: ManualClock,
-    sms: MemoryDelivery,
-    voice: MemoryDelivery,
-    store: MemoryStore,
-}
-
+/// Devices are remembered for a week here.
 fn world() -> World {
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
-    let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let voice = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let store = MemoryStore::new();
     let mut policy = Policy::default();
     policy.remember_device_for = Duration::from_secs(7 * 24 * 3600);
-    let mfa = Mfa::builder()
-        .store(store.clone())
-        .clock(clock.clone())
-        .sms(sms.clone())
-        .voice(voice.clone())
-        .policy(policy)
-        .build()
-        .unwrap();
-    World {
-        mfa,
-        clock,
-        sms,
-        voice,
-        store,
-    }
+    world_with(policy)
 }
 
 fn kari() -> UserId {
@@ -226,19 +203,7 @@ async fn a_policy_may_turn_remembering_off_and_not_past_a_year() {
     policy.remember_device_for = Duration::from_secs(366 * 24 * 3600);
     assert!(policy.validate().is_err());
     policy.remember_device_for = Duration::ZERO;
-    let voice = MemoryDelivery::new();
-    let mfa = Mfa::builder()
-        .voice(voice.clone())
-        .policy(policy)
-        .build()
-        .unwrap();
-    let w = World {
-        mfa,
-        clock: ManualClock::new(Timestamp::EPOCH),
-        sms: MemoryDelivery::new(),
-        voice,
-        store: MemoryStore::new(),
-    };
+    let w = world_with(policy);
     let user = kari();
     let proof = enroll(&w, &user).await;
     assert!(matches!(

@@ -2,53 +2,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use mfa_core::{
     CallConfirmation, CallOutcome, ChallengeStatus, CountryPolicy, DeliveryError,
-    DeliveryErrorKind, Error, Event, Extension, InputError, ManualClock, MemoryDelivery,
-    MemoryEvents, MemoryStore, Method, MethodKind, MethodStatus, Mfa, PhoneMode, PhoneNumber,
-    Policy, PolicyError, Proof, Purpose, Status, Timestamp, UserId, Verification,
+    DeliveryErrorKind, Error, Event, Extension, InputError, MemoryDelivery, Method, MethodKind,
+    MethodStatus, Mfa, PhoneMode, PhoneNumber, Policy, PolicyError, Proof, Purpose, Status,
+    Timestamp, UserId, Verification,
 };
-
-struct World {
-    mfa: Arc<Mfa>,
-    store: MemoryStore,
-    clock: ManualClock,
-    sms: MemoryDelivery,
-    voice: MemoryDelivery,
-    events: MemoryEvents,
-}
-
-fn world_with(policy: Policy) -> World {
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_767_225_600));
-    let sms = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let voice = MemoryDelivery::with_clock(Arc::new(clock.clone()));
-    let events = MemoryEvents::new();
-    let store = MemoryStore::new();
-    let mfa = Mfa::builder()
-        .store(store.clone())
-        .clock(clock.clone())
-        .sms(sms.clone())
-        .voice(voice.clone())
-        .events(events.clone())
-        .policy(policy)
-        .build()
-        .unwrap();
-    World {
-        mfa: Arc::new(mfa),
-        store,
-        clock,
-        sms,
-        voice,
-        events,
-    }
-}
-
-fn world() -> World {
-    world_with(Policy::default())
-}
+use support::{World, sms_to, world, world_with};
 
 fn kari() -> UserId {
     UserId::username("Kari.Nordmann@example.no").unwrap()
@@ -58,33 +22,13 @@ fn mobile() -> PhoneNumber {
     PhoneNumber::from_parts(47, "412 34 567").unwrap()
 }
 
-fn sms_to(number: PhoneNumber) -> Method {
-    Method::AuthenticationPhone {
-        number,
-        mode: PhoneMode::Sms,
-    }
-}
-
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// Enrolls `user` by SMS and returns the world's approved-then-completed state.
+/// Enrolls `user` by SMS to the mobile.
 async fn enroll_by_sms(w: &World, user: &UserId) {
-    let pending = w
-        .mfa
-        .begin_enrollment(user, sms_to(mobile()))
-        .await
-        .unwrap();
-    let code = w.sms.last_code_to(&mobile()).unwrap();
-    assert!(
-        (w.mfa
-            .verify(user, &pending.challenge_id, code.expose())
-            .await
-            .unwrap())
-        .is_approved()
-    );
-    w.mfa.complete(user, &pending.challenge_id).await.unwrap();
+    support::enroll_by_sms(w, user, &mobile()).await;
 }
 
 /// Signs in by SMS and returns the proof the redeemed sign-in carries.
@@ -829,6 +773,93 @@ async fn the_last_method_cannot_be_removed_but_others_can() {
     assert!(
         left[0].is_default,
         "the default passes to the remaining method"
+    );
+}
+
+#[tokio::test]
+async fn a_method_is_renamed_with_a_proof_to_a_name_no_other_method_has() {
+    let w = world();
+    let user = kari();
+    enroll_by_sms(&w, &user).await;
+    let sms_id = w.mfa.methods(&user).await.unwrap()[0].id.clone();
+    let stale = sign_in(&w, &user).await;
+    w.clock.advance(secs(601));
+    assert!(matches!(
+        w.mfa
+            .rename_method(&user, &sms_id, "Kari's phone", &stale)
+            .await,
+        Err(Error::Policy(PolicyError::ReauthenticationRequired))
+    ));
+    let proof = sign_in(&w, &user).await;
+    w.mfa
+        .rename_method(&user, &sms_id, "  Kari's phone ", &proof)
+        .await
+        .unwrap();
+    let renamed = &w.mfa.methods(&user).await.unwrap()[0];
+    assert_eq!(renamed.name.as_ref().unwrap().as_str(), "Kari's phone");
+
+    // A second method may not take the name, in any case; a bad name is typed.
+    w.voice.answer_calls_with(Some(CallOutcome::Confirmed));
+    let office = Method::OfficePhone {
+        number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
+        extension: None,
+    };
+    let pending = w.mfa.add_method(&user, office, &proof).await.unwrap();
+    let office_id = w
+        .mfa
+        .complete(&user, &pending.challenge_id)
+        .await
+        .unwrap()
+        .method
+        .id;
+    assert!(matches!(
+        w.mfa
+            .rename_method(&user, &office_id, "KARI'S PHONE", &proof)
+            .await,
+        Err(Error::Policy(PolicyError::NameTaken))
+    ));
+    for bad in [
+        "",
+        "   ",
+        "a\u{202e}b",
+        &"x".repeat(65),
+        &"y".repeat(100_000),
+    ] {
+        assert!(matches!(
+            w.mfa.rename_method(&user, &office_id, bad, &proof).await,
+            Err(Error::Input(InputError::InvalidMethodName))
+        ));
+    }
+    // Renaming a method to its own name again is fine; an unknown id is not found.
+    w.mfa
+        .rename_method(&user, &sms_id, "kari's phone", &proof)
+        .await
+        .unwrap();
+    let unknown = mfa_core::MethodId::parse("m-unknown").unwrap();
+    assert!(matches!(
+        w.mfa.rename_method(&user, &unknown, "Desk", &proof).await,
+        Err(Error::NotFound(_))
+    ));
+    w.mfa
+        .rename_method(&user, &office_id, "Desk", &proof)
+        .await
+        .unwrap();
+
+    // The event names the method, never the name (names may be personal).
+    let events = w.events.events();
+    let renamed: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, Event::MethodRenamed { .. }))
+        .collect();
+    assert_eq!(renamed.len(), 3, "{events:?}");
+    assert!(matches!(
+        renamed[2],
+        Event::MethodRenamed { method_id, method: MethodKind::OfficePhone, .. } if *method_id == office_id
+    ));
+    let shown = format!("{events:?}");
+    assert!(
+        !shown.contains("Kari's") && !shown.contains("Desk"),
+        "{shown}"
     );
 }
 

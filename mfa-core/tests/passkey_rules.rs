@@ -5,16 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use mfa_core::event::Event;
 use mfa_core::record::MAX_OPEN_CHALLENGES;
 use mfa_core::{
-    Ceremony, Error, ManualClock, MemoryEvents, MemoryStore, Method, Mfa, PasskeyAssertion,
-    PasskeyCredential, PasskeyError, PasskeyUser, PasskeyVerifier, Policy, Refusal, Store,
-    Timestamp, UserId, Verification,
+    Ceremony, Error, Method, PasskeyAssertion, PasskeyCredential, PasskeyError, PasskeyUser,
+    PasskeyVerifier, Policy, Refusal, Store, UserId, Verification,
 };
+use support::{World, world_built};
 
 /// Answers are `id,counter,uv,backup` (or `malformed`, `rejected`, `failed`).
 #[derive(Debug)]
@@ -98,32 +99,9 @@ impl PasskeyVerifier for TrustingVerifier {
     }
 }
 
-struct World {
-    mfa: Mfa,
-    clock: ManualClock,
-    store: Arc<MemoryStore>,
-    events: MemoryEvents,
-}
-
+/// The usual world, with a passkey verifier that trusts every answer.
 fn world(policy: Policy) -> World {
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_750_000_000));
-    let store = Arc::new(MemoryStore::new());
-    let events = MemoryEvents::default();
-    let shared: Arc<dyn Store> = store.clone();
-    let mfa = Mfa::builder()
-        .shared_store(shared)
-        .clock(clock.clone())
-        .events(events.clone())
-        .policy(policy)
-        .passkeys(TrustingVerifier)
-        .build()
-        .unwrap();
-    World {
-        mfa,
-        clock,
-        store,
-        events,
-    }
+    world_built(policy, |b| b.passkeys(TrustingVerifier))
 }
 
 fn user() -> UserId {

@@ -8,8 +8,8 @@ mod support;
 use mfa_core::event::Event;
 use mfa_core::{
     Clock, Error, InputError, ManualClock, MemoryDelivery, MemoryEvents, MemoryStore, Method,
-    MethodKind, MethodStatus, Mfa, PhoneMode, PhoneNumber, Policy, Proof, Purpose, Refusal,
-    Timestamp, UserId, Verification,
+    MethodKind, MethodStatus, Mfa, PasskeyCredential, PhoneMode, PhoneNumber, Policy, Proof,
+    Purpose, Refusal, Timestamp, UserId, Verification,
 };
 use mfa_passkey::WebauthnPasskeys;
 use support::{ORIGIN, RP_ID, SoftPasskey, allowed};
@@ -120,6 +120,24 @@ async fn register(w: &World, user: &UserId, key: &SoftPasskey, name: &str, proof
     let done = w.mfa.complete(user, &pending.challenge_id).await.unwrap();
     assert_eq!(done.method.method, Method::Passkey);
     assert_eq!(done.method.name.as_ref().unwrap().as_str(), name);
+}
+
+/// `user` starts a sign-in and answers the options with `key`: the core's answer.
+async fn sign_in_with(w: &World, user: &UserId, key: &mut SoftPasskey) -> Verification {
+    let sign_in = w.mfa.challenge(user).await.unwrap();
+    let answer = key.sign_in(sign_in.passkey_options.as_ref().unwrap(), ORIGIN);
+    w.mfa
+        .verify_passkey(user, &sign_in.challenge_id, &answer)
+        .await
+        .unwrap()
+}
+
+/// What the record keeps of `user`'s first method, a passkey.
+async fn first_passkey(w: &World, user: &UserId) -> PasskeyCredential {
+    w.mfa.methods(user).await.unwrap()[0]
+        .passkey
+        .clone()
+        .unwrap()
 }
 
 fn refused(w: &World, reason: Refusal) -> bool {
@@ -326,33 +344,17 @@ async fn a_cloned_authenticator_whose_counter_goes_back_is_refused() {
     register(&w, &alice(), &key, "security key", None).await;
     let clone = key.clone();
     for _ in 0..3 {
-        let sign_in = w.mfa.challenge(&alice()).await.unwrap();
-        let answer = key.sign_in(sign_in.passkey_options.as_ref().unwrap(), ORIGIN);
-        assert!(
-            w.mfa
-                .verify_passkey(&alice(), &sign_in.challenge_id, &answer)
-                .await
-                .unwrap()
-                .is_approved()
-        );
+        assert!(sign_in_with(&w, &alice(), &mut key).await.is_approved());
     }
     // The clone's counter is behind the original's: it signs correctly, but refused.
     let mut clone = clone;
-    let sign_in = w.mfa.challenge(&alice()).await.unwrap();
-    let answer = clone.sign_in(sign_in.passkey_options.as_ref().unwrap(), ORIGIN);
     assert!(matches!(
-        w.mfa
-            .verify_passkey(&alice(), &sign_in.challenge_id, &answer)
-            .await
-            .unwrap(),
+        sign_in_with(&w, &alice(), &mut clone).await,
         Verification::Rejected { .. }
     ));
     assert!(refused(&w, Refusal::PasskeyCounterRegressed));
     assert!(!refused(&w, Refusal::PasskeyRejected));
-    let stored = w.mfa.methods(&alice()).await.unwrap()[0]
-        .passkey
-        .clone()
-        .unwrap();
+    let stored = first_passkey(&w, &alice()).await;
     assert_eq!(
         stored.counter, 4,
         "the counter is not moved by a refused answer"
@@ -364,40 +366,20 @@ async fn a_cloned_authenticator_whose_counter_goes_back_is_refused() {
     synced.backup_eligible = true;
     synced.backed_up = true;
     register(&w, &alice(), &synced, "synced", None).await;
-    let stored = w.mfa.methods(&alice()).await.unwrap()[0]
-        .passkey
-        .clone()
-        .unwrap();
+    let stored = first_passkey(&w, &alice()).await;
     assert!(
         stored.backup_eligible && stored.backup_state,
         "backup state kept"
     );
     assert_eq!(stored.counter, 0);
     for _ in 0..2 {
-        let sign_in = w.mfa.challenge(&alice()).await.unwrap();
-        let answer = synced.sign_in(sign_in.passkey_options.as_ref().unwrap(), ORIGIN);
-        assert!(
-            w.mfa
-                .verify_passkey(&alice(), &sign_in.challenge_id, &answer)
-                .await
-                .unwrap()
-                .is_approved()
-        );
+        assert!(sign_in_with(&w, &alice(), &mut synced).await.is_approved());
     }
     // Its backup state changes (it stopped syncing): kept.
     synced.backed_up = false;
-    let sign_in = w.mfa.challenge(&alice()).await.unwrap();
-    let answer = synced.sign_in(sign_in.passkey_options.as_ref().unwrap(), ORIGIN);
-    let v = w
-        .mfa
-        .verify_passkey(&alice(), &sign_in.challenge_id, &answer)
-        .await
-        .unwrap();
+    let v = sign_in_with(&w, &alice(), &mut synced).await;
     assert!(v.is_approved(), "{v:?}");
-    let stored = w.mfa.methods(&alice()).await.unwrap()[0]
-        .passkey
-        .clone()
-        .unwrap();
+    let stored = first_passkey(&w, &alice()).await;
     assert!(!stored.backup_state);
 }
 
@@ -536,13 +518,8 @@ async fn user_verification_is_required_by_policy() {
     let mut key = SoftPasskey::new(11);
     register(&w, &bob(), &key, "key", None).await;
     key.user_verified = false;
-    let sign_in = w.mfa.challenge(&bob()).await.unwrap();
-    let answer = key.sign_in(sign_in.passkey_options.as_ref().unwrap(), ORIGIN);
     assert!(matches!(
-        w.mfa
-            .verify_passkey(&bob(), &sign_in.challenge_id, &answer)
-            .await
-            .unwrap(),
+        sign_in_with(&w, &bob(), &mut key).await,
         Verification::Rejected { .. }
     ));
     // Without a verifier the method is not offered.

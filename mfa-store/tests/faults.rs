@@ -186,57 +186,10 @@ async fn sign_in_through_outage(store: Arc<dyn Store>, stop: impl FnOnce(), star
     );
 }
 
+/// The PostgreSQL store the outage tests use (short timeouts, so a stopped server
+/// answers quickly), with the commands that stop and start its server.
 #[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
-async fn postgres_stopped_mid_sign_in_refuses_then_signs_in_once() {
-    let _one_at_a_time = OUTAGE.lock().await;
-    let store = mfa_store::PostgresStore::connect_with(
-        &env("MFA_TEST_POSTGRES_URL"),
-        keys(),
-        mfa_store::postgres::PoolOptions {
-            max_size: 4,
-            timeout: Duration::from_secs(2),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let (stop, start) = (
-        env("MFA_TEST_POSTGRES_STOP"),
-        env("MFA_TEST_POSTGRES_START"),
-    );
-    let guard = Restart(Some(start.clone()));
-    sign_in_through_outage(Arc::new(store), || sh(&stop), || sh(&start)).await;
-    std::mem::forget(guard);
-}
-
-#[cfg(feature = "redis")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Redis: run bash scripts/test.sh"]
-async fn redis_stopped_mid_sign_in_refuses_then_signs_in_once() {
-    let _one_at_a_time = OUTAGE.lock().await;
-    let store = mfa_store::RedisStore::connect_with(
-        &env("MFA_TEST_REDIS_URL"),
-        keys(),
-        mfa_store::redis::RedisOptions {
-            timeout: Duration::from_secs(2),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let (stop, start) = (env("MFA_TEST_REDIS_STOP"), env("MFA_TEST_REDIS_START"));
-    let guard = Restart(Some(start.clone()));
-    sign_in_through_outage(Arc::new(store), || sh(&stop), || sh(&start)).await;
-    std::mem::forget(guard);
-}
-
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
-async fn postgres_stopped_mid_step_fails_closed_then_continues() {
-    let _one_at_a_time = OUTAGE.lock().await;
+async fn postgres() -> (mfa_store::PostgresStore, String, String) {
     let options = mfa_store::postgres::PoolOptions {
         max_size: 4,
         timeout: Duration::from_secs(2),
@@ -246,19 +199,16 @@ async fn postgres_stopped_mid_step_fails_closed_then_continues() {
         mfa_store::PostgresStore::connect_with(&env("MFA_TEST_POSTGRES_URL"), keys(), options)
             .await
             .unwrap();
-    step_through_outage(
-        &store,
-        &env("MFA_TEST_POSTGRES_STOP"),
-        &env("MFA_TEST_POSTGRES_START"),
+    (
+        store,
+        env("MFA_TEST_POSTGRES_STOP"),
+        env("MFA_TEST_POSTGRES_START"),
     )
-    .await;
 }
 
+/// The Redis store the outage tests use, with the commands that stop and start it.
 #[cfg(feature = "redis")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Redis: run bash scripts/test.sh"]
-async fn redis_stopped_mid_step_fails_closed_then_continues() {
-    let _one_at_a_time = OUTAGE.lock().await;
+async fn redis() -> (mfa_store::RedisStore, String, String) {
     let options = mfa_store::redis::RedisOptions {
         timeout: Duration::from_secs(2),
         ..Default::default()
@@ -266,22 +216,62 @@ async fn redis_stopped_mid_step_fails_closed_then_continues() {
     let store = mfa_store::RedisStore::connect_with(&env("MFA_TEST_REDIS_URL"), keys(), options)
         .await
         .unwrap();
-    step_through_outage(
-        &store,
-        &env("MFA_TEST_REDIS_STOP"),
-        &env("MFA_TEST_REDIS_START"),
+    (
+        store,
+        env("MFA_TEST_REDIS_STOP"),
+        env("MFA_TEST_REDIS_START"),
     )
-    .await;
 }
 
-/// SQLite: another process holds the database's write lock between a load and its
-/// commit. The commit and hits fail as unavailable after the busy timeout and write
-/// nothing (reads go on: WAL readers do not wait for writers); once the lock is
-/// released the same commit lands.
-#[cfg(feature = "sqlite")]
+/// A sign-in through `Mfa` while `stop` and `start` take the server away and back;
+/// the server is started again if the journey fails half-way.
+async fn sign_in_through_server_outage(store: Arc<dyn Store>, stop: String, start: String) {
+    let guard = Restart(Some(start.clone()));
+    sign_in_through_outage(store, || sh(&stop), || sh(&start)).await;
+    std::mem::forget(guard);
+}
+
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_locked_mid_step_fails_closed_then_continues() {
-    let dir = std::env::temp_dir().join(format!("mfa-store-fault-{}", std::process::id()));
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn postgres_stopped_mid_sign_in_refuses_then_signs_in_once() {
+    let _one_at_a_time = OUTAGE.lock().await;
+    let (store, stop, start) = postgres().await;
+    sign_in_through_server_outage(Arc::new(store), stop, start).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: run bash scripts/test.sh"]
+async fn redis_stopped_mid_sign_in_refuses_then_signs_in_once() {
+    let _one_at_a_time = OUTAGE.lock().await;
+    let (store, stop, start) = redis().await;
+    sign_in_through_server_outage(Arc::new(store), stop, start).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn postgres_stopped_mid_step_fails_closed_then_continues() {
+    let _one_at_a_time = OUTAGE.lock().await;
+    let (store, stop, start) = postgres().await;
+    step_through_outage(&store, &stop, &start).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Redis: run bash scripts/test.sh"]
+async fn redis_stopped_mid_step_fails_closed_then_continues() {
+    let _one_at_a_time = OUTAGE.lock().await;
+    let (store, stop, start) = redis().await;
+    step_through_outage(&store, &stop, &start).await;
+}
+
+/// A SQLite store in a fresh file named after `test`, with a short busy timeout so a
+/// held lock answers quickly; the file's path, for a second connection to lock it.
+#[cfg(feature = "sqlite")]
+fn sqlite(test: &str) -> (mfa_store::SqliteStore, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("mfa-store-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("locked.db");
     let store = mfa_store::SqliteStore::open_with(
@@ -291,6 +281,17 @@ async fn sqlite_locked_mid_step_fails_closed_then_continues() {
         mfa_store::V1Data::Refuse,
     )
     .unwrap();
+    (store, path)
+}
+
+/// SQLite: another process holds the database's write lock between a load and its
+/// commit. The commit and hits fail as unavailable after the busy timeout and write
+/// nothing (reads go on: WAL readers do not wait for writers); once the lock is
+/// released the same commit lands.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_mid_step_fails_closed_then_continues() {
+    let (store, path) = sqlite("fault");
     let user = fresh_user("fault-sqlite");
     store.commit(&user, None, enrolled().clone()).await.unwrap();
     let loaded = store.load(&user).await.unwrap().unwrap();
@@ -319,16 +320,7 @@ async fn sqlite_locked_mid_step_fails_closed_then_continues() {
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_locked_mid_sign_in_refuses_then_signs_in_once() {
-    let dir = std::env::temp_dir().join(format!("mfa-store-fault-mfa-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("locked.db");
-    let store = mfa_store::SqliteStore::open_with(
-        &path,
-        keys(),
-        Duration::from_millis(200),
-        mfa_store::V1Data::Refuse,
-    )
-    .unwrap();
+    let (store, path) = sqlite("fault-mfa");
     let other = std::sync::Mutex::new(rusqlite::Connection::open(&path).unwrap());
     sign_in_through_outage(
         Arc::new(store),

@@ -11,19 +11,19 @@
 #![cfg(feature = "sip-tls")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mfa_core::{
-    CallOutcome, ChallengeId, Channel, Content, Delivery, DeliveryError, DeliveryRequest,
-    Destination, PhoneNumber, Purpose, UserId,
-};
+use mfa_core::{CallOutcome, Delivery, DeliveryError, DeliveryRequest, UserId};
 use mfa_voice::ScriptOptions;
 use mfa_voice::sip::rustls::{self, RootCertStore};
 use mfa_voice::sip::{SipCall, SipConfig, SipVoice, TlsClient};
+use support::{header, office_call};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::time::timeout;
@@ -33,21 +33,11 @@ use webrtc_srtp::context::Context;
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
 fn request() -> DeliveryRequest {
-    DeliveryRequest {
-        challenge_id: ChallengeId::parse("rekey-test").unwrap(),
-        user: UserId::username("kari@example.no").unwrap(),
-        channel: Channel::Voice,
-        destination: Destination {
-            number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
-            extension: None,
-        },
-        content: Content::ConfirmByKey,
-        purpose: Purpose::SignIn,
-        expires_in: Duration::from_secs(300),
-        locale: "en".into(),
-        app_name: "Contoso".into(),
-        cost_notice: None,
-    }
+    office_call(
+        "rekey-test",
+        UserId::username("kari@example.no").unwrap(),
+        None,
+    )
 }
 
 async fn whole_call(voice: &SipVoice) -> Result<SipCall, DeliveryError> {
@@ -57,13 +47,6 @@ async fn whole_call(voice: &SipVoice) -> Result<SipCall, DeliveryError> {
         Some(error) => Err(error.clone()),
         None => Ok(call),
     }
-}
-
-fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
-    message.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 /// A TLS listener on loopback with a certificate from a CA made for the test, and the

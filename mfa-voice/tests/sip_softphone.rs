@@ -8,6 +8,8 @@
 #![cfg(feature = "sip")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
 
+mod support;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +22,7 @@ use mfa_core::{
 };
 use mfa_voice::sip::{Clip, Codec, Prompts, SipConfig, SipVoice, read_wav};
 use mfa_voice::{Language, ScriptOptions};
+use support::free_udp_port;
 
 /// One baresip softphone: answers every call, records what it hears, presses keys
 /// when told.
@@ -29,14 +32,6 @@ struct Softphone {
     console: SocketAddr,
     recordings: PathBuf,
     log: PathBuf,
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A minute of silence as 16-bit PCM WAV: what the softphone's microphone plays

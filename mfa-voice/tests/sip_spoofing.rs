@@ -11,18 +11,16 @@
 #![cfg(feature = "sip")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
 
+mod support;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mfa_core::{
-    CallOutcome, ChallengeId, Channel, Content, Delivery, DeliveryError, DeliveryErrorKind,
-    DeliveryRequest, Destination, PhoneNumber, Purpose, UserId,
-};
+use mfa_core::{CallOutcome, Delivery, DeliveryError, DeliveryErrorKind, DeliveryRequest, UserId};
 use mfa_voice::ScriptOptions;
 use mfa_voice::sip::{MediaSource, SipCall, SipConfig, SipVoice};
+use support::{Sipp, header, office_call};
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
@@ -38,34 +36,17 @@ async fn whole_call(voice: &SipVoice) -> Result<SipCall, DeliveryError> {
 }
 
 fn request() -> DeliveryRequest {
-    DeliveryRequest {
-        challenge_id: ChallengeId::parse("spoof-test").unwrap(),
-        user: UserId::username("kari@example.no").unwrap(),
-        channel: Channel::Voice,
-        destination: Destination {
-            number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
-            extension: None,
-        },
-        content: Content::ConfirmByKey,
-        purpose: Purpose::SignIn,
-        expires_in: Duration::from_secs(300),
-        locale: "en".into(),
-        app_name: "Contoso".into(),
-        cost_notice: None,
-    }
+    office_call(
+        "spoof-test",
+        UserId::username("kari@example.no").unwrap(),
+        None,
+    )
 }
 
 fn options(key_timeout: Duration) -> ScriptOptions {
     let mut o = ScriptOptions::default();
     o.key_timeout = key_timeout;
     o
-}
-
-fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
-    message.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 /// The RTP port our offer names.
@@ -160,6 +141,63 @@ fn callee_request(
     .into_bytes()
 }
 
+/// What an attacker who sniffed the signalling knows of a dialog: our SIP address, and
+/// its Call-ID and tags.
+struct Sniffed<'a> {
+    us: SocketAddr,
+    caller: &'a str,
+    callee: &'a str,
+    call_id: &'a str,
+}
+
+/// From a port of its own, the attacker re-INVITEs the media to itself, then hangs
+/// up, with the dialog's Call-ID and tags and CSeqs from `cseq`: the media must not
+/// move, and neither request be answered within `answer_wait`.
+async fn forge_reinvite_and_bye(
+    d: Sniffed<'_>,
+    cseq: u32,
+    sdp_version: u32,
+    answer_wait: Duration,
+) {
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let attacker_media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let attacker_addr = attacker.local_addr().unwrap();
+    let forged_invite = callee_request(
+        "INVITE",
+        d.us,
+        attacker_addr,
+        "z9hG4bKforged1",
+        d.callee,
+        d.caller,
+        d.call_id,
+        cseq,
+        &sdp(attacker_media.local_addr().unwrap(), sdp_version),
+    );
+    attacker.send_to(&forged_invite, d.us).await.unwrap();
+    assert!(
+        next_datagram(&attacker_media, Duration::from_secs(1))
+            .await
+            .is_none(),
+        "a forged re-INVITE moved the media"
+    );
+    let forged_bye = callee_request(
+        "BYE",
+        d.us,
+        attacker_addr,
+        "z9hG4bKforged2",
+        d.callee,
+        d.caller,
+        d.call_id,
+        cseq + 1,
+        "",
+    );
+    attacker.send_to(&forged_bye, d.us).await.unwrap();
+    assert!(
+        next_datagram(&attacker, answer_wait).await.is_none(),
+        "a forged request was answered"
+    );
+}
+
 /// The dialog as the scripted PBX sees it once it has answered.
 struct Answered {
     /// Our SIP address.
@@ -224,8 +262,6 @@ async fn forged_in_dialog_requests_from_another_port_change_nothing() {
     let pbx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let phone_media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let moved_media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let attacker_media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let voice = SipVoice::new(
         SipConfig::new(pbx.local_addr().unwrap(), "pbx.example")
             .t1(Duration::from_millis(50))
@@ -252,43 +288,13 @@ async fn forged_in_dialog_requests_from_another_port_change_nothing() {
     );
 
     // The attacker moves the media to itself, then hangs up.
-    let attacker_addr = attacker.local_addr().unwrap();
-    let forged_invite = callee_request(
-        "INVITE",
+    let sniffed = Sniffed {
         us,
-        attacker_addr,
-        "z9hG4bKforged1",
-        &callee,
-        &caller,
-        &call_id,
-        1,
-        &sdp(attacker_media.local_addr().unwrap(), 2),
-    );
-    attacker.send_to(&forged_invite, us).await.unwrap();
-    assert!(
-        next_datagram(&attacker_media, Duration::from_secs(1))
-            .await
-            .is_none(),
-        "a forged re-INVITE moved the media"
-    );
-    let forged_bye = callee_request(
-        "BYE",
-        us,
-        attacker_addr,
-        "z9hG4bKforged2",
-        &callee,
-        &caller,
-        &call_id,
-        2,
-        "",
-    );
-    attacker.send_to(&forged_bye, us).await.unwrap();
-    assert!(
-        next_datagram(&attacker, Duration::from_secs(1))
-            .await
-            .is_none(),
-        "a forged request was answered"
-    );
+        caller: &caller,
+        callee: &callee,
+        call_id: &call_id,
+    };
+    forge_reinvite_and_bye(sniffed, 1, 2, Duration::from_secs(1)).await;
     assert!(!call.is_finished(), "a forged BYE ended the call");
     assert!(
         next_datagram(&phone_media, Duration::from_secs(5))
@@ -463,74 +469,6 @@ impl Drop for Tap {
     }
 }
 
-/// SIPp as the office phone, on free loopback ports, for one call.
-struct Sipp {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Sipp {
-    fn start(scenario: &str) -> Sipp {
-        let sipp = std::env::var("MFA_SIPP")
-            .expect("MFA_SIPP is not set: run the SIP tests through scripts/test.sh");
-        let scenario_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/sipp")
-            .join(format!("{scenario}.xml"));
-        let free = || {
-            std::net::UdpSocket::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let (port, media_port) = (free(), free());
-        let tmp = std::env::var("MFA_TEST_TMP")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| std::env::temp_dir());
-        let child = Command::new(sipp)
-            .arg("-sf")
-            .arg(&scenario_path)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
-            .args(["-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"])
-            .arg("-trace_msg")
-            .arg("-message_file")
-            .arg(tmp.join(format!("sipp-{scenario}-{port}.log")))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp starts");
-        Sipp {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-
-    /// Waits (up to 30 s) for SIPp to finish its call; true when it ran as written.
-    fn finished_as_scripted(mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// The office phone answers and never presses a key; an attacker sprays `#` at our
 /// media port from another socket. The call must end without a key (no approval).
 #[tokio::test]
@@ -637,45 +575,13 @@ async fn forged_requests_during_a_real_call_change_nothing() {
     let caller = header(&ack, "From").unwrap().to_owned();
     let callee = header(&ack, "To").unwrap().to_owned();
     let call_id = header(&ack, "Call-ID").unwrap().to_owned();
-    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let attacker_media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let attacker_addr = attacker.local_addr().unwrap();
-    let forged_invite = callee_request(
-        "INVITE",
+    let sniffed = Sniffed {
         us,
-        attacker_addr,
-        "z9hG4bKforged1",
-        &callee,
-        &caller,
-        &call_id,
-        7,
-        &sdp(attacker_media.local_addr().unwrap(), 9),
-    );
-    attacker.send_to(&forged_invite, us).await.unwrap();
-    assert!(
-        next_datagram(&attacker_media, Duration::from_secs(1))
-            .await
-            .is_none(),
-        "a forged re-INVITE moved the media"
-    );
-    let forged_bye = callee_request(
-        "BYE",
-        us,
-        attacker_addr,
-        "z9hG4bKforged2",
-        &callee,
-        &caller,
-        &call_id,
-        8,
-        "",
-    );
-    attacker.send_to(&forged_bye, us).await.unwrap();
-    assert!(
-        next_datagram(&attacker, Duration::from_millis(100))
-            .await
-            .is_none(),
-        "a forged request was answered"
-    );
+        caller: &caller,
+        callee: &callee,
+        call_id: &call_id,
+    };
+    forge_reinvite_and_bye(sniffed, 7, 9, Duration::from_millis(100)).await;
     let receipt = timeout(Duration::from_secs(30), call)
         .await
         .expect("the call ends")

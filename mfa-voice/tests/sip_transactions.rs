@@ -6,32 +6,22 @@
 #![cfg(feature = "sip")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test fixtures
 
+mod support;
+
 use std::time::Duration;
 
-use mfa_core::{
-    ChallengeId, Channel, Content, Delivery, DeliveryErrorKind, DeliveryRequest, Destination,
-    PhoneNumber, Purpose, UserId,
-};
+use mfa_core::{Delivery, DeliveryErrorKind, DeliveryRequest, UserId};
 use mfa_voice::sip::{SipConfig, SipVoice};
+use support::{header, office_call};
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 fn request() -> DeliveryRequest {
-    DeliveryRequest {
-        challenge_id: ChallengeId::parse("tx-test").unwrap(),
-        user: UserId::username("kari@example.no").unwrap(),
-        channel: Channel::Voice,
-        destination: Destination {
-            number: PhoneNumber::parse("+47 22 12 34 56").unwrap(),
-            extension: None,
-        },
-        content: Content::ConfirmByKey,
-        purpose: Purpose::SignIn,
-        expires_in: Duration::from_secs(300),
-        locale: "en".into(),
-        app_name: "Contoso".into(),
-        cost_notice: None,
-    }
+    office_call(
+        "tx-test",
+        UserId::username("kari@example.no").unwrap(),
+        None,
+    )
 }
 
 /// Receives datagrams until `quiet` passes without one.
@@ -42,13 +32,6 @@ async fn receive_all(peer: &UdpSocket, quiet: Duration) -> Vec<(Vec<u8>, std::ne
         got.push((buf[..n].to_vec(), from));
     }
     got
-}
-
-fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
-    message.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 /// A response to `request` (its Via, From, To, Call-ID and CSeq), with `to_tag`.

@@ -210,7 +210,7 @@ pub(crate) struct Outcome {
 pub(crate) struct Completed {
     /// The method, as the user sees it.
     pub described: String,
-    /// New recovery codes, to show this once (the first enrollment makes them).
+    /// New recovery codes, to show this once (the user's first active method makes them).
     pub recovery_codes: Vec<String>,
     /// Where the application wants the browser next, when the first enrollment
     /// signed the user in.
@@ -685,8 +685,8 @@ impl Visit {
         Ok(true)
     }
 
-    /// "Complete": the method becomes active. The first enrollment signs the user in
-    /// and makes recovery codes, shown once.
+    /// "Complete": the method becomes active. The first enrollment signs the user in;
+    /// the user's first active method brings recovery codes, shown once.
     pub async fn complete(&mut self) -> Result<Completed, Problem> {
         let (c, id) = self.answering_now()?;
         if !c.verified {
@@ -700,13 +700,12 @@ impl Visit {
         let now = mfa.now();
         self.flow.proof = Some(HeldProof::new(&done.proof, now));
         self.flow.challenge = None;
-        let mut recovery_codes = Vec::new();
+        // The core makes them with the user's first active method, however it was
+        // reached: enrolling after the password, or adding one after a pass sign-in.
+        let recovery_codes = done.recovery_codes.iter().map(|c| c.expose()).collect();
         let mut next = None;
         if c.step == Step::Enroll {
             next = Some(self.web.inner.after_sign_in.clone());
-            if let Ok(codes) = mfa.regenerate_recovery_codes(&self.user, &done.proof).await {
-                recovery_codes = codes.iter().map(|c| c.expose()).collect();
-            }
             self.finish(Some(done.method.method.kind()), false, true)
                 .await?;
         }
@@ -791,6 +790,16 @@ impl Visit {
         let id = MethodId::parse(method).map_err(|_| Problem::NothingOpen)?;
         self.mfa
             .remove_method(&self.user, &id, &proof)
+            .await
+            .map_err(|e| Problem::from_error(&e))
+    }
+
+    /// Gives a method a new name, unique among the user's methods.
+    pub async fn rename(&mut self, method: &str, name: &str) -> Result<(), Problem> {
+        let proof = self.require_proof()?;
+        let id = MethodId::parse(method).map_err(|_| Problem::NothingOpen)?;
+        self.mfa
+            .rename_method(&self.user, &id, name, &proof)
             .await
             .map_err(|e| Problem::from_error(&e))
     }

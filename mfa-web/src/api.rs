@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/recovery", post(recovery))
         .route("/methods/default", post(set_default))
         .route("/methods/remove", post(remove))
+        .route("/methods/rename", post(rename))
         .route("/recovery-codes", post(regenerate))
         .route("/devices/forget", post(forget_device))
 }
@@ -120,6 +121,9 @@ pub struct ApiMethod {
     pub is_default: bool,
     /// Blocked after a fraud report.
     pub blocked: bool,
+    /// The name the user gave it, if any (`api/methods/rename` changes it).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The method chosen on the method page.
@@ -232,6 +236,15 @@ pub struct MethodRequest {
     pub id: String,
 }
 
+/// `POST api/methods/rename`: a method's new name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenameRequest {
+    /// The method's id.
+    pub id: String,
+    /// The name to give it: 1 to 64 characters, unique among the user's methods.
+    pub name: String,
+}
+
 /// A passed check or completion.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiChecked {
@@ -320,6 +333,7 @@ async fn snapshot(v: &mut Visit) -> Result<ApiState, Problem> {
             label: describe_record(m, v.lang),
             is_default: m.is_default,
             blocked: m.status == MethodStatus::Blocked,
+            name: m.name.as_ref().map(|n| n.as_str().to_owned()),
         })
         .collect();
     Ok(ApiState {
@@ -569,6 +583,20 @@ async fn remove(
         Err(r) => return r,
     };
     let result = v.remove(&req.id).await;
+    answer(v, result).await
+}
+
+async fn rename(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<RenameRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.rename(&req.id, &req.name).await;
     answer(v, result).await
 }
 

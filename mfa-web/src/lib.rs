@@ -28,7 +28,7 @@ mod views;
 pub use api::{
     ApiChallenge, ApiChecked, ApiEnrolled, ApiError, ApiMethod, ApiProvisioning, ApiResult,
     ApiStage, ApiState, CodeRequest, EnrollKind, EnrollRequest, MethodRequest, PasskeyRequest,
-    SignInRequest,
+    RenameRequest, SignInRequest,
 };
 pub use flow::{Answering, Step};
 pub use guard::{Denied, FreshSecondFactor, SecondFactor};

@@ -47,6 +47,7 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/security/change-number", get(change_number_page))
         .route("/security/default", post(set_default))
         .route("/security/remove", post(remove))
+        .route("/security/rename", post(rename))
         .route("/security/recovery-codes", post(regenerate))
         .route("/security/devices/forget", post(forget_device))
         .route("/security/language", post(set_locale))
@@ -152,6 +153,14 @@ impl std::fmt::Debug for AccessPassForm {
 struct MethodIdForm {
     csrf: Option<String>,
     method: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RenameForm {
+    csrf: Option<String>,
+    method: String,
+    name: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -644,6 +653,20 @@ async fn remove(
         Err(r) => return r,
     };
     let result = v.remove(f.method.as_deref().unwrap_or_default()).await;
+    changed(v, result).await
+}
+
+async fn rename(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Form(f): Form<RenameForm>,
+) -> Response {
+    let mut v = match posted(&web, session, &headers, f.csrf.as_deref()).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.rename(&f.method, &f.name).await;
     changed(v, result).await
 }
 

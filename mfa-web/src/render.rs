@@ -376,6 +376,11 @@ pub(crate) async fn render_security(
                 m.method,
                 mfa_core::Method::AuthenticationPhone { .. } | mfa_core::Method::OfficePhone { .. }
             ),
+            name: m
+                .name
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default(),
         })
         .collect();
     let devices = devices

@@ -149,6 +149,8 @@ pub(crate) struct MethodRow {
     pub is_default: bool,
     pub blocked: bool,
     pub phone: bool,
+    /// The name the user gave it, or empty.
+    pub name: String,
 }
 
 /// A remembered device on the security-info page.

@@ -1,8 +1,10 @@
 //! A real browser walks the guide: headless Chromium, driven over WebDriver (plain
 //! HTTP through reqwest), against the router on a loopback port. It enrolls by SMS
 //! (the code read from the memory SMS backend), signs out, signs in with a code and
-//! "don't ask again", comes back without a code, revokes the device, and adds the
-//! authenticator app from the manual key on the page. Every page is screenshot into
+//! "don't ask again", comes back without a code, revokes the device, adds the
+//! authenticator app from the manual key on the page, sets up email (the code read
+//! from the memory email backend, as the SMS one is), renames it, and signs in with an
+//! emailed code by "sign in another way". Every page is screenshot into
 //! the run's temporary folder, and the test fails on a page without `lang` or with a
 //! form field without a label.
 
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use support::{World, kari_phone, world, world_with_verifier};
+use support::{World, kari_email, kari_phone, world_with, world_with_verifier};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -284,10 +286,37 @@ async fn type_sms_code(b: &Browser, w: &World, remember: bool) {
         .await;
 }
 
+/// Answers the code page with the latest emailed code.
+async fn type_email_code(b: &Browser, w: &World) {
+    let code = w.email.last_code_to(&kari_email()).unwrap();
+    b.type_in("#code", code.expose()).await;
+    b.click("form[action='/mfa/verify'] button[type=submit]")
+        .await;
+}
+
+/// The id of Kari's email method.
+async fn email_method_id(w: &World) -> String {
+    let methods = w
+        .mfa
+        .methods(&mfa_core::UserId::new("kari@contoso.no").unwrap())
+        .await
+        .unwrap();
+    methods
+        .iter()
+        .find(|m| matches!(m.method, mfa_core::Method::Email { .. }))
+        .expect("an email method")
+        .id
+        .as_str()
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium: run bash scripts/test.sh"]
 async fn a_browser_walks_the_guide() {
-    let w = world();
+    // Email is a restricted channel: this service's policy allows it.
+    let mut policy = mfa_core::Policy::default();
+    policy.allow_email = true;
+    let w = world_with(policy);
     let base = serve(&w).await;
     let mut b = browser("browser").await;
     b.base = base;
@@ -396,7 +425,48 @@ async fn a_browser_walks_the_guide() {
     assert!(b.body().await.contains("Authenticator app"));
     b.page("security-info-with-app").await;
 
-    // The revoked device asks for a code again.
+    // Set up email: the code is read from the memory email backend.
+    let emails = w.email.sent().len();
+    b.click("#add-method").await;
+    b.type_in("#address", "kari@contoso.no").await;
+    b.click("button[value=email]").await;
+    assert_eq!(b.path().await, "/mfa/verify");
+    assert!(b.body().await.contains("We have sent an email"));
+    assert_eq!(w.email.sent().len(), emails + 1);
+    b.page("email-code").await;
+    type_email_code(&b, &w).await;
+    assert!(b.body().await.contains("Verified"));
+    b.click("#complete").await;
+    b.click("#continue").await;
+    assert_eq!(b.path().await, "/mfa/security");
+
+    // Rename it on the security-info page.
+    let email_id = email_method_id(&w).await;
+    b.tick(&format!("#rename-{email_id} summary")).await;
+    b.type_in(&format!("#name-{email_id}"), "Work mail").await;
+    b.click(&format!(
+        "form[action='/mfa/security/rename'] input[value='{email_id}'] ~ button"
+    ))
+    .await;
+    assert_eq!(b.path().await, "/mfa/security");
+    assert!(b.body().await.contains("(Work mail)"), "{}", b.body().await);
+    b.page("security-info-renamed").await;
+
+    // The revoked device asks for a code again; "sign in another way": email.
+    sign_out(&b).await;
+    sign_in_with_password(&b).await;
+    assert_eq!(b.path().await, "/mfa/sign-in");
+    b.tick("details summary").await;
+    b.click(&format!(
+        "form[action='/mfa/sign-in'] input[value='{email_id}'] + button"
+    ))
+    .await;
+    assert_eq!(b.path().await, "/mfa/verify");
+    assert_eq!(w.email.sent().len(), emails + 2);
+    b.page("sign-in-email").await;
+    type_email_code(&b, &w).await;
+    assert_eq!(b.path().await, "/app");
+    assert!(b.body().await.contains("Welcome, kari@contoso.no"));
     sign_out(&b).await;
     sign_in_with_password(&b).await;
     assert_eq!(b.path().await, "/mfa/sign-in");
@@ -414,8 +484,8 @@ async fn a_browser_walks_the_guide() {
 /// Passkeys in a real browser: Chromium's virtual authenticator (WebDriver's WebAuthn
 /// extension) registers a passkey through the pages and signs in with it, checked by
 /// webauthn-rs (`mfa_passkey::WebauthnPasskeys`) behind mfa-core's trait. Then the
-/// passkey is "lost": an administrator's Temporary Access Pass signs in once, and a
-/// phone is set up with its proof. WebAuthn needs a secure context: the pages are
+/// passkey is "lost": an administrator resets the user, a Temporary Access Pass signs
+/// in once, and a phone is set up with its proof, bringing new recovery codes. WebAuthn needs a secure context: the pages are
 /// served as http://localhost (the relying party id), which browsers treat as one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium: run bash scripts/test.sh"]
@@ -494,8 +564,13 @@ async fn passkey_journey(b: std::sync::Arc<Browser>, w: World) {
     assert_eq!(b.path().await, "/app", "{}", b.body().await);
     assert!(b.body().await.contains("Welcome, kari@contoso.no"));
 
-    // The device with the passkey is lost: the administrator issues a pass.
+    // The device with the passkey is lost, and with it everything: the administrator
+    // resets Kari and issues a pass.
     sign_out(b).await;
+    w.mfa
+        .reset_user(&mfa_core::UserId::new("kari@contoso.no").unwrap())
+        .await
+        .unwrap();
     let issued = w
         .mfa
         .issue_access_pass(
@@ -505,7 +580,8 @@ async fn passkey_journey(b: std::sync::Arc<Browser>, w: World) {
         .await
         .unwrap();
     sign_in_with_password(b).await;
-    b.tick("details summary").await;
+    // No method left: the enrollment page, which offers the pass.
+    assert_eq!(b.path().await, "/mfa/enroll");
     b.click("a[href='/mfa/sign-in/access-pass']").await;
     assert_eq!(b.path().await, "/mfa/sign-in/access-pass");
     b.page("access-pass").await;
@@ -518,6 +594,9 @@ async fn passkey_journey(b: std::sync::Arc<Browser>, w: World) {
     type_sms_code(b, &w, false).await;
     assert!(b.body().await.contains("Verified"));
     b.click("#complete").await;
+    // Her first method again: the recovery codes are shown, as at the first enrollment.
+    assert!(b.exists("#recovery-codes li").await, "{}", b.body().await);
+    b.page("complete-after-access-pass").await;
     b.click("#continue").await;
     assert_eq!(b.path().await, "/mfa/security");
     assert!(b.body().await.contains("••••••67"));

@@ -1243,3 +1243,147 @@ async fn an_expired_code_says_so_and_offers_a_new_start() {
     assert_eq!(c.get("/app").await.location(), "/mfa");
     assert_eq!(c.get("/mfa").await.location(), "/mfa/enroll");
 }
+
+#[tokio::test]
+async fn a_method_is_renamed_on_the_security_page_and_by_json() {
+    let w = world();
+    let mut c = enrolled_by_sms(&w).await;
+    let kari = mfa_core::UserId::new("kari@contoso.no").unwrap();
+    let id = w.mfa.methods(&kari).await.unwrap()[0]
+        .id
+        .as_str()
+        .to_owned();
+    let page = c.get("/mfa/security").await;
+    let csrf = page.csrf();
+    assert!(
+        page.body
+            .contains(&format!("<label for=\"name-{id}\">Name</label>")),
+        "{}",
+        page.body
+    );
+    let a = c
+        .post(
+            "/mfa/security/rename",
+            &[("method", &id), ("name", "Phone")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "no CSRF token, no change");
+
+    // Named, and shown escaped on the security page.
+    let a = c
+        .post(
+            "/mfa/security/rename",
+            &[
+                ("csrf", &csrf),
+                ("method", &id),
+                ("name", "Kari's <b>phone</b>"),
+            ],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/security", "{}", a.body);
+    let page = c.get("/mfa/security").await;
+    assert!(
+        page.body.contains("&#60;b&#62;phone&#60;/b&#62;"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<b>phone</b>"));
+    assert_eq!(
+        w.mfa.methods(&kari).await.unwrap()[0]
+            .name
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "Kari's <b>phone</b>"
+    );
+    for bad in ["", &"x".repeat(65)] {
+        let a = c
+            .post(
+                "/mfa/security/rename",
+                &[("csrf", &csrf), ("method", &id), ("name", bad)],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+        assert!(a.body.contains("Give a name of 1 to 64 characters."));
+    }
+
+    // A second phone by JSON; it may not take the first one's name.
+    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = mfa_core::PhoneNumber::parse("+4790000001").unwrap();
+    c.post_json(
+        "/mfa/api/enroll",
+        &csrf,
+        json!({"kind": "sms", "number": "+4790000001"}),
+    )
+    .await;
+    let code = w.sms.last_code_to(&second).unwrap();
+    c.post_json("/mfa/api/verify", &csrf, json!({"code": code.expose()}))
+        .await;
+    c.post_json("/mfa/api/complete", &csrf, json!({})).await;
+    let state = c.get("/mfa/api/state").await.json();
+    let second_id = state["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] != id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = c
+        .post_json(
+            "/mfa/api/methods/rename",
+            &csrf,
+            json!({"id": second_id, "name": "KARI'S <B>PHONE</B>"}),
+        )
+        .await;
+    assert_eq!(a.json()["error"], "name_taken", "{}", a.body);
+    let a = c
+        .post_json(
+            "/mfa/api/methods/rename",
+            &csrf,
+            json!({"id": second_id, "name": "Work phone"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let renamed = a.json()["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == second_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(renamed["name"], "Work phone");
+
+    // Past the window: a rename needs a step-up, on the page and by JSON.
+    w.clock.advance(Duration::from_secs(11 * 60));
+    let a = c
+        .post_json(
+            "/mfa/api/methods/rename",
+            &csrf,
+            json!({"id": second_id, "name": "Old phone"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.json()["error"], "step_up_needed");
+    let csrf = c.get("/mfa/security").await.csrf();
+    let a = c
+        .post(
+            "/mfa/security/rename",
+            &[("csrf", &csrf), ("method", &id), ("name", "Old phone")],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/step-up");
+    let names: Vec<_> = w
+        .mfa
+        .methods(&kari)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.name.map(|n| n.as_str().to_owned()))
+        .collect();
+    assert!(!names.contains(&"Old phone".to_owned()), "{names:?}");
+}

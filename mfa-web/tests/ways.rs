@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use mfa_core::{AccessPassOptions, Policy, UserId};
 use serde_json::json;
 use support::{
-    Client, attribute, enrolled_by_sms, kari_email, soft_answer, world, world_with,
+    Client, attribute, enrolled_by_sms, kari_email, set_up_sms, soft_answer, world, world_with,
     world_with_passkeys,
 };
 
@@ -472,29 +472,63 @@ async fn a_new_user_sets_up_a_method_after_an_access_pass() {
         )
         .await;
     assert_eq!(a.location(), "/mfa/enroll/method", "{}", a.body);
-    let a = c
-        .post(
-            "/mfa/enroll/method",
-            &[
-                ("csrf", &csrf),
-                ("kind", "sms"),
-                ("country", "47"),
-                ("number", "412 34 567"),
-            ],
-        )
-        .await;
-    assert_eq!(a.location(), "/mfa/verify", "{}", a.body);
-    let code = w.sms.last_code_to(&support::kari_phone()).unwrap();
-    let a = c
-        .post("/mfa/verify", &[("csrf", &csrf), ("code", code.expose())])
-        .await;
-    assert_eq!(a.location(), "/mfa/verify");
-    let a = c.post("/mfa/complete", &[("csrf", &csrf)]).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = set_up_sms(&mut c, &w, &csrf).await;
     let status = w.mfa.status(&kari()).await.unwrap();
     assert!(
         matches!(status, mfa_core::Status::Enrolled { .. }),
         "{status:?}"
+    );
+    // Her first method: the recovery codes are shown, as after a first enrollment.
+    let recovery = first_recovery_code(&a.body);
+    assert!(
+        w.mfa
+            .verify_recovery_code(&kari(), &recovery)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// The first recovery code a page shows.
+fn first_recovery_code(body: &str) -> String {
+    let at = body
+        .find("id=\"recovery-codes\"><li>")
+        .unwrap_or_else(|| panic!("recovery codes shown: {body}"));
+    let rest = &body[at + "id=\"recovery-codes\"><li>".len()..];
+    rest[..rest.find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn after_a_reset_and_a_pass_the_first_method_shows_recovery_codes() {
+    let w = world();
+    let mut c = enrolled_by_sms(&w).await;
+    let csrf = c.get("/mfa/security").await.csrf();
+    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    // Kari lost everything: the administrator resets her and issues a pass.
+    w.mfa.reset_user(&kari()).await.unwrap();
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari(), AccessPassOptions::once())
+        .await
+        .unwrap();
+    c.login("kari@contoso.no").await;
+    let csrf = c.get("/mfa/sign-in/access-pass").await.csrf();
+    let a = c
+        .post(
+            "/mfa/sign-in/access-pass",
+            &[("csrf", &csrf), ("pass", &issued.pass.expose())],
+        )
+        .await;
+    assert_eq!(a.location(), "/mfa/enroll/method", "{}", a.body);
+    let csrf = c.get("/mfa/enroll/method").await.csrf();
+    let a = set_up_sms(&mut c, &w, &csrf).await;
+    let recovery = first_recovery_code(&a.body);
+    assert!(
+        w.mfa
+            .verify_recovery_code(&kari(), &recovery)
+            .await
+            .unwrap()
+            .is_some()
     );
 }
 
@@ -656,4 +690,51 @@ async fn several_passkeys_each_named_and_a_passkey_steps_up() {
         .await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("id=\"recovery-codes\""));
+}
+
+#[tokio::test]
+async fn after_a_reset_and_a_pass_the_json_apis_completion_carries_recovery_codes() {
+    let w = world();
+    let mut c = enrolled_by_sms(&w).await;
+    let csrf = c.get("/mfa/security").await.csrf();
+    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    w.mfa.reset_user(&kari()).await.unwrap();
+    let issued = w
+        .mfa
+        .issue_access_pass(&kari(), AccessPassOptions::once())
+        .await
+        .unwrap();
+    c.login("kari@contoso.no").await;
+    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = c
+        .post_json(
+            "/mfa/api/access-pass",
+            &csrf,
+            json!({"code": issued.pass.expose()}),
+        )
+        .await;
+    assert_eq!(a.json()["result"], "signed_in", "{}", a.body);
+    c.post_json(
+        "/mfa/api/enroll",
+        &csrf,
+        json!({"kind": "sms", "number": "+4741234567"}),
+    )
+    .await;
+    let code = w.sms.last_code_to(&support::kari_phone()).unwrap();
+    c.post_json("/mfa/api/verify", &csrf, json!({"code": code.expose()}))
+        .await;
+    let a = c.post_json("/mfa/api/complete", &csrf, json!({})).await;
+    assert_eq!(a.json()["result"], "complete", "{}", a.body);
+    let codes = a.json()["recovery_codes"].as_array().unwrap().clone();
+    assert_eq!(codes.len(), Policy::default().recovery_codes, "{}", a.body);
+    assert!(
+        w.mfa
+            .verify_recovery_code(&kari(), codes[0].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -1,7 +1,12 @@
-//! A store wrapper for tests: it can go down, and it can make concurrent requests
-//! read the same snapshot.
+//! What the tests share: the usual world (`Mfa` over memory backends on a manual
+//! clock, in `world`), and a store wrapper that can go down and can make concurrent
+//! requests read the same snapshot.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+mod world;
+#[allow(unused_imports)] // not every test file uses the world
+pub use world::*;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
