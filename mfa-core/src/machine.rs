@@ -1351,12 +1351,24 @@ pub fn remove_method(
     let Some(target) = rec.method(method_id) else {
         return Err(Error::NotFound(Missing::Method));
     };
-    let was_default = target.is_default;
     if target.status == MethodStatus::Active && rec.active_methods().count() == 1 {
         return Err(PolicyError::LastMethod.into());
     }
-    kill_dependents(rec, Some(method_id), ctx.now);
-    rec.methods.retain(|m| &m.id != method_id);
+    drop_method(rec, method_id.clone(), ctx, effects);
+    Ok(())
+}
+
+/// Takes a method out of the record with the challenges and proofs made from it; if
+/// it was the default, the first other active method becomes the default.
+fn drop_method(
+    rec: &mut UserRecord,
+    method_id: MethodId,
+    ctx: &Ctx<'_>,
+    effects: &mut Vec<Effect>,
+) {
+    let was_default = rec.method(&method_id).is_some_and(|m| m.is_default);
+    kill_dependents(rec, Some(&method_id), ctx.now);
+    rec.methods.retain(|m| m.id != method_id);
     if was_default {
         if let Some(next) = rec
             .methods
@@ -1370,10 +1382,9 @@ pub fn remove_method(
         effects,
         Event::MethodRemoved {
             user: ctx.user.clone(),
-            method_id: method_id.clone(),
+            method_id,
         },
     );
-    Ok(())
 }
 
 /// An administrator's reset: methods, codes, proofs, challenges and failures go.

@@ -1,8 +1,7 @@
 //! The user's side of the hardware-token inventory: an administrator takes a token back.
 
-use super::{Ctx, Effect, emit, kill_dependents};
-use crate::event::Event;
-use crate::method::{Method, MethodStatus, TokenSerial};
+use super::{Ctx, Effect, drop_method};
+use crate::method::{Method, TokenSerial};
 use crate::record::UserRecord;
 
 /// Removes the method of the token with this serial, if the user has one, with its
@@ -21,23 +20,6 @@ pub fn drop_token(
     else {
         return;
     };
-    let (method_id, was_default) = (target.id.clone(), target.is_default);
-    kill_dependents(rec, Some(&method_id), ctx.now);
-    rec.methods.retain(|m| m.id != method_id);
-    if was_default {
-        if let Some(next) = rec
-            .methods
-            .iter_mut()
-            .find(|m| m.status == MethodStatus::Active)
-        {
-            next.is_default = true;
-        }
-    }
-    emit(
-        effects,
-        Event::MethodRemoved {
-            user: ctx.user.clone(),
-            method_id,
-        },
-    );
+    let method_id = target.id.clone();
+    drop_method(rec, method_id, ctx, effects);
 }
