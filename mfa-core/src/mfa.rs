@@ -1132,23 +1132,18 @@ impl Mfa {
                 }
             }
             rec.updated_at = now;
-            let copy = self.cache.as_ref().map(|_| rec.clone());
+            let keep = self.cache.as_deref().map(|c| (c, rec.clone()));
             match self.store.commit(user, version, rec).await? {
                 Commit::Committed(v) => {
-                    if let (Some(cache), Some(copy)) = (&self.cache, copy) {
+                    if let Some((cache, copy)) = keep {
                         cache.put(user, v, copy, now);
                     }
                     self.emit(effects, now);
                     return Ok((value, sends));
                 }
-                Commit::Conflict => {
-                    // Someone else changed the record: decide again from a load.
-                    kept = None;
-                    if let Some(cache) = &self.cache {
-                        cache.forget(user);
-                    }
-                    continue;
-                }
+                // Someone else changed the record: decide again from a load. (A guess
+                // was taken out of the cache, so no stale entry is left behind.)
+                Commit::Conflict => kept = None,
             }
         }
         Err(StoreError::unavailable("the user's record kept changing; try again").into())

@@ -108,11 +108,6 @@ impl RecordCache {
         );
     }
 
-    /// Forgets the user's entry (after a conflict).
-    pub(crate) fn forget(&self, user: &UserId) {
-        self.shard(user).remove(user);
-    }
-
     #[cfg(test)]
     fn len(&self) -> usize {
         self.shards
