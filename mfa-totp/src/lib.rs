@@ -9,6 +9,7 @@ mod keyed;
 mod qr;
 mod secret;
 mod seed;
+mod sha1_lanes;
 mod tokens;
 mod totp;
 mod uri;
