@@ -75,6 +75,11 @@ pub struct DeliveryRequest {
     pub app_name: String,
     /// Set when the destination is abroad.
     pub cost_notice: Option<CostNotice>,
+    /// When the service asked for it, on the service's clock, and the request it
+    /// came from ([`Mfa::with_request`](crate::Mfa::with_request)): what a delivery
+    /// layer's own events carry ([`Event::DeliveryAttempt`](crate::Event)). `None`
+    /// when a request is built by hand. Never sent to the user.
+    pub meta: Option<crate::request::EventMeta>,
 }
 
 impl DeliveryRequest {

@@ -1283,6 +1283,10 @@ impl Mfa {
                     .map_or_else(|| self.policy.locale.clone(), |l| l.as_str().to_owned()),
                 app_name: self.policy.app_name.clone(),
                 cost_notice: send.cost_notice,
+                meta: Some(EventMeta {
+                    at: self.clock.now(),
+                    request: self.request.clone(),
+                }),
             };
             match self.delivery(channel)?.send(&request).await {
                 Ok(receipt) => {

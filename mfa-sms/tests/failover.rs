@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa_core::{
-    Delivery, DeliveryError, DeliveryErrorKind, ManualClock, Method, Mfa, PhoneMode, PhoneNumber,
-    Timestamp, UserId,
+    Clock, Delivery, DeliveryError, DeliveryErrorKind, ManualClock, Method, Mfa, PhoneMode,
+    PhoneNumber, Timestamp, UserId,
 };
 use mfa_sms::{FailoverSms, MemorySms, SmsDelivery};
 
@@ -26,6 +26,7 @@ fn request() -> mfa_core::DeliveryRequest {
         locale: "en".into(),
         app_name: "Contoso".into(),
         cost_notice: None,
+        meta: None,
     }
 }
 
@@ -196,4 +197,63 @@ async fn each_attempt_is_an_event_naming_the_route_and_what_came_next() {
         ]
     );
     assert!(!format!("{:?}", events.events()).contains("123456"));
+}
+
+/// An attempt's event carries the time on the service's clock and the request that
+/// asked for the code, as every event `Mfa` emits does, so an audit log can tie a
+/// failed route to the client that triggered it.
+#[tokio::test(start_paused = true)]
+async fn attempt_events_carry_the_request_and_the_time() {
+    use mfa_core::{Event, MemoryEvents, RequestContext};
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
+    let primary = MemorySms::with_clock(Arc::new(clock.clone()));
+    let fallback = MemorySms::with_clock(Arc::new(clock.clone()));
+    primary.fail_always(DeliveryError::transient("primary down"));
+    let events = MemoryEvents::new();
+    let mfa = Mfa::builder()
+        .clock(clock.clone())
+        .sms(SmsDelivery::new(
+            FailoverSms::new()
+                .route("primary", primary)
+                .route("fallback", fallback)
+                .events(events.clone()),
+        ))
+        .build()
+        .unwrap();
+    let client: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+    let mfa = mfa.with_request(
+        RequestContext::new()
+            .client(client)
+            .user_agent("Firefox/140"),
+    );
+    let user = UserId::new("ada@contoso.com").unwrap();
+    mfa.begin_enrollment(
+        &user,
+        Method::AuthenticationPhone {
+            number: PhoneNumber::parse("+4741234567").unwrap(),
+            mode: PhoneMode::Sms,
+        },
+    )
+    .await
+    .unwrap();
+    let attempts: Vec<_> = events
+        .entries()
+        .into_iter()
+        .filter(|(e, _)| matches!(e, Event::DeliveryAttempt { .. }))
+        .collect();
+    assert_eq!(attempts.len(), 3, "two on the primary, one on the fallback");
+    let mut dated = Vec::new();
+    for (event, meta) in &attempts {
+        let meta = meta
+            .as_ref()
+            .unwrap_or_else(|| panic!("no time or request: {event:?}"));
+        let request = meta.request.as_deref().expect("the request");
+        assert_eq!(request.client_addr(), Some(client));
+        assert_eq!(request.user_agent_str(), Some("Firefox/140"));
+        dated.push(meta.at);
+    }
+    // The service's clock, plus the 500 ms pause before the primary's second try.
+    let asked = clock.now();
+    let retried = asked + Duration::from_millis(500);
+    assert_eq!(dated, vec![asked, retried, retried]);
 }

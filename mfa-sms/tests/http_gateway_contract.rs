@@ -26,6 +26,7 @@ fn request(code: &str, app: &str) -> mfa_core::DeliveryRequest {
         locale: "nb".into(),
         app_name: app.into(),
         cost_notice: None,
+        meta: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn request(code: &str, app: &str, locale: &str) -> mfa_core::DeliveryRequest {
         locale: locale.into(),
         app_name: app.into(),
         cost_notice: None,
+        meta: None,
     }
 }
 

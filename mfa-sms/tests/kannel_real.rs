@@ -344,5 +344,6 @@ fn sample_request() -> mfa_core::DeliveryRequest {
         locale: "en".into(),
         app_name: "Contoso".into(),
         cost_notice: None,
+        meta: None,
     }
 }

@@ -323,6 +323,7 @@ fn sample_request() -> mfa_core::DeliveryRequest {
         locale: "en".into(),
         app_name: "Contoso".into(),
         cost_notice: None,
+        meta: None,
     }
 }
 

@@ -241,6 +241,7 @@ fn request(code: &str, number: &str) -> mfa_core::DeliveryRequest {
         locale: "en".into(),
         app_name: "Contoso".into(),
         cost_notice: None,
+        meta: None,
     }
 }
 

@@ -51,6 +51,7 @@ fn request(code: &str) -> mfa_core::DeliveryRequest {
         locale: "en".into(),
         app_name: "Contoso".into(),
         cost_notice: None,
+        meta: None,
     }
 }
 

@@ -102,6 +102,7 @@ fn request() -> mfa_core::DeliveryRequest {
         locale: "en".into(),
         app_name: "Contoso".into(),
         cost_notice: None,
+        meta: None,
     }
 }
 

@@ -83,6 +83,7 @@ mod tests {
             locale: "nb".into(),
             app_name: "Contoso".into(),
             cost_notice: None,
+            meta: None,
         };
         let text = ConsoleVoice::new().render(&request);
         assert!(

@@ -103,6 +103,7 @@ struct Inner {
 ///     locale: "en".into(),
 ///     app_name: "Contoso".into(),
 ///     cost_notice: None,
+///     meta: None,
 /// };
 /// let receipt = block_on(phone.send(&request)).unwrap();
 /// assert_eq!(receipt.call_outcome, Some(CallOutcome::Confirmed));
@@ -319,6 +320,7 @@ mod tests {
             locale: "en".into(),
             app_name: "Contoso".into(),
             cost_notice: None,
+            meta: None,
         }
     }
 

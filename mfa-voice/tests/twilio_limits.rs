@@ -98,6 +98,7 @@ fn request(extension: Option<&str>, key_first: bool) -> DeliveryRequest {
         locale: "en".into(),
         app_name: "Contoso".into(),
         cost_notice: None,
+        meta: None,
     }
 }
 

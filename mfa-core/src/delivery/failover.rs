@@ -23,6 +23,7 @@ use std::time::Duration;
 use crate::delivery::{DeliveryError, DeliveryErrorKind, DeliveryRequest, Receipt};
 use crate::event::{Event, EventSink};
 use crate::method::Channel;
+use crate::request::EventMeta;
 
 /// What the failover layer does after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +164,9 @@ impl<B: ?Sized> Failover<B> {
     {
         let mut log = String::new();
         let mut last: Option<DeliveryError> = None;
+        // The pauses slept so far: an attempt's event is dated the request's time plus
+        // these (the layer has no clock of its own).
+        let mut slept = Duration::ZERO;
         'routes: for (index, route) in self.routes.iter().enumerate() {
             let last_route = index + 1 == self.routes.len();
             let mut pause = self.backoff;
@@ -173,7 +177,7 @@ impl<B: ?Sized> Failover<B> {
                 match send(Arc::clone(&route.backend)).await {
                     Ok(receipt) => {
                         let _ = write!(log, "{}:ok:{}", route.name, receipt.id);
-                        self.emit(request, &route.name, attempt, AttemptOutcome::Sent);
+                        self.emit(request, slept, &route.name, attempt, AttemptOutcome::Sent);
                         return Ok(Receipt {
                             id: log,
                             call_outcome: receipt.call_outcome,
@@ -197,10 +201,11 @@ impl<B: ?Sized> Failover<B> {
                             FailoverStep::NextRoute => AttemptOutcome::FailingOver { reason },
                             FailoverStep::Stop => AttemptOutcome::GaveUp { reason },
                         };
-                        self.emit(request, &route.name, attempt, outcome);
+                        self.emit(request, slept, &route.name, attempt, outcome);
                         match step {
                             FailoverStep::Retry => {
                                 sleep(pause).await;
+                                slept = slept.saturating_add(pause);
                                 pause = pause.saturating_mul(2);
                             }
                             FailoverStep::NextRoute => continue 'routes,
@@ -232,16 +237,34 @@ impl<B: ?Sized> Failover<B> {
         })
     }
 
-    fn emit(&self, request: &DeliveryRequest, route: &str, attempt: u32, outcome: AttemptOutcome) {
-        if let Some(sink) = &self.events {
-            sink.emit(Event::DeliveryAttempt {
-                user: request.user.clone(),
-                challenge_id: request.challenge_id.clone(),
-                channel: request.channel,
-                route: route.to_owned(),
-                attempt,
-                outcome,
-            });
+    /// Reports one attempt, with the request's time (plus `slept`) and context when
+    /// the request carries them.
+    fn emit(
+        &self,
+        request: &DeliveryRequest,
+        slept: Duration,
+        route: &str,
+        attempt: u32,
+        outcome: AttemptOutcome,
+    ) {
+        let Some(sink) = &self.events else { return };
+        let event = Event::DeliveryAttempt {
+            user: request.user.clone(),
+            challenge_id: request.challenge_id.clone(),
+            channel: request.channel,
+            route: route.to_owned(),
+            attempt,
+            outcome,
+        };
+        match &request.meta {
+            Some(meta) => sink.emit_with(
+                event,
+                &EventMeta {
+                    at: meta.at + slept,
+                    request: meta.request.clone(),
+                },
+            ),
+            None => sink.emit(event),
         }
     }
 }

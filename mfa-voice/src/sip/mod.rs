@@ -647,6 +647,7 @@ mod tests {
             locale: "nb".into(),
             app_name: "Contoso".into(),
             cost_notice: None,
+            meta: None,
         }
     }
 

@@ -54,5 +54,6 @@ pub fn office_call(challenge: &str, user: UserId, extension: Option<&str>) -> De
         locale: "en".into(),
         app_name: "Contoso".into(),
         cost_notice: None,
+        meta: None,
     }
 }
