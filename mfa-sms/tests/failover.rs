@@ -30,6 +30,14 @@ fn request() -> mfa_core::DeliveryRequest {
     }
 }
 
+/// An SMS method to `number`.
+fn sms(number: &PhoneNumber) -> Method {
+    Method::AuthenticationPhone {
+        number: number.clone(),
+        mode: PhoneMode::Sms,
+    }
+}
+
 fn two_routes() -> (MemorySms, MemorySms, SmsDelivery) {
     let (a, b) = (MemorySms::new(), MemorySms::new());
     let channel = SmsDelivery::new(
@@ -143,16 +151,7 @@ async fn enrollment_survives_a_failing_primary() {
         .unwrap();
     let number = PhoneNumber::parse("+4741234567").unwrap();
     let user = UserId::new("ada@contoso.com").unwrap();
-    let pending = mfa
-        .begin_enrollment(
-            &user,
-            Method::AuthenticationPhone {
-                number: number.clone(),
-                mode: PhoneMode::Sms,
-            },
-        )
-        .await
-        .unwrap();
+    let pending = mfa.begin_enrollment(&user, sms(&number)).await.unwrap();
     let code = fallback.last_code_to(&number).unwrap();
     assert!(
         mfa.verify(&user, &pending.challenge_id, code.expose())
@@ -227,15 +226,8 @@ async fn attempt_events_carry_the_request_and_the_time() {
             .user_agent("Firefox/140"),
     );
     let user = UserId::new("ada@contoso.com").unwrap();
-    mfa.begin_enrollment(
-        &user,
-        Method::AuthenticationPhone {
-            number: PhoneNumber::parse("+4741234567").unwrap(),
-            mode: PhoneMode::Sms,
-        },
-    )
-    .await
-    .unwrap();
+    let number = PhoneNumber::parse("+4741234567").unwrap();
+    mfa.begin_enrollment(&user, sms(&number)).await.unwrap();
     let attempts: Vec<_> = events
         .entries()
         .into_iter()
