@@ -23,8 +23,7 @@ pub(crate) const LANES: usize = 4;
 pub(crate) fn compress(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) {
     let n = states.len().min(blocks.len());
     #[cfg(target_arch = "x86_64")]
-    if n > 1 && n <= LANES && x86::available() {
-        x86::compress(&mut states[..n], &blocks[..n]);
+    if n > 1 && n <= LANES && x86::compress(&mut states[..n], &blocks[..n]) {
         return;
     }
     for (state, block) in states[..n].iter_mut().zip(&blocks[..n]) {
@@ -40,30 +39,35 @@ mod x86 {
         _mm_sha1rnds4_epu32, _mm_xor_si128,
     };
 
-    use super::{GenericArray, LANES, U64};
+    use super::{GenericArray, U64};
 
     /// Whether this CPU has the instructions [`lanes`] uses (the answer is cached by
     /// the standard library).
-    pub(super) fn available() -> bool {
+    fn available() -> bool {
         std::arch::is_x86_feature_detected!("sha")
             && std::arch::is_x86_feature_detected!("sse2")
             && std::arch::is_x86_feature_detected!("ssse3")
             && std::arch::is_x86_feature_detected!("sse4.1")
     }
 
-    /// `states.len()` compressions in lockstep; the caller has checked [`available`]
-    /// and that `1 < states.len() <= LANES` and `blocks.len() == states.len()`.
-    pub(super) fn compress(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) {
-        // SAFETY: `lanes` only needs the CPU features it is compiled for, which
-        // `available` has found on this CPU (the caller checks it first).
+    /// `states.len()` compressions (2 to [`LANES`](super::LANES), one block each) in lockstep, when
+    /// this CPU has the instructions; returns whether it did them.
+    pub(super) fn compress(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) -> bool {
+        if !available() || states.len() != blocks.len() {
+            return false;
+        }
+        // SAFETY: `lanes` needs only the CPU features it is compiled for, and
+        // `available` has just found each of them on this CPU.
         #[allow(unsafe_code)]
         unsafe {
             match states.len() {
                 2 => lanes::<2>(states, blocks),
                 3 => lanes::<3>(states, blocks),
-                _ => lanes::<LANES>(states, blocks),
+                4 => lanes::<4>(states, blocks),
+                _ => return false,
             }
         }
+        true
     }
 
     /// Four message words as one vector, the first word in the highest lane, as the
