@@ -344,6 +344,29 @@ mod tests {
     }
 
     #[test]
+    fn batches_of_every_size_match_the_hmac_crate() {
+        // SHA-1 batches of two or more take the lanes, the rest the general path.
+        for algorithm in Algorithm::ALL {
+            for len in [0usize, 10, 20, 64, 65, 100] {
+                let key: Vec<u8> = (0..len).map(|i| (i * 13 + 7) as u8).collect();
+                let prepared = PreparedKey::new(algorithm, &key);
+                for n in 1..=HMAC_BATCH {
+                    let counters: Vec<u64> = (0..n as u64)
+                        .map(|i| 0x0123_4567_89ab_cdef_u64.rotate_left(i as u32 * 9) ^ len as u64)
+                        .collect();
+                    let mut out = vec![0u32; n];
+                    prepared.truncated_batch(&counters, &mut out);
+                    let expected: Vec<u32> = counters
+                        .iter()
+                        .map(|&c| reference(algorithm, &key, c))
+                        .collect();
+                    assert_eq!(out, expected, "{algorithm} key {len} bytes, {n} counters");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn debug_shows_only_the_algorithm() {
         let key = PreparedKey::new(Algorithm::Sha256, b"secret key bytes");
         assert_eq!(format!("{key:?}"), "PreparedKey(SHA256, ..)");
