@@ -51,14 +51,6 @@ const SHA512_IV: [u64; 8] = [
     0x5be0_cd19_137e_2179,
 ];
 
-fn sha256_compress(state: &mut [u32; 8], block: &GenericArray<u8, U64>) {
-    sha2::compress256(state, std::slice::from_ref(block));
-}
-
-fn sha512_compress(state: &mut [u64; 8], block: &GenericArray<u8, U128>) {
-    sha2::compress512(state, std::slice::from_ref(block));
-}
-
 /// Independent compressions, run together where the CPU allows (`sha1_lanes`).
 fn sha1_compress_all(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) {
     crate::sha1_lanes::compress(states, blocks);
@@ -66,13 +58,13 @@ fn sha1_compress_all(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) 
 
 fn sha256_compress_all(states: &mut [[u32; 8]], blocks: &[GenericArray<u8, U64>]) {
     for (state, block) in states.iter_mut().zip(blocks) {
-        sha256_compress(state, block);
+        sha2::compress256(state, std::slice::from_ref(block));
     }
 }
 
 fn sha512_compress_all(states: &mut [[u64; 8]], blocks: &[GenericArray<u8, U128>]) {
     for (state, block) in states.iter_mut().zip(blocks) {
-        sha512_compress(state, block);
+        sha2::compress512(state, std::slice::from_ref(block));
     }
 }
 

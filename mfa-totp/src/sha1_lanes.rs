@@ -16,6 +16,7 @@ use sha1::digest::generic_array::GenericArray;
 use sha1::digest::typenum::U64;
 
 /// The most compressions run together.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const LANES: usize = 4;
 
 /// Compresses `blocks[i]` into `states[i]` for each `i` (the shorter length wins; at
@@ -23,7 +24,7 @@ pub(crate) const LANES: usize = 4;
 pub(crate) fn compress(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) {
     let n = states.len().min(blocks.len());
     #[cfg(target_arch = "x86_64")]
-    if n > 1 && n <= LANES && x86::compress(&mut states[..n], &blocks[..n]) {
+    if x86::compress(&mut states[..n], &blocks[..n]) {
         return;
     }
     for (state, block) in states[..n].iter_mut().zip(&blocks[..n]) {
@@ -50,23 +51,34 @@ mod x86 {
             && std::arch::is_x86_feature_detected!("sse4.1")
     }
 
-    /// `states.len()` compressions (2 to [`LANES`](super::LANES), one block each) in lockstep, when
-    /// this CPU has the instructions; returns whether it did them.
+    /// `states.len()` compressions (2 to [`LANES`](super::LANES), one block each) in
+    /// lockstep, when this CPU has the instructions; returns whether it did them.
     pub(super) fn compress(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) -> bool {
-        if !available() || states.len() != blocks.len() {
+        match states.len() {
+            2 => run::<2>(states, blocks),
+            3 => run::<3>(states, blocks),
+            super::LANES => run::<{ super::LANES }>(states, blocks),
+            _ => false,
+        }
+    }
+
+    /// [`lanes`] for exactly `N` states and blocks, when this CPU has the instructions.
+    fn run<const N: usize>(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) -> bool {
+        let (Ok(states), Ok(blocks)) = (
+            <&mut [[u32; 5]; N]>::try_from(states),
+            <&[GenericArray<u8, U64>; N]>::try_from(blocks),
+        ) else {
+            return false;
+        };
+        if !available() {
             return false;
         }
         // SAFETY: `lanes` needs only the CPU features it is compiled for, and
         // `available` has just found each of them on this CPU.
         #[allow(unsafe_code)]
         unsafe {
-            match states.len() {
-                2 => lanes::<2>(states, blocks),
-                3 => lanes::<3>(states, blocks),
-                4 => lanes::<4>(states, blocks),
-                _ => return false,
-            }
-        }
+            lanes(states, blocks)
+        };
         true
     }
 
@@ -82,19 +94,9 @@ mod x86 {
         _mm_set_epi64x((x >> 64) as i64, x as i64)
     }
 
-    /// The first `N` lanes of `states` and `blocks`, compressed together.
+    /// `blocks[l]` compressed into `states[l]` for every lane `l`, together.
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    fn lanes<const N: usize>(states: &mut [[u32; 5]], blocks: &[GenericArray<u8, U64>]) {
-        let (Ok(states), Ok(blocks)) = (
-            <&mut [[u32; 5]; N]>::try_from(&mut states[..]),
-            <&[GenericArray<u8, U64>; N]>::try_from(blocks),
-        ) else {
-            // Not reached (the lengths are checked before); correct all the same.
-            for (state, block) in states.iter_mut().zip(blocks) {
-                sha1::compress(state, std::slice::from_ref(block));
-            }
-            return;
-        };
+    fn lanes<const N: usize>(states: &mut [[u32; 5]; N], blocks: &[GenericArray<u8, U64>; N]) {
         let zero = _mm_setzero_si128();
         let mut abcd = [zero; N];
         let mut e = [zero; N];
