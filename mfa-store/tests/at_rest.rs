@@ -488,10 +488,7 @@ mod postgres {
     struct RawPostgres(tokio_postgres::Client);
 
     async fn raw() -> RawPostgres {
-        let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let client = support::postgres_client(&url()).await;
         RawPostgres(client)
     }
 

@@ -40,10 +40,7 @@ async fn migrations_are_applied_once_and_recorded() {
 #[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
 async fn a_schema_2_database_is_upgraded_in_place() {
     let url = new_database("v2").await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = support::postgres_client(&url).await;
     client
         .batch_execute(
             "CREATE TABLE mfa_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
@@ -87,10 +84,7 @@ async fn a_schema_2_database_is_upgraded_in_place() {
 
 /// A database of its own on the test server, for tests that need an empty one.
 async fn new_database(tag: &str) -> String {
-    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = support::postgres_client(&url()).await;
     let mut b = [0u8; 4];
     getrandom::fill(&mut b).unwrap();
     let name = format!("mfa_{tag}_{}", support::hex(&b));
@@ -110,10 +104,7 @@ async fn new_database(tag: &str) -> String {
 #[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
 async fn v1_data_is_refused_unless_left_unread() {
     let url = new_database("v1").await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = support::postgres_client(&url).await;
     client
         .batch_execute(
             "CREATE TABLE mfa_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL);
@@ -163,10 +154,7 @@ async fn v1_data_is_refused_unless_left_unread() {
 #[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
 async fn v1_tables_alone_are_refused() {
     let url = new_database("v1t").await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = support::postgres_client(&url).await;
     client
         .batch_execute("CREATE TABLE mfa_challenges (id TEXT PRIMARY KEY)")
         .await

@@ -157,10 +157,7 @@ async fn postgres_round_trips_are_one_each() {
     let store = mfa_store::PostgresStore::connect_with(&url, keys(), options)
         .await
         .unwrap();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = support::postgres_client(&url).await;
     let client = &client;
     // Every statement run in this database except this counting query.
     let count = |_| async move {

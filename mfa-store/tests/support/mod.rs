@@ -64,3 +64,14 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// How long a test waits for a restarted server, at most.
 pub const RESTART_PATIENCE: Duration = Duration::from_secs(20);
+
+/// A plain client of the PostgreSQL database at `url`, its connection driven in the
+/// background, for tests that read or shape the tables behind the store.
+#[cfg(feature = "postgres")]
+pub async fn postgres_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
