@@ -42,6 +42,22 @@ async fn imported(mfa: &Mfa, seed: &TokenSeed) -> mfa_core::TokenSerial {
     seed.serial.clone()
 }
 
+/// Assigns the token `serial` to `user()`, confirms it with `code` and completes the
+/// method: the user now holds the token. Returns the method.
+async fn holding(mfa: &Mfa, serial: &mfa_core::TokenSerial, code: &str) -> mfa_core::MethodRecord {
+    let pending = mfa
+        .assign_hardware_token(&user(), serial, None)
+        .await
+        .unwrap();
+    mfa.verify(&user(), &pending.challenge_id, code)
+        .await
+        .unwrap();
+    mfa.complete(&user(), &pending.challenge_id)
+        .await
+        .unwrap()
+        .method
+}
+
 fn user() -> UserId {
     UserId::new("bob@contoso.com").unwrap()
 }
@@ -616,14 +632,7 @@ async fn an_administrator_takes_a_token_back_from_its_holder() {
     let (mfa, clock, _) = setup();
     let hotp = seeds().remove(1);
     let serial = imported(&mfa, &hotp).await;
-    let pending = mfa
-        .assign_hardware_token(&user(), &serial, None)
-        .await
-        .unwrap();
-    mfa.verify(&user(), &pending.challenge_id, &hotp_code(&hotp, 0))
-        .await
-        .unwrap();
-    mfa.complete(&user(), &pending.challenge_id).await.unwrap();
+    holding(&mfa, &serial, &hotp_code(&hotp, 0)).await;
     let _ = clock;
     // Its only method: taken all the same (an administrator's act).
     assert!(mfa.unassign_hardware_token(&serial).await.unwrap());
@@ -685,18 +694,7 @@ async fn a_token_assigned_before_the_inventory_is_claimed_for_its_holder() {
         .unwrap();
     let totp = seeds().remove(0);
     let serial = imported(&mfa, &totp).await;
-    let pending = mfa
-        .assign_hardware_token(&user(), &serial, None)
-        .await
-        .unwrap();
-    mfa.verify(
-        &user(),
-        &pending.challenge_id,
-        &totp_code(&totp, clock.now()),
-    )
-    .await
-    .unwrap();
-    mfa.complete(&user(), &pending.challenge_id).await.unwrap();
+    holding(&mfa, &serial, &totp_code(&totp, clock.now())).await;
     // As a token assigned before the inventory: the user holds it, the inventory
     // names nobody.
     let key = token_key(&serial);
@@ -777,19 +775,8 @@ async fn a_drifted_totp_token_resynchronises_from_two_codes_and_keeps_its_drift(
     let (mfa, clock, events) = setup();
     let totp = seeds().remove(0);
     let serial = imported(&mfa, &totp).await;
-    let pending = mfa
-        .assign_hardware_token(&user(), &serial, None)
-        .await
-        .unwrap();
     let first = totp_code(&totp, clock.now());
-    mfa.verify(&user(), &pending.challenge_id, &first)
-        .await
-        .unwrap();
-    let token = mfa
-        .complete(&user(), &pending.challenge_id)
-        .await
-        .unwrap()
-        .method;
+    let token = holding(&mfa, &serial, &first).await;
 
     // Months later the token's clock runs 12 steps (6 minutes) ahead.
     clock.advance(Duration::from_secs(90 * 24 * 3600));
@@ -872,22 +859,7 @@ async fn a_totp_token_past_the_resync_window_is_not_found() {
     let (mfa, clock, _) = setup();
     let totp = seeds().remove(0);
     let serial = imported(&mfa, &totp).await;
-    let pending = mfa
-        .assign_hardware_token(&user(), &serial, None)
-        .await
-        .unwrap();
-    mfa.verify(
-        &user(),
-        &pending.challenge_id,
-        &totp_code(&totp, clock.now()),
-    )
-    .await
-    .unwrap();
-    let token = mfa
-        .complete(&user(), &pending.challenge_id)
-        .await
-        .unwrap()
-        .method;
+    let token = holding(&mfa, &serial, &totp_code(&totp, clock.now())).await;
     clock.advance(Duration::from_secs(3600));
     let far = u64::from(mfa_totp::DEFAULT_TOTP_RESYNC_WINDOW) + 5;
     let at = |k: u64| totp_code(&totp, clock.now() + Duration::from_secs(30 * (far + k)));
