@@ -583,20 +583,8 @@ async fn enrollment_and_sign_in_through_the_company_proxy() {
 fn throwaway_ca(
     dir: &std::path::Path,
 ) -> (ProxyCertificate, mfa_voice::sip::rustls::RootCertStore) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // A name of its own, so another test CA is another issuer.
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, dir.display().to_string());
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let support::LoopbackCertificate { cert, key, roots } =
+        support::loopback_certificate(&dir.display().to_string());
     std::fs::create_dir_all(dir).unwrap();
     let files = ProxyCertificate {
         certificate: dir.join("proxy.crt"),
@@ -604,8 +592,6 @@ fn throwaway_ca(
     };
     std::fs::write(&files.certificate, cert.pem()).unwrap();
     std::fs::write(&files.key, key.serialize_pem()).unwrap();
-    let mut roots = mfa_voice::sip::rustls::RootCertStore::empty();
-    roots.add(ca_cert.der().clone()).unwrap();
     (files, roots)
 }
 

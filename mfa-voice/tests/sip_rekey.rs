@@ -52,19 +52,8 @@ async fn whole_call(voice: &SipVoice) -> Result<SipCall, DeliveryError> {
 /// A TLS listener on loopback with a certificate from a CA made for the test, and the
 /// roots that trust it.
 fn pbx_tls() -> (TlsAcceptor, RootCertStore) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let mut roots = RootCertStore::empty();
-    roots.add(ca_cert.der().clone()).unwrap();
+    let support::LoopbackCertificate { cert, key, roots } =
+        support::loopback_certificate("sip_rekey test CA");
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -487,22 +487,11 @@ async fn the_softphone_keys_in_the_number_the_page_shows() {
 /// test: the PEM file (certificate and key) baresip serves, and the roots that trust it.
 #[cfg(feature = "sip-tls")]
 fn loopback_certificate(dir: &Path) -> (PathBuf, mfa_voice::sip::rustls::RootCertStore) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let support::LoopbackCertificate { cert, key, roots } =
+        support::loopback_certificate(&dir.display().to_string());
     std::fs::create_dir_all(dir).unwrap();
     let pem = dir.join("office.pem");
     std::fs::write(&pem, format!("{}{}", cert.pem(), key.serialize_pem())).unwrap();
-    let mut roots = mfa_voice::sip::rustls::RootCertStore::empty();
-    roots.add(ca_cert.der().clone()).unwrap();
     (pem, roots)
 }
 

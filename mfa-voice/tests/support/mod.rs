@@ -57,3 +57,36 @@ pub fn office_call(challenge: &str, user: UserId, extension: Option<&str>) -> De
         meta: None,
     }
 }
+
+/// A certificate for 127.0.0.1 signed by a certificate authority made for one test,
+/// and the roots that trust that authority.
+#[cfg(feature = "sip-tls")]
+pub struct LoopbackCertificate {
+    /// The certificate.
+    pub cert: rcgen::Certificate,
+    /// Its private key.
+    pub key: rcgen::KeyPair,
+    /// Roots holding only the test's authority.
+    pub roots: mfa_voice::sip::rustls::RootCertStore,
+}
+
+/// [`LoopbackCertificate`] from an authority named `ca_name`: a name of its own, so
+/// another test's authority is another issuer.
+#[cfg(feature = "sip-tls")]
+pub fn loopback_certificate(ca_name: &str) -> LoopbackCertificate {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let mut roots = mfa_voice::sip::rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone()).unwrap();
+    LoopbackCertificate { cert, key, roots }
+}
