@@ -953,10 +953,7 @@ async fn make_default_switches_the_method_sign_in_offers_first() {
 async fn the_json_api_signs_in_steps_up_and_changes_settings() {
     let w = world();
     let mut c = enrolled_by_sms(&w).await;
-    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let csrf = c.api_csrf().await;
     // A second phone, added by JSON with the enrollment's fresh proof.
     let second = mfa_core::PhoneNumber::parse("+4790000001").unwrap();
     let a = c
@@ -1308,10 +1305,7 @@ async fn a_method_is_renamed_on_the_security_page_and_by_json() {
     }
 
     // A second phone by JSON; it may not take the first one's name.
-    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let csrf = c.api_csrf().await;
     let second = mfa_core::PhoneNumber::parse("+4790000001").unwrap();
     c.post_json(
         "/mfa/api/enroll",

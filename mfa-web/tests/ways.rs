@@ -177,10 +177,7 @@ async fn the_json_api_registers_and_signs_in_with_a_passkey() {
     let w = world_with_passkeys(Policy::default());
     let mut c = Client::new(&w);
     c.login("kari@contoso.no").await;
-    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let csrf = c.api_csrf().await;
     let a = c
         .post_json(
             "/mfa/api/enroll",
@@ -339,10 +336,7 @@ async fn the_json_api_enrolls_by_email() {
     let w = world_with(email_allowed());
     let mut c = Client::new(&w);
     c.login("kari@contoso.no").await;
-    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let csrf = c.api_csrf().await;
     let a = c
         .post_json(
             "/mfa/api/enroll",
@@ -363,8 +357,7 @@ async fn the_json_api_enrolls_by_email() {
 async fn a_temporary_access_pass_signs_in_once_and_sets_up_a_new_method() {
     let w = world();
     let mut c = enrolled_by_sms(&w).await;
-    let csrf = c.get("/mfa/security").await.csrf();
-    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    c.sign_out().await;
     // Kari lost her phone; the administrator issues a pass.
     let issued = w
         .mfa
@@ -502,8 +495,7 @@ fn first_recovery_code(body: &str) -> String {
 async fn after_a_reset_and_a_pass_the_first_method_shows_recovery_codes() {
     let w = world();
     let mut c = enrolled_by_sms(&w).await;
-    let csrf = c.get("/mfa/security").await.csrf();
-    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    c.sign_out().await;
     // Kari lost everything: the administrator resets her and issues a pass.
     w.mfa.reset_user(&kari()).await.unwrap();
     let issued = w
@@ -536,18 +528,14 @@ async fn after_a_reset_and_a_pass_the_first_method_shows_recovery_codes() {
 async fn the_json_api_signs_in_with_an_access_pass() {
     let w = world();
     let mut c = enrolled_by_sms(&w).await;
-    let csrf = c.get("/mfa/security").await.csrf();
-    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    c.sign_out().await;
     let issued = w
         .mfa
         .issue_access_pass(&kari(), AccessPassOptions::once())
         .await
         .unwrap();
     c.login("kari@contoso.no").await;
-    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let csrf = c.api_csrf().await;
     let a = c
         .post_json(
             "/mfa/api/access-pass",
@@ -696,8 +684,7 @@ async fn several_passkeys_each_named_and_a_passkey_steps_up() {
 async fn after_a_reset_and_a_pass_the_json_apis_completion_carries_recovery_codes() {
     let w = world();
     let mut c = enrolled_by_sms(&w).await;
-    let csrf = c.get("/mfa/security").await.csrf();
-    c.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    c.sign_out().await;
     w.mfa.reset_user(&kari()).await.unwrap();
     let issued = w
         .mfa
@@ -705,10 +692,7 @@ async fn after_a_reset_and_a_pass_the_json_apis_completion_carries_recovery_code
         .await
         .unwrap();
     c.login("kari@contoso.no").await;
-    let csrf = c.get("/mfa/api/state").await.json()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let csrf = c.api_csrf().await;
     let a = c
         .post_json(
             "/mfa/api/access-pass",

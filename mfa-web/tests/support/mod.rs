@@ -470,6 +470,20 @@ impl Client {
         .await
     }
 
+    /// The CSRF token the JSON API hands out in `api/state`.
+    pub async fn api_csrf(&mut self) -> String {
+        self.get("/mfa/api/state").await.json()["csrf"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Signs out from the security page's form.
+    pub async fn sign_out(&mut self) {
+        let csrf = self.get("/mfa/security").await.csrf();
+        self.post("/mfa/sign-out", &[("csrf", &csrf)]).await;
+    }
+
     /// The password step, then the redirect it answers with.
     pub async fn login(&mut self, user: &str) -> Answer {
         let a = self.post("/login", &[("user", user)]).await;
