@@ -308,7 +308,16 @@ pub struct CodeHash(pub [u8; 32]);
 impl CodeHash {
     /// Constant-time equality.
     pub fn matches(&self, other: &CodeHash) -> bool {
-        self.0.ct_eq(&other.0).into()
+        // Word by word: `subtle` hides each comparison from the optimiser with a
+        // barrier, so four words cost four barriers where 32 bytes cost 32.
+        let words = |h: &CodeHash| -> [u64; 4] {
+            std::array::from_fn(|i| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&h.0[i * 8..i * 8 + 8]);
+                u64::from_le_bytes(w)
+            })
+        };
+        words(self).ct_eq(&words(other)).into()
     }
 }
 
@@ -520,6 +529,19 @@ mod tests {
         assert_ne!(h, k2.hash(b"challenge-1", b"123456"));
         assert_ne!(h, k1.hash(b"challenge-2", b"123456"));
         assert_ne!(h, k1.hash(b"challenge-1", b"123457"));
+    }
+
+    #[test]
+    fn hashes_differing_in_any_one_bit_do_not_match() {
+        let h = CodeHash(std::array::from_fn(|i| (i as u8).wrapping_mul(11)));
+        assert!(h.matches(&h.clone()));
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut other = h;
+                other.0[byte] ^= 1 << bit;
+                assert!(!h.matches(&other), "byte {byte} bit {bit}");
+            }
+        }
     }
 
     #[test]

@@ -78,7 +78,8 @@ impl KeyedSha256 {
             total: BLOCK as u64,
         };
         outer.update(&inner);
-        inner.zeroize();
+        // Wiped as slices: `zeroize` fills a slice in one pass, an array byte by byte.
+        inner.as_mut_slice().zeroize();
         outer.finish()
     }
 }
@@ -117,8 +118,8 @@ impl Stream {
         self.block[BLOCK - 8..].copy_from_slice(&bits.to_be_bytes());
         compress(&mut self.state, &self.block);
         let out = digest_bytes(&self.state);
-        self.block.zeroize();
-        self.state.zeroize();
+        self.block.as_mut_slice().zeroize();
+        self.state.as_mut_slice().zeroize();
         out
     }
 }

@@ -76,7 +76,7 @@ pub use proof::Proof;
 pub use record::{UserRecord, UserStatus, Version};
 pub use report::{DeliveryReport, NextStep, ReportAnswer, ReportStatus};
 pub use request::{EventMeta, RequestContext};
-pub use store::{Commit, MemoryStore, Store, Versioned, WindowCount, WindowHit};
+pub use store::{Commit, InPlace, MemoryStore, Store, Versioned, WindowCount, WindowHit};
 #[cfg(feature = "tracing")]
 pub use trace::TracingEvents;
 pub use user::UserId;

@@ -683,12 +683,10 @@ impl Mfa {
         code: &str,
     ) -> Result<Verification, Error> {
         let fresh = self.fresh_proof();
-        let (answer, _) = self
-            .run(user, |rec, ctx, fx| {
-                machine::verify(rec, challenge, code, &fresh, ctx, fx)
-            })
-            .await?;
-        Ok(answer)
+        self.decide(user, |rec, ctx, fx| {
+            machine::verify(rec, challenge, code, &fresh, ctx, fx)
+        })
+        .await
     }
 
     /// Where a challenge stands, for a page waiting on a call: `Waiting` until the user
@@ -1060,6 +1058,58 @@ impl Mfa {
     /// The token a proof minted by this request gets.
     fn fresh_proof(&self) -> Proof {
         Proof::generate(self.rng.as_ref())
+    }
+
+    /// [`Mfa::run`] for a decision that sends nothing and, when it refuses, leaves the
+    /// record as it found it (as `machine::verify` does). Over a store that keeps its
+    /// records in this process ([`Store::in_place`]) it runs on the stored record under
+    /// the store's lock: nothing is copied out or back, and there is no conflict to
+    /// retry. Events are emitted after the lock is let go.
+    async fn decide<T>(
+        &self,
+        user: &UserId,
+        mut decide: impl FnMut(&mut UserRecord, &Ctx<'_>, &mut Vec<Effect>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        // The load-and-commit path is boxed: its future is large, and this one is
+        // moved into whatever runs it on every call.
+        let Some(local) = self.store.in_place() else {
+            return Box::pin(self.run(user, decide))
+                .await
+                .map(|(value, _)| value);
+        };
+        let now = self.clock.now();
+        let ctx = self.ctx(user, now);
+        let mut effects = Vec::new();
+        let mut decided = None;
+        local.decide_in_place(user, &mut |rec| {
+            rec.prune(now);
+            // Tests (debug builds) check the promise a refusal keeps.
+            #[cfg(debug_assertions)]
+            let before = rec.clone();
+            let outcome = decide(rec, &ctx, &mut effects);
+            let keep = outcome.is_ok();
+            if keep {
+                rec.updated_at = now;
+            } else {
+                #[cfg(debug_assertions)]
+                assert!(before == *rec, "a refused decision changed the record");
+            }
+            decided = Some(outcome);
+            keep
+        });
+        let Some(outcome) = decided else {
+            // No record: decided as any request is (a default record, not stored
+            // unless the decision says so).
+            return Box::pin(self.run(user, decide))
+                .await
+                .map(|(value, _)| value);
+        };
+        debug_assert!(
+            !effects.iter().any(|e| matches!(e, Effect::Send(_))),
+            "a decision made in place sent nothing"
+        );
+        self.emit(effects, now);
+        outcome
     }
 
     /// One request: load, decide, count shared windows for any send, commit by

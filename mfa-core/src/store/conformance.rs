@@ -122,6 +122,7 @@ properties! {
         concurrent_commits_from_one_version_one_wins,
         concurrent_first_commits_one_wins,
         concurrent_increment_loops_count_exactly,
+        decisions_in_place_follow_the_version_rules,
         hits_count_in_fixed_windows,
         several_hits_in_one_call_each_count,
         concurrent_hits_count_exactly,
@@ -800,6 +801,77 @@ pub async fn concurrent_increment_loops_count_exactly(store: impl Store + 'stati
     assert_eq!(stored.record.failures.count, CONCURRENCY as u32);
     assert_eq!(stored.version, CONCURRENCY as u64 + 1);
     assert!(tries.iter().all(|t| *t >= 1));
+}
+
+/// For a store that offers [`Store::in_place`]: a decision kept there is the next
+/// version, as a commit would make it; one not kept leaves the version; a user with
+/// no record is not decided on; and decisions in place interleaved with load-and-commit
+/// loops lose no increment. (A store without it has nothing to check here.)
+pub async fn decisions_in_place_follow_the_version_rules(store: impl Store + 'static) {
+    let Some(local) = store.in_place() else {
+        return;
+    };
+    let nobody = fresh_user();
+    let mut called = false;
+    assert!(!local.decide_in_place(&nobody, &mut |_| {
+        called = true;
+        true
+    }));
+    assert!(!called, "no record, no decision");
+    assert_eq!(load(&store, &nobody).await, None);
+
+    let user = fresh_user();
+    let v1 = enrolled_record();
+    commit(&store, &user, None, &v1).await;
+    assert!(local.decide_in_place(&user, &mut |rec| {
+        assert_eq!(*rec, v1, "the stored record, as committed");
+        rec.failures.count = 7;
+        true
+    }));
+    let kept = load(&store, &user).await.expect("a record");
+    assert_eq!((kept.version, kept.record.failures.count), (2, 7));
+    assert!(local.decide_in_place(&user, &mut |_| false));
+    assert_eq!(load(&store, &user).await.expect("a record").version, 2);
+    let mut stale = v1.clone();
+    stale.failures.count = 99;
+    assert_eq!(
+        commit(&store, &user, Some(1), &stale).await,
+        Commit::Conflict,
+        "a copy loaded before the decision conflicts"
+    );
+
+    // Half the writers decide in place, half load and commit.
+    let (store, user) = (&store, &user);
+    join_all(
+        (0..CONCURRENCY)
+            .map(|i| {
+                boxed(async move {
+                    if i % 2 == 0 {
+                        let local = store.in_place().expect("offered above");
+                        assert!(local.decide_in_place(user, &mut |rec| {
+                            rec.failures.count += 1;
+                            true
+                        }));
+                        return;
+                    }
+                    loop {
+                        let current = load(store, user).await.expect("a record");
+                        let mut record = current.record;
+                        record.failures.count += 1;
+                        if let Commit::Committed(_) =
+                            commit(store, user, Some(current.version), &record).await
+                        {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect(),
+    )
+    .await;
+    let stored = load(store, user).await.expect("a record");
+    assert_eq!(stored.record.failures.count, 7 + CONCURRENCY as u32);
+    assert_eq!(stored.version, 2 + CONCURRENCY as u64);
 }
 
 // --- windows -----------------------------------------------------------------------

@@ -1,13 +1,13 @@
 //! The in-memory store: records behind sharded locks, so every commit is atomic.
 
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use hashbrown::HashTable;
 
-use super::{Commit, Store, Versioned, WindowCount, WindowHit};
+use super::{Commit, InPlace, Store, Versioned, WindowCount, WindowHit};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::record::{UserRecord, Version};
@@ -20,19 +20,40 @@ const SWEEP_EVERY: u32 = 256;
 
 #[derive(Debug)]
 struct Stored {
+    user: UserId,
+    /// The user id's hash, kept so the table grows without hashing every id again.
+    hash: u64,
     version: Version,
     record: UserRecord,
     expires_at: Option<Timestamp>,
 }
 
+/// One shard's records, in a table keyed by the hash that also picked the shard:
+/// a request hashes its user id once (a `HashMap` would hash it a second time).
 #[derive(Debug, Default)]
 struct Shard {
-    records: HashMap<UserId, Stored>,
+    records: HashTable<Stored>,
+    /// How many records may expire (`expires_at` set): a sweep scans the records
+    /// only when some may, since a user with a method is kept for good.
+    expiring: usize,
     windows: HashMap<String, WindowCount>,
     writes: u32,
 }
 
 impl Shard {
+    fn record(&mut self, user: &UserId, hash: u64) -> Option<&mut Stored> {
+        self.records.find_mut(hash, |s| s.user == *user)
+    }
+
+    /// Notes a change of a record's expiry in the count of those that may expire.
+    fn expiry_changed(&mut self, was: Option<Timestamp>, now: Option<Timestamp>) {
+        match (was.is_some(), now.is_some()) {
+            (false, true) => self.expiring += 1,
+            (true, false) => self.expiring -= 1,
+            _ => {}
+        }
+    }
+
     fn wrote(&mut self, now: Timestamp) {
         self.writes += 1;
         // Sweeping scans the shard, so it waits for writes in proportion to the
@@ -48,8 +69,15 @@ impl Shard {
 
     fn sweep(&mut self, now: Timestamp) -> u64 {
         let before = self.records.len() + self.windows.len();
-        self.records
-            .retain(|_, s| s.expires_at.is_none_or(|t| now < t));
+        if self.expiring > 0 {
+            let mut gone = 0;
+            self.records.retain(|s| {
+                let keep = s.expires_at.is_none_or(|t| now < t);
+                gone += usize::from(!keep);
+                keep
+            });
+            self.expiring -= gone;
+        }
         self.windows.retain(|_, w| now < w.resets_at);
         (before - self.records.len() - self.windows.len()) as u64
     }
@@ -63,6 +91,9 @@ impl Shard {
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     shards: Arc<[Mutex<Shard>; SHARDS]>,
+    /// Keyed per store (SipHash, as `HashMap`'s), so user ids chosen to collide can
+    /// neither pile into one shard nor into one probe sequence.
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -88,20 +119,20 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     }
 }
 
-fn shard_of(key: &impl Hash) -> usize {
-    let mut h = DefaultHasher::new();
-    key.hash(&mut h);
-    (h.finish() as usize) % SHARDS
-}
-
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn shard(&self, key: &impl Hash) -> MutexGuard<'_, Shard> {
-        lock(&self.shards[shard_of(key)])
+    fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The shard for a hash: four of its middle bits, since a table's buckets are
+    /// chosen by its low bits and its probe tags are its top seven.
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[(hash >> 48) as usize % SHARDS])
     }
 
     /// How many user records and rate windows it holds (to check it stays bounded).
@@ -124,7 +155,8 @@ impl MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn load(&self, user: &UserId) -> Result<Option<Versioned>, StoreError> {
-        Ok(self.shard(user).records.get(user).map(|s| Versioned {
+        let hash = self.hash(user.as_str());
+        Ok(self.shard(hash).record(user, hash).map(|s| Versioned {
             version: s.version,
             record: s.record.clone(),
         }))
@@ -136,21 +168,33 @@ impl Store for MemoryStore {
         expected: Option<Version>,
         record: UserRecord,
     ) -> Result<Commit, StoreError> {
-        let mut shard = self.shard(user);
+        let hash = self.hash(user.as_str());
+        let mut shard = self.shard(hash);
         let version = expected.unwrap_or(0) + 1;
         let now = record.updated_at;
-        let stored = Stored {
-            version,
-            expires_at: record.expires_at(),
-            record,
-        };
-        match (shard.records.get_mut(user), expected) {
-            (Some(current), Some(v)) if current.version == v => *current = stored,
+        let expires_at = record.expires_at();
+        let was = match (shard.record(user, hash), expected) {
+            (Some(current), Some(v)) if current.version == v => {
+                let was = current.expires_at;
+                current.version = version;
+                current.record = record;
+                current.expires_at = expires_at;
+                was
+            }
             (None, None) => {
-                shard.records.insert(user.clone(), stored);
+                let stored = Stored {
+                    user: user.clone(),
+                    hash,
+                    version,
+                    record,
+                    expires_at,
+                };
+                shard.records.insert_unique(hash, stored, |s| s.hash);
+                None
             }
             _ => return Ok(Commit::Conflict),
-        }
+        };
+        shard.expiry_changed(was, expires_at);
         shard.wrote(now);
         Ok(Commit::Committed(version))
     }
@@ -162,7 +206,7 @@ impl Store for MemoryStore {
     ) -> Result<Vec<WindowCount>, StoreError> {
         let mut counts = Vec::with_capacity(hits.len());
         for hit in hits {
-            let mut shard = self.shard(&hit.key);
+            let mut shard = self.shard(self.hash(hit.key));
             let count = match shard.windows.get_mut(hit.key) {
                 Some(w) if now < w.resets_at => {
                     w.count = w.count.saturating_add(1);
@@ -189,5 +233,32 @@ impl Store for MemoryStore {
 
     fn is_durable(&self) -> bool {
         false
+    }
+
+    fn in_place(&self) -> Option<&dyn InPlace> {
+        Some(self)
+    }
+}
+
+impl InPlace for MemoryStore {
+    fn decide_in_place(
+        &self,
+        user: &UserId,
+        decide: &mut dyn FnMut(&mut UserRecord) -> bool,
+    ) -> bool {
+        let hash = self.hash(user.as_str());
+        let mut shard = self.shard(hash);
+        let Some(stored) = shard.record(user, hash) else {
+            return false;
+        };
+        if decide(&mut stored.record) {
+            let was = stored.expires_at;
+            stored.version += 1;
+            stored.expires_at = stored.record.expires_at();
+            let (now, expires_at) = (stored.record.updated_at, stored.expires_at);
+            shard.expiry_changed(was, expires_at);
+            shard.wrote(now);
+        }
+        true
     }
 }

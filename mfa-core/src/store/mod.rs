@@ -97,4 +97,31 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn is_durable(&self) -> bool {
         true
     }
+
+    /// A store that keeps its records in this process may let a decision run on the
+    /// stored record itself ([`InPlace`]), so a request copies no record out and none
+    /// back. `None`, the default: every request loads and commits.
+    fn in_place(&self) -> Option<&dyn InPlace> {
+        None
+    }
+}
+
+/// Decides on a stored record where it lies, under the lock that orders its commits.
+///
+/// For stores that hold records in process memory ([`MemoryStore`]): copying a user's
+/// record out for a decision and the next one back in is most of what a load and a
+/// commit cost there. Version rules are the same as [`Store::commit`]'s, so requests
+/// that load and commit can run beside decisions made in place.
+pub trait InPlace: Send + Sync {
+    /// Calls `decide` with the user's record, under the lock, and returns `true`; or
+    /// returns `false` without calling it if the user has no record.
+    ///
+    /// When `decide` returns `true`, the record as it left it is the next version, as
+    /// if committed. When it returns `false`, it must have left the record as it found
+    /// it (or only [pruned](UserRecord::prune) it): the version stays.
+    fn decide_in_place(
+        &self,
+        user: &UserId,
+        decide: &mut dyn FnMut(&mut UserRecord) -> bool,
+    ) -> bool;
 }
