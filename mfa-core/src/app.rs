@@ -37,6 +37,10 @@ pub struct AppMatch {
 }
 
 /// Makes and checks authenticator-app credentials.
+///
+/// `verify` is called while the decision is made, which over the memory store is under
+/// the lock of the user's shard ([`Store::in_place`](crate::Store::in_place)): it
+/// should compute and return, not wait on I/O.
 pub trait AppVerifier: Send + Sync + fmt::Debug {
     /// A fresh credential for `account` at `issuer`.
     fn provision(
