@@ -147,7 +147,7 @@ fn next_batch(f: &Fixture) {
 #[derive(Clone, Copy)]
 enum Driver {
     /// `Runtime::block_on` around each call, as a synchronous caller would: the figure
-    /// includes entering the runtime (150 to 500 ns here).
+    /// includes entering the runtime (100 to 400 ns here).
     BlockOn,
     /// Polled where it stands, as inside a task already running (a request handler):
     /// the figure is the verification alone. Over the memory store a verification is
