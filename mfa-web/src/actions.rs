@@ -831,17 +831,19 @@ impl Visit {
         if !self.flow.done {
             return Err(Problem::NotSignedIn);
         }
-        let locale = match tag {
+        let lang = match tag {
             "" => None,
-            tag => {
-                let lang = Lang::from_tag(tag).ok_or(Problem::BadLanguage)?;
-                Some(Locale::parse(lang.tag()).map_err(|_| Problem::BadLanguage)?)
-            }
+            tag => Some(Lang::from_tag(tag).ok_or(Problem::BadLanguage)?),
+        };
+        let locale = match lang {
+            None => None,
+            Some(lang) => Some(Locale::parse(lang.tag()).map_err(|_| Problem::BadLanguage)?),
         };
         self.mfa
             .set_locale(&self.user, locale)
             .await
             .map_err(|e| Problem::from_error(&e))?;
+        self.stored_lang = lang;
         // The stored language shows from the next page on, over this session's switch.
         self.flow.lang = None;
         Ok(())

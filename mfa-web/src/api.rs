@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<MfaWeb> {
         .route("/methods/rename", post(rename))
         .route("/recovery-codes", post(regenerate))
         .route("/devices/forget", post(forget_device))
+        .route("/language", post(set_language))
 }
 
 /// Where the flow stands.
@@ -86,6 +87,10 @@ pub struct ApiState {
     pub challenge: Option<ApiChallenge>,
     /// The user's methods (numbers masked).
     pub methods: Vec<ApiMethod>,
+    /// The language stored for the user's pages, texts and calls (`POST api/language`);
+    /// `None`: the browser's.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// The open challenge.
@@ -236,6 +241,14 @@ pub struct MethodRequest {
     pub id: String,
 }
 
+/// `POST api/language`: the user's language, a tag the pages speak (`en`, `nb`), or
+/// `""` to follow the browser again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LanguageRequest {
+    /// The language tag.
+    pub locale: String,
+}
+
 /// `POST api/methods/rename`: a method's new name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RenameRequest {
@@ -349,6 +362,7 @@ async fn snapshot(v: &mut Visit) -> Result<ApiState, Problem> {
             passkey_options: c.passkey_options.clone(),
         }),
         methods,
+        language: v.stored_lang.map(|l| l.tag().to_owned()),
     })
 }
 
@@ -611,6 +625,20 @@ async fn forget_device(
         Err(r) => return r,
     };
     let result = v.forget_device(&req.id).await;
+    answer(v, result).await
+}
+
+async fn set_language(
+    State(web): State<MfaWeb>,
+    session: Session,
+    headers: Req,
+    Json(req): Json<LanguageRequest>,
+) -> Response {
+    let mut v = match open(&web, session, &headers, true).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = v.set_locale(&req.locale).await;
     answer(v, result).await
 }
 

@@ -144,3 +144,73 @@ async fn a_half_signed_in_session_cannot_set_the_language() {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
     assert_eq!(w.mfa.locale(&kari()).await.unwrap(), None);
 }
+
+/// `POST api/language`, the JSON form of the security page's language setting: behind
+/// the session's token, for a finished sign-in, and only a language the pages speak.
+/// The state it answers with names the stored language.
+#[tokio::test]
+async fn the_json_api_stores_the_language_behind_its_csrf_token() {
+    let w = world();
+    let mut c = enrolled_by_sms(&w).await;
+    let csrf = c.api_csrf().await;
+
+    let a = c
+        .post_json(
+            "/mfa/api/language",
+            "not-the-token",
+            serde_json::json!({"locale": "nb"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    let a = c
+        .post_json(
+            "/mfa/api/language",
+            &csrf,
+            serde_json::json!({"locale": "de"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert_eq!(w.mfa.locale(&kari()).await.unwrap(), None);
+
+    let a = c
+        .post_json(
+            "/mfa/api/language",
+            &csrf,
+            serde_json::json!({"locale": "nb"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["language"], "nb", "{}", a.body);
+    assert_eq!(
+        w.mfa.locale(&kari()).await.unwrap(),
+        Some(Locale::parse("nb").unwrap())
+    );
+    let state = c.get("/mfa/api/state").await;
+    assert_eq!(state.json()["language"], "nb", "{}", state.body);
+
+    // Back to following the browser.
+    let a = c
+        .post_json(
+            "/mfa/api/language",
+            &csrf,
+            serde_json::json!({"locale": ""}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["language"], serde_json::Value::Null);
+    assert_eq!(w.mfa.locale(&kari()).await.unwrap(), None);
+
+    // A password alone does not change it.
+    let mut half = Client::new(&w);
+    half.login("kari@contoso.no").await;
+    let csrf = half.api_csrf().await;
+    let a = half
+        .post_json(
+            "/mfa/api/language",
+            &csrf,
+            serde_json::json!({"locale": "nb"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
+    assert_eq!(w.mfa.locale(&kari()).await.unwrap(), None);
+}
