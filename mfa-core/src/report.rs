@@ -47,6 +47,11 @@ pub struct DeliveryReport {
     pub provider_code: Option<ProviderCode>,
     /// When the provider says the state was reached; `None`: when the report came.
     pub at: Option<Timestamp>,
+    /// The message was not its challenge's latest: the challenge has sent again since
+    /// (a sent log that knows the provider's ids tells). Such a report is told, as
+    /// [`Event::DeliveryReported`](crate::Event::DeliveryReported), but offers no
+    /// fallback, since the newer message may still arrive.
+    pub superseded: bool,
 }
 
 impl DeliveryReport {
@@ -61,7 +66,14 @@ impl DeliveryReport {
             status,
             provider_code: None,
             at: None,
+            superseded: false,
         }
+    }
+
+    /// The same report, on a message its challenge has sent again since.
+    pub fn superseded(mut self) -> Self {
+        self.superseded = true;
+        self
     }
 
     /// The same report, with the provider's reason.

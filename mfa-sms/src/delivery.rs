@@ -180,9 +180,8 @@ impl Delivery for SmsDelivery {
         let sms = OutgoingSms::new(&request.destination.number, &text, request);
         let receipt = self.backend.submit(&sms).await?;
         if let Some(log) = &self.sent {
-            for id in receipt.id.split(',').filter(|id| !id.is_empty()) {
-                log.record(id, &request.user, &request.challenge_id);
-            }
+            let ids: Vec<&str> = receipt.id.split(',').filter(|id| !id.is_empty()).collect();
+            log.record_send(&ids, &request.user, &request.challenge_id);
         }
         Ok(receipt)
     }

@@ -26,7 +26,7 @@ pub use http::{HttpBody, HttpGateway, HttpMethod};
 pub use kannel::{KannelAcceptance, KannelMethod, KannelSms};
 pub use memory::{ConsoleSms, MemorySms, SentSms};
 pub use message::{MessageValues, Messages, Template, TemplateError, TooManySegments};
-pub use reports::{ReportError, SentMessages, SmsReport};
+pub use reports::{ReportError, SentMessage, SentMessages, SmsReport};
 #[cfg(feature = "smpp")]
 pub use smpp::{DeliveryReceipt, LongMessages, SmppSettings, SmppSms};
 #[cfg(feature = "twilio")]

@@ -20,13 +20,33 @@ struct Sent {
     message_id: String,
     user: UserId,
     challenge_id: ChallengeId,
+    /// Which send of the log it was part of (the parts of one long SMS share it).
+    send: u64,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    entries: VecDeque<Sent>,
+    sends: u64,
+}
+
+/// A sent message, as [`SentMessages::find`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// Whose message.
+    pub user: UserId,
+    /// Its challenge.
+    pub challenge_id: ChallengeId,
+    /// Whether the challenge has sent again since, so a report on this message is not
+    /// about the latest one ([`DeliveryReport::superseded`]).
+    pub superseded: bool,
 }
 
 /// Which user and challenge each sent message belongs to, by the provider's id.
 /// Bounded: past its capacity the oldest entries go. Clones share the log.
 #[derive(Debug, Clone)]
 pub struct SentMessages {
-    entries: Arc<Mutex<VecDeque<Sent>>>,
+    log: Arc<Mutex<Log>>,
     capacity: usize,
 }
 
@@ -45,43 +65,71 @@ impl SentMessages {
     /// A log of the last `capacity` messages (at least one).
     pub fn with_capacity(capacity: usize) -> Self {
         SentMessages {
-            entries: Arc::default(),
+            log: Arc::default(),
             capacity: capacity.max(1),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Sent>> {
-        match self.entries.lock() {
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        match self.log.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
     }
 
-    /// Remembers that the provider's `message_id` is for `user`'s `challenge`.
+    /// Remembers that the provider's `message_id` is for `user`'s `challenge`: one send.
     pub fn record(&self, message_id: &str, user: &UserId, challenge: &ChallengeId) {
-        let mut entries = self.lock();
-        while entries.len() >= self.capacity {
-            entries.pop_front();
+        self.record_send(&[message_id], user, challenge);
+    }
+
+    /// Remembers one send of `user`'s `challenge`, made of the provider's
+    /// `message_ids` (one per part of a long SMS).
+    pub fn record_send(&self, message_ids: &[&str], user: &UserId, challenge: &ChallengeId) {
+        let mut log = self.lock();
+        log.sends += 1;
+        let send = log.sends;
+        for id in message_ids {
+            while log.entries.len() >= self.capacity {
+                log.entries.pop_front();
+            }
+            log.entries.push_back(Sent {
+                message_id: (*id).to_owned(),
+                user: user.clone(),
+                challenge_id: challenge.clone(),
+                send,
+            });
         }
-        entries.push_back(Sent {
-            message_id: message_id.to_owned(),
-            user: user.clone(),
-            challenge_id: challenge.clone(),
-        });
     }
 
     /// The user and challenge of the provider's `message_id`.
     pub fn by_message(&self, message_id: &str) -> Option<(UserId, ChallengeId)> {
-        self.lock()
+        self.find(message_id).map(|m| (m.user, m.challenge_id))
+    }
+
+    /// The provider's `message_id`: whose, and whether its challenge sent again since.
+    pub fn find(&self, message_id: &str) -> Option<SentMessage> {
+        let log = self.lock();
+        let at = log
+            .entries
             .iter()
-            .rev()
-            .find(|s| s.message_id == message_id)
-            .map(|s| (s.user.clone(), s.challenge_id.clone()))
+            .rposition(|s| s.message_id == message_id)?;
+        let sent = &log.entries[at];
+        let superseded = log
+            .entries
+            .iter()
+            .skip(at + 1)
+            .any(|later| later.challenge_id == sent.challenge_id && later.send > sent.send);
+        Some(SentMessage {
+            user: sent.user.clone(),
+            challenge_id: sent.challenge_id.clone(),
+            superseded,
+        })
     }
 
     /// The user of `challenge`, for gateways whose reports name the challenge.
     pub fn by_challenge(&self, challenge: &ChallengeId) -> Option<UserId> {
         self.lock()
+            .entries
             .iter()
             .rev()
             .find(|s| &s.challenge_id == challenge)
@@ -90,7 +138,7 @@ impl SentMessages {
 
     /// How many messages the log holds.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().entries.len()
     }
 
     /// Whether the log is empty.
@@ -175,5 +223,25 @@ mod tests {
         assert_eq!(log.by_message("m3"), Some((user.clone(), c2.clone())));
         assert_eq!(log.by_challenge(&c2), Some(user));
         assert_eq!(log.by_challenge(&c1), None);
+    }
+
+    #[test]
+    fn a_message_is_superseded_by_a_later_send_of_its_challenge_only() {
+        let log = SentMessages::new();
+        let user = UserId::new("a@b.c").unwrap();
+        let c1 = ChallengeId::parse("c1").unwrap();
+        let c2 = ChallengeId::parse("c2").unwrap();
+        // A long SMS in two parts, another challenge's message, then a resend.
+        log.record_send(&["m1", "m2"], &user, &c1);
+        log.record("m3", &user, &c2);
+        let superseded = |id: &str| log.find(id).map(|m| m.superseded);
+        assert_eq!(superseded("m1"), Some(false), "the parts of one send");
+        assert_eq!(superseded("m3"), Some(false));
+        log.record("m4", &user, &c1);
+        assert_eq!(superseded("m1"), Some(true));
+        assert_eq!(superseded("m2"), Some(true));
+        assert_eq!(superseded("m3"), Some(false), "another challenge's send");
+        assert_eq!(superseded("m4"), Some(false));
+        assert_eq!(superseded("m5"), None);
     }
 }

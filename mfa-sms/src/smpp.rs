@@ -417,8 +417,12 @@ impl SmppSms {
             .into_iter()
             .filter_map(|receipt| {
                 let status = receipt.status()?;
-                let (user, challenge_id) = sent.by_message(&receipt.message_id)?;
+                let message = sent.find(&receipt.message_id)?;
                 let mut report = DeliveryReport::new(&receipt.message_id, status);
+                if message.superseded {
+                    report = report.superseded();
+                }
+                let (user, challenge_id) = (message.user, message.challenge_id);
                 if let Some(code) = receipt.error.filter(|c| *c != 0) {
                     report = report.with_provider_code(mfa_core::ProviderCode::new("smpp", code));
                 }

@@ -242,8 +242,12 @@ pub fn status_callback(
         }
         _ => return Err(ReportError::BadParameter("MessageStatus")),
     };
-    let (user, challenge_id) = sent.by_message(sid).ok_or(ReportError::UnknownMessage)?;
+    let message = sent.find(sid).ok_or(ReportError::UnknownMessage)?;
     let mut report = DeliveryReport::new(sid, status);
+    if message.superseded {
+        report = report.superseded();
+    }
+    let (user, challenge_id) = (message.user, message.challenge_id);
     if let Some(code) = param(params, "ErrorCode").and_then(|c| c.parse::<u32>().ok()) {
         report = report.with_provider_code(ProviderCode::new(mfa_twilio::errors::PROVIDER, code));
     }

@@ -128,6 +128,71 @@ async fn an_undelivered_status_callback_offers_a_call() {
     )));
 }
 
+/// A report that comes late, on a message the challenge has since sent again, is told
+/// (the event) but offers no fallback: the newer message may still arrive.
+#[tokio::test]
+async fn a_late_report_on_an_earlier_send_offers_nothing() {
+    const FIRST: &str = "SM11111111111111111111111111111111";
+    const SECOND: &str = "SM22222222222222222222222222222222";
+    let server = RecordingServer::start().await;
+    let queued = |sid: &str| format!(r#"{{"sid": "{sid}", "status": "queued"}}"#);
+    server.reply(201, "application/json", &queued(FIRST));
+    let twilio = TwilioSms::new(SID, TOKEN, TwilioSender::From("+14155552345".into()))
+        .unwrap()
+        .with_base_url(&server.url)
+        .unwrap()
+        .with_status_callback(HOOK)
+        .unwrap();
+    let account = twilio.account().clone();
+    let sent = SentMessages::new();
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
+    let events = MemoryEvents::new();
+    let mfa = Mfa::builder()
+        .clock(clock.clone())
+        .sms(SmsDelivery::new(twilio).with_sent_log(sent.clone()))
+        .voice(MemoryDelivery::with_clock(Arc::new(clock.clone())))
+        .events(events.clone())
+        .build()
+        .unwrap();
+    let user = UserId::username("kari@example.no").unwrap();
+    let pending = mfa
+        .begin_enrollment(
+            &user,
+            Method::AuthenticationPhone {
+                number: PhoneNumber::parse("+4741234567").unwrap(),
+                mode: PhoneMode::Sms,
+            },
+        )
+        .await
+        .unwrap();
+    clock.advance(std::time::Duration::from_secs(60));
+    server.reply(201, "application/json", &queued(SECOND));
+    mfa.resend(&user, &pending.challenge_id).await.unwrap();
+
+    let undelivered = |sid: &str| {
+        let mut params = form("undelivered");
+        params[4].1 = sid.into();
+        params[6].1 = sid.into();
+        let signature = compute_signature(TOKEN, HOOK, &params);
+        status_callback(&account, &sent, HOOK, &params, Some(&signature))
+            .unwrap()
+            .unwrap()
+    };
+    let late = undelivered(FIRST);
+    assert!(late.report.superseded, "a later send went out");
+    let answer = late.report_to(&mfa).await.unwrap();
+    assert_eq!(answer.next, vec![], "the resent code may still arrive");
+    assert!(events.events().iter().any(|e| matches!(
+        e,
+        Event::DeliveryReported { message_id, .. } if message_id == FIRST
+    )));
+
+    let latest = undelivered(SECOND);
+    assert!(!latest.report.superseded);
+    let answer = latest.report_to(&mfa).await.unwrap();
+    assert_eq!(answer.next, vec![NextStep::Call]);
+}
+
 proptest::proptest! {
     /// Any request, however odd, gets a typed answer, and nothing unsigned is a report.
     #[test]

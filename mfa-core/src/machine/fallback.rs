@@ -8,8 +8,8 @@ use crate::report::{DeliveryReport, NextStep, ReportAnswer};
 
 /// A delivery report on challenge `id`: an event with the provider's id and the
 /// latency; a message that will not arrive, on a challenge still waiting for its
-/// code, is remembered and answered with what to offer instead. `voice` says whether
-/// calls can be placed.
+/// code, is remembered and answered with what to offer instead, unless the report is
+/// [superseded](DeliveryReport::superseded). `voice` says whether calls can be placed.
 pub fn report_delivery(
     rec: &mut UserRecord,
     id: &ChallengeId,
@@ -40,7 +40,9 @@ pub fn report_delivery(
     let mut next = Vec::new();
     let waiting = challenge.status_at(ctx.now) == ChallengeStatus::AwaitingCode
         && matches!(challenge.answer, Answer::SentCode(_));
-    if report.status.is_failure() && waiting && channel == Some(Channel::Sms) {
+    // A report on an earlier send says nothing of the latest one, which may arrive.
+    if report.status.is_failure() && waiting && channel == Some(Channel::Sms) && !report.superseded
+    {
         rec.undelivered.retain(|u| u.challenge_id != *id);
         if rec.undelivered.len() >= MAX_OPEN_CHALLENGES {
             rec.undelivered.remove(0);

@@ -17,7 +17,10 @@ impl Mfa {
     /// sign-in, the user's authenticator apps. Hand the user's choice to
     /// [`Mfa::fall_back`].
     ///
-    /// The report is taken to be on the challenge's latest send.
+    /// A report marked [superseded](DeliveryReport::superseded) (on a message the
+    /// challenge has sent again since) offers nothing. `mfa-sms` marks Twilio's and
+    /// SMPP reports from its sent log; Kannel's reports name the challenge, not the
+    /// message, so they are taken to be on the latest send.
     #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.report_delivery", skip_all, fields(user = %user, challenge = %challenge, status = ?report.status), ret, err(level = "warn", Display)))]
     pub async fn report_delivery(
         &self,
