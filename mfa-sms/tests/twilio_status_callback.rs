@@ -8,8 +8,8 @@ mod recording_server;
 use std::sync::Arc;
 
 use mfa_core::{
-    Event, ManualClock, MemoryDelivery, MemoryEvents, Method, Mfa, NextStep, PhoneMode,
-    PhoneNumber, ProviderCode, ReportStatus, Timestamp, UserId,
+    ChallengeId, Event, ManualClock, MemoryDelivery, MemoryEvents, Method, Mfa, NextStep,
+    PhoneMode, PhoneNumber, ProviderCode, ReportStatus, Timestamp, UserId,
 };
 use mfa_sms::twilio::status_callback;
 use mfa_sms::{ReportError, SentMessages, SmsDelivery, TwilioSender, TwilioSms};
@@ -38,14 +38,19 @@ fn form(status: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-#[tokio::test]
-async fn an_undelivered_status_callback_offers_a_call() {
-    let server = RecordingServer::start().await;
-    server.reply(
-        201,
-        "application/json",
-        &format!(r#"{{"sid": "{MESSAGE}", "status": "queued"}}"#),
-    );
+/// An `Mfa` sending by Twilio (to `server`) with a sent log and a voice channel, and
+/// one SMS enrollment it has sent.
+struct World {
+    mfa: Mfa,
+    account: mfa_twilio::Account,
+    sent: SentMessages,
+    clock: ManualClock,
+    events: MemoryEvents,
+    user: UserId,
+    challenge: ChallengeId,
+}
+
+async fn enrolling(server: &RecordingServer) -> World {
     let twilio = TwilioSms::new(SID, TOKEN, TwilioSender::From("+14155552345".into()))
         .unwrap()
         .with_base_url(&server.url)
@@ -74,6 +79,34 @@ async fn an_undelivered_status_callback_offers_a_call() {
         )
         .await
         .unwrap();
+    World {
+        mfa,
+        account,
+        sent,
+        clock,
+        events,
+        user,
+        challenge: pending.challenge_id,
+    }
+}
+
+#[tokio::test]
+async fn an_undelivered_status_callback_offers_a_call() {
+    let server = RecordingServer::start().await;
+    server.reply(
+        201,
+        "application/json",
+        &format!(r#"{{"sid": "{MESSAGE}", "status": "queued"}}"#),
+    );
+    let World {
+        mfa,
+        account,
+        sent,
+        clock,
+        events,
+        user,
+        challenge,
+    } = enrolling(&server).await;
     clock.advance(std::time::Duration::from_secs(7));
 
     // Refused: unsigned, signed by someone else, altered, and an unknown message.
@@ -113,7 +146,7 @@ async fn an_undelivered_status_callback_offers_a_call() {
         .unwrap()
         .unwrap();
     assert_eq!(report.user, user);
-    assert_eq!(report.challenge_id, pending.challenge_id);
+    assert_eq!(report.challenge_id, challenge);
     assert_eq!(report.report.status, ReportStatus::Undelivered);
     assert_eq!(
         report.report.provider_code,
@@ -137,37 +170,18 @@ async fn a_late_report_on_an_earlier_send_offers_nothing() {
     let server = RecordingServer::start().await;
     let queued = |sid: &str| format!(r#"{{"sid": "{sid}", "status": "queued"}}"#);
     server.reply(201, "application/json", &queued(FIRST));
-    let twilio = TwilioSms::new(SID, TOKEN, TwilioSender::From("+14155552345".into()))
-        .unwrap()
-        .with_base_url(&server.url)
-        .unwrap()
-        .with_status_callback(HOOK)
-        .unwrap();
-    let account = twilio.account().clone();
-    let sent = SentMessages::new();
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
-    let events = MemoryEvents::new();
-    let mfa = Mfa::builder()
-        .clock(clock.clone())
-        .sms(SmsDelivery::new(twilio).with_sent_log(sent.clone()))
-        .voice(MemoryDelivery::with_clock(Arc::new(clock.clone())))
-        .events(events.clone())
-        .build()
-        .unwrap();
-    let user = UserId::username("kari@example.no").unwrap();
-    let pending = mfa
-        .begin_enrollment(
-            &user,
-            Method::AuthenticationPhone {
-                number: PhoneNumber::parse("+4741234567").unwrap(),
-                mode: PhoneMode::Sms,
-            },
-        )
-        .await
-        .unwrap();
+    let World {
+        mfa,
+        account,
+        sent,
+        clock,
+        events,
+        user,
+        challenge,
+    } = enrolling(&server).await;
     clock.advance(std::time::Duration::from_secs(60));
     server.reply(201, "application/json", &queued(SECOND));
-    mfa.resend(&user, &pending.challenge_id).await.unwrap();
+    mfa.resend(&user, &challenge).await.unwrap();
 
     let undelivered = |sid: &str| {
         let mut params = form("undelivered");
