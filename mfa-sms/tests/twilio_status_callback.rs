@@ -98,64 +98,56 @@ async fn an_undelivered_status_callback_offers_a_call() {
         "application/json",
         &format!(r#"{{"sid": "{MESSAGE}", "status": "queued"}}"#),
     );
-    let World {
-        mfa,
-        account,
-        sent,
-        clock,
-        events,
-        user,
-        challenge,
-    } = enrolling(&server).await;
-    clock.advance(std::time::Duration::from_secs(7));
+    let w = enrolling(&server).await;
+    w.clock.advance(std::time::Duration::from_secs(7));
 
     // Refused: unsigned, signed by someone else, altered, and an unknown message.
     let params = form("undelivered");
     let good = compute_signature(TOKEN, HOOK, &params);
     assert_eq!(
-        status_callback(&account, &sent, HOOK, &params, None).unwrap_err(),
+        status_callback(&w.account, &w.sent, HOOK, &params, None).unwrap_err(),
         ReportError::MissingSignature
     );
     let forged = compute_signature("other-token", HOOK, &params);
     assert_eq!(
-        status_callback(&account, &sent, HOOK, &params, Some(&forged)).unwrap_err(),
+        status_callback(&w.account, &w.sent, HOOK, &params, Some(&forged)).unwrap_err(),
         ReportError::BadSignature
     );
     let mut altered = params.clone();
     altered[5].1 = "delivered".into();
     assert_eq!(
-        status_callback(&account, &sent, HOOK, &altered, Some(&good)).unwrap_err(),
+        status_callback(&w.account, &w.sent, HOOK, &altered, Some(&good)).unwrap_err(),
         ReportError::BadSignature
     );
     let mut unknown = params.clone();
     unknown[4].1 = "SMbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".into();
     let signed = compute_signature(TOKEN, HOOK, &unknown);
     assert_eq!(
-        status_callback(&account, &sent, HOOK, &unknown, Some(&signed)).unwrap_err(),
+        status_callback(&w.account, &w.sent, HOOK, &unknown, Some(&signed)).unwrap_err(),
         ReportError::UnknownMessage
     );
     // A status on the way is no report.
     let on_the_way = form("sent");
     let signed = compute_signature(TOKEN, HOOK, &on_the_way);
     assert_eq!(
-        status_callback(&account, &sent, HOOK, &on_the_way, Some(&signed)).unwrap(),
+        status_callback(&w.account, &w.sent, HOOK, &on_the_way, Some(&signed)).unwrap(),
         None
     );
 
-    let report = status_callback(&account, &sent, HOOK, &params, Some(&good))
+    let report = status_callback(&w.account, &w.sent, HOOK, &params, Some(&good))
         .unwrap()
         .unwrap();
-    assert_eq!(report.user, user);
-    assert_eq!(report.challenge_id, challenge);
+    assert_eq!(report.user, w.user);
+    assert_eq!(report.challenge_id, w.challenge);
     assert_eq!(report.report.status, ReportStatus::Undelivered);
     assert_eq!(
         report.report.provider_code,
         Some(ProviderCode::new("twilio", 30003))
     );
-    let answer = report.report_to(&mfa).await.unwrap();
+    let answer = report.report_to(&w.mfa).await.unwrap();
     assert_eq!(answer.next, vec![NextStep::Call]);
     assert_eq!(answer.latency, Some(std::time::Duration::from_secs(7)));
-    assert!(events.events().iter().any(|e| matches!(
+    assert!(w.events.events().iter().any(|e| matches!(
         e,
         Event::DeliveryReported { message_id, provider_code: Some(30003), .. } if message_id == MESSAGE
     )));
@@ -170,40 +162,32 @@ async fn a_late_report_on_an_earlier_send_offers_nothing() {
     let server = RecordingServer::start().await;
     let queued = |sid: &str| format!(r#"{{"sid": "{sid}", "status": "queued"}}"#);
     server.reply(201, "application/json", &queued(FIRST));
-    let World {
-        mfa,
-        account,
-        sent,
-        clock,
-        events,
-        user,
-        challenge,
-    } = enrolling(&server).await;
-    clock.advance(std::time::Duration::from_secs(60));
+    let w = enrolling(&server).await;
+    w.clock.advance(std::time::Duration::from_secs(60));
     server.reply(201, "application/json", &queued(SECOND));
-    mfa.resend(&user, &challenge).await.unwrap();
+    w.mfa.resend(&w.user, &w.challenge).await.unwrap();
 
     let undelivered = |sid: &str| {
         let mut params = form("undelivered");
         params[4].1 = sid.into();
         params[6].1 = sid.into();
         let signature = compute_signature(TOKEN, HOOK, &params);
-        status_callback(&account, &sent, HOOK, &params, Some(&signature))
+        status_callback(&w.account, &w.sent, HOOK, &params, Some(&signature))
             .unwrap()
             .unwrap()
     };
     let late = undelivered(FIRST);
     assert!(late.report.superseded, "a later send went out");
-    let answer = late.report_to(&mfa).await.unwrap();
+    let answer = late.report_to(&w.mfa).await.unwrap();
     assert_eq!(answer.next, vec![], "the resent code may still arrive");
-    assert!(events.events().iter().any(|e| matches!(
+    assert!(w.events.events().iter().any(|e| matches!(
         e,
         Event::DeliveryReported { message_id, .. } if message_id == FIRST
     )));
 
     let latest = undelivered(SECOND);
     assert!(!latest.report.superseded);
-    let answer = latest.report_to(&mfa).await.unwrap();
+    let answer = latest.report_to(&w.mfa).await.unwrap();
     assert_eq!(answer.next, vec![NextStep::Call]);
 }
 
