@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa_core::{
-    ChallengeId, CodeKey, Commit, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Store,
-    UserId, UserRecord, Verification, WindowHit,
+    ChallengeId, CodeKey, Commit, MemoryDelivery, Method, Mfa, PhoneMode, PhoneNumber, Policy,
+    Store, UserId, UserRecord, Verification, WindowHit,
 };
 use support::*;
 
@@ -40,11 +40,18 @@ fn code_key() -> CodeKey {
     CodeKey::from_bytes([5; 32])
 }
 
+/// The user's lockout delay is opened wide: these races are about the challenge's cap
+/// and one approval. With the default policy, five wrong answers that land before the
+/// right one (the cap is five too) put the user in a delay, and the right code is then
+/// refused with `UserLocked`: a correct answer, but one this race does not count.
 fn mfa_over(store: Arc<dyn Store>, sms: MemoryDelivery) -> Mfa {
+    let mut policy = Policy::default();
+    policy.lockout.free_failures = 2 * policy.max_attempts;
     Mfa::builder()
         .shared_store(store)
         .code_key(code_key())
         .sms(sms)
+        .policy(policy)
         .build()
         .unwrap()
 }
