@@ -42,6 +42,22 @@ pub struct SentMessage {
     pub superseded: bool,
 }
 
+impl SentMessage {
+    /// `report` on this message, ready for `Mfa`: whose it is, and marked
+    /// [superseded](DeliveryReport::superseded) when its challenge has sent again since.
+    pub fn report(self, report: DeliveryReport) -> SmsReport {
+        SmsReport {
+            user: self.user,
+            challenge_id: self.challenge_id,
+            report: if self.superseded {
+                report.superseded()
+            } else {
+                report
+            },
+        }
+    }
+}
+
 /// Which user and challenge each sent message belongs to, by the provider's id.
 /// Bounded: past its capacity the oldest entries go. Clones share the log.
 #[derive(Debug, Clone)]

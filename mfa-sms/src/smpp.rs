@@ -419,18 +419,10 @@ impl SmppSms {
                 let status = receipt.status()?;
                 let message = sent.find(&receipt.message_id)?;
                 let mut report = DeliveryReport::new(&receipt.message_id, status);
-                if message.superseded {
-                    report = report.superseded();
-                }
-                let (user, challenge_id) = (message.user, message.challenge_id);
                 if let Some(code) = receipt.error.filter(|c| *c != 0) {
                     report = report.with_provider_code(mfa_core::ProviderCode::new("smpp", code));
                 }
-                Some(SmsReport {
-                    user,
-                    challenge_id,
-                    report,
-                })
+                Some(message.report(report))
             })
             .collect()
     }

@@ -244,16 +244,8 @@ pub fn status_callback(
     };
     let message = sent.find(sid).ok_or(ReportError::UnknownMessage)?;
     let mut report = DeliveryReport::new(sid, status);
-    if message.superseded {
-        report = report.superseded();
-    }
-    let (user, challenge_id) = (message.user, message.challenge_id);
     if let Some(code) = param(params, "ErrorCode").and_then(|c| c.parse::<u32>().ok()) {
         report = report.with_provider_code(ProviderCode::new(mfa_twilio::errors::PROVIDER, code));
     }
-    Ok(Some(SmsReport {
-        user,
-        challenge_id,
-        report,
-    }))
+    Ok(Some(message.report(report)))
 }
