@@ -1070,13 +1070,26 @@ impl Mfa {
         user: &UserId,
         mut decide: impl FnMut(&mut UserRecord, &Ctx<'_>, &mut Vec<Effect>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        // The load-and-commit path is boxed: its future is large, and this one is
-        // moved into whatever runs it on every call.
-        let Some(local) = self.store.in_place() else {
-            return Box::pin(self.run(user, decide))
-                .await
-                .map(|(value, _)| value);
-        };
+        if let Some(local) = self.store.in_place() {
+            if let Some(outcome) = self.decide_in_place(local, user, &mut decide) {
+                return outcome;
+            }
+        }
+        // No in-place store, or no record yet: decided as any request is. The
+        // load-and-commit future is boxed: it is large, and this one is moved into
+        // whatever runs it on every call.
+        Box::pin(self.run(user, decide))
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// The in-place half of [`Mfa::decide`]: `None` when the user has no record.
+    fn decide_in_place<T>(
+        &self,
+        local: &dyn crate::store::InPlace,
+        user: &UserId,
+        decide: &mut impl FnMut(&mut UserRecord, &Ctx<'_>, &mut Vec<Effect>) -> Result<T, Error>,
+    ) -> Option<Result<T, Error>> {
         let now = self.clock.now();
         let ctx = self.ctx(user, now);
         let mut effects = Vec::new();
@@ -1097,19 +1110,12 @@ impl Mfa {
             decided = Some(outcome);
             keep
         });
-        let Some(outcome) = decided else {
-            // No record: decided as any request is (a default record, not stored
-            // unless the decision says so).
-            return Box::pin(self.run(user, decide))
-                .await
-                .map(|(value, _)| value);
-        };
         debug_assert!(
             !effects.iter().any(|e| matches!(e, Effect::Send(_))),
             "a decision made in place sent nothing"
         );
         self.emit(effects, now);
-        outcome
+        decided
     }
 
     /// One request: load, decide, count shared windows for any send, commit by
