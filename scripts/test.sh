@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# One full build from scratch: incremental state would only add to the disk it needs.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 export MFA_TEST_TMP
 MFA_TEST_TMP=$(mktemp -d /tmp/mfa-test.XXXXXX)
 
