@@ -20,10 +20,11 @@ use crate::delivery::{OutgoingSms, SmsBackend};
 /// Tries routes in order, retrying transient failures with backoff: the SMS face of
 /// [`mfa_core::delivery::Failover`], which holds the rule shared with voice calls.
 ///
-/// The receipt's id lists every attempt in order, separated by `;`: `name:error-kind`
-/// for failures and `name:ok:provider-id` for the send that went through, such as
-/// `twilio:temporary delivery failure;kannel:ok:c0ffee:accepted`. With
-/// [`FailoverSms::events`], each attempt is also an [`mfa_core::Event::DeliveryAttempt`].
+/// The receipt is the one of the route that went through, with the provider's own
+/// message id, so a [sent log](crate::SmsDelivery::with_sent_log) matches the
+/// gateway's delivery reports. With [`FailoverSms::events`], each attempt is an
+/// [`mfa_core::Event::DeliveryAttempt`]; when every route fails, the error's message
+/// lists the attempts in order, such as `twilio:temporary delivery failure;kannel:destination blocked`.
 ///
 /// Backoff pauses use Tokio's timer: run it on a Tokio runtime.
 ///

@@ -12,7 +12,9 @@ use mfa_core::{
     PhoneMode, PhoneNumber, ProviderCode, ReportStatus, Timestamp, UserId,
 };
 use mfa_sms::twilio::status_callback;
-use mfa_sms::{ReportError, SentMessages, SmsDelivery, TwilioSender, TwilioSms};
+use mfa_sms::{
+    FailoverSms, MemorySms, ReportError, SentMessages, SmsDelivery, TwilioSender, TwilioSms,
+};
 use mfa_twilio::compute_signature;
 use recording_server::RecordingServer;
 
@@ -188,6 +190,57 @@ async fn a_late_report_on_an_earlier_send_offers_nothing() {
     let latest = undelivered(SECOND);
     assert!(!latest.report.superseded);
     let answer = latest.report_to(&w.mfa).await.unwrap();
+    assert_eq!(answer.next, vec![NextStep::Call]);
+}
+
+/// Behind the failover layer, the log keeps the provider's id of the send that went
+/// through, so Twilio's report on it is found (and not the layer's list of attempts).
+#[tokio::test]
+async fn a_report_on_a_message_sent_after_failing_over_is_found() {
+    let server = RecordingServer::start().await;
+    server.reply(
+        201,
+        "application/json",
+        &format!(r#"{{"sid": "{MESSAGE}", "status": "queued"}}"#),
+    );
+    let twilio = TwilioSms::new(SID, TOKEN, TwilioSender::From("+14155552345".into()))
+        .unwrap()
+        .with_base_url(&server.url)
+        .unwrap()
+        .with_status_callback(HOOK)
+        .unwrap();
+    let account = twilio.account().clone();
+    let down = MemorySms::new();
+    down.fail_always(mfa_core::DeliveryError::transient("operator down"));
+    let routes = FailoverSms::new()
+        .route("down", down)
+        .route("twilio", twilio)
+        .attempts_per_route(1);
+    let sent = SentMessages::new();
+    let mfa = Mfa::builder()
+        .sms(SmsDelivery::new(routes).with_sent_log(sent.clone()))
+        .voice(MemoryDelivery::new())
+        .build()
+        .unwrap();
+    let user = UserId::username("kari@example.no").unwrap();
+    let pending = mfa
+        .begin_enrollment(
+            &user,
+            Method::AuthenticationPhone {
+                number: PhoneNumber::parse("+4741234567").unwrap(),
+                mode: PhoneMode::Sms,
+            },
+        )
+        .await
+        .unwrap();
+
+    let params = form("undelivered");
+    let signature = compute_signature(TOKEN, HOOK, &params);
+    let report = status_callback(&account, &sent, HOOK, &params, Some(&signature))
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.challenge_id, pending.challenge_id);
+    let answer = report.report_to(&mfa).await.unwrap();
     assert_eq!(answer.next, vec![NextStep::Call]);
 }
 

@@ -23,11 +23,12 @@ use mfa_core::{Delivery, DeliveryError, DeliveryRequest, EventSink, Receipt};
 
 /// Tries voice backends in order, retrying failures to place the call with backoff.
 ///
-/// The receipt's id lists every attempt in order, separated by `;`: `name:error-kind`
-/// for failures and `name:ok:provider-id` for the call that was placed, such as
-/// `twilio:temporary delivery failure;sip:ok:call-7`; an error's message ends with the
-/// same list. With [`FailoverVoice::events`], each attempt is also an
-/// [`mfa_core::Event::DeliveryAttempt`] saying which route was tried and what came next.
+/// The receipt is the one of the backend that placed the call, with its own call id
+/// (a SIP Call-ID, a Twilio call SID), so the backend's lookups by id still work. When
+/// every route fails, the error's message ends with the attempts in order, such as
+/// `twilio:temporary delivery failure;sip:busy`. With [`FailoverVoice::events`], each
+/// attempt is an [`mfa_core::Event::DeliveryAttempt`] saying which route was tried and
+/// what came next.
 ///
 /// Backoff pauses use Tokio's timer: run it on a Tokio runtime.
 ///

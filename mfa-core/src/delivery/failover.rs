@@ -78,10 +78,10 @@ struct Route<B: ?Sized> {
 
 /// Routes tried in order over backends of type `B`, with retries and backoff.
 ///
-/// The receipt's id lists every attempt in order, separated by `;`: `name:error-kind`
-/// for failures and `name:ok:provider-id` for the send that went through, such as
-/// `twilio:temporary delivery failure;kannel:ok:c0ffee:accepted`. With an event sink,
-/// each attempt is also an [`Event::DeliveryAttempt`].
+/// The receipt is the one from the route that went through, its id the provider's
+/// own, so delivery reports and call lookups find it. Every attempt is an
+/// [`Event::DeliveryAttempt`] when an event sink is set; when every route fails, the
+/// error's message lists the attempts in order, separated by `;` (`name:error-kind`).
 pub struct Failover<B: ?Sized> {
     routes: Vec<Route<B>>,
     attempts_per_route: u32,
@@ -171,19 +171,15 @@ impl<B: ?Sized> Failover<B> {
             let last_route = index + 1 == self.routes.len();
             let mut pause = self.backoff;
             for attempt in 1..=self.attempts_per_route {
-                if !log.is_empty() {
-                    log.push(';');
-                }
                 match send(Arc::clone(&route.backend)).await {
                     Ok(receipt) => {
-                        let _ = write!(log, "{}:ok:{}", route.name, receipt.id);
                         self.emit(request, slept, &route.name, attempt, AttemptOutcome::Sent);
-                        return Ok(Receipt {
-                            id: log,
-                            call_outcome: receipt.call_outcome,
-                        });
+                        return Ok(receipt);
                     }
                     Err(error) => {
+                        if !log.is_empty() {
+                            log.push(';');
+                        }
                         let _ = write!(log, "{}:{}", route.name, error.kind());
                         let reason = error.kind();
                         let step = match FailoverStep::after(&error) {
