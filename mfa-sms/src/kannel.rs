@@ -5,6 +5,7 @@
 //! UTF-16BE bytes with `coding=2` and `charset=UTF-16BE`.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ use mfa_core::{
 
 use crate::delivery::{ConfigError, OutgoingSms, SmsBackend};
 use crate::encoding::Encoding;
-use crate::reports::{ReportError, SentMessages, SmsReport, param};
+use crate::reports::{ReportError, SentMessage, SentMessages, SmsReport, param};
 use crate::transport;
 
 /// How the message is handed to smsbox.
@@ -79,6 +80,10 @@ pub fn parse_answer(status: u16, body: &str) -> Result<KannelAcceptance, Deliver
     ))
 }
 
+/// Numbers this process's sends through Kannel, for `{send}` in a `dlr-url`: unique in
+/// the process, so two backends sharing one sent log never give the same number.
+static SENDS: AtomicU64 = AtomicU64::new(1);
+
 /// Sends SMS through Kannel's smsbox.
 ///
 /// ```
@@ -88,7 +93,10 @@ pub fn parse_answer(status: u16, body: &str) -> Result<KannelAcceptance, Deliver
 ///     .unwrap()
 ///     .method(KannelMethod::Post)
 ///     .from("Contoso")
-///     .delivery_reports(31, "https://app.example.com/dlr?challenge={challenge}&status=%d")
+///     .delivery_reports(
+///         31,
+///         "https://app.example.com/dlr?challenge={challenge}&send={send}&status=%d",
+///     )
 ///     .unwrap();
 /// assert!(!format!("{kannel:?}").contains("s3cret"));
 /// let channel = SmsDelivery::new(kannel);
@@ -169,13 +177,18 @@ impl KannelSms {
 
     /// Asks for delivery reports: `mask` is Kannel's `dlr-mask` (1 delivered, 2 failed,
     /// 4 buffered, 8 SMSC success, 16 SMSC reject); Kannel calls `url`, where
-    /// `{challenge}` becomes the challenge id and Kannel's own escapes (`%d` the status)
-    /// are left for Kannel.
+    /// `{challenge}` becomes the challenge id, `{send}` the number of this send, and
+    /// Kannel's own escapes (`%d` the status) are left for Kannel. See
+    /// [`delivery_report`] for the parameters it reads.
     pub fn delivery_reports(mut self, mask: u8, url: &str) -> Result<Self, ConfigError> {
         if mask == 0 || mask > 31 {
             return Err(ConfigError::InvalidSetting("dlr-mask is 1 to 31"));
         }
-        transport::base_url(&url.replace("{challenge}", "x").replace('%', ""))?;
+        transport::base_url(
+            &url.replace("{challenge}", "x")
+                .replace("{send}", "1")
+                .replace('%', ""),
+        )?;
         self.dlr = Some((mask, url.to_owned()));
         Ok(self)
     }
@@ -186,16 +199,17 @@ impl KannelSms {
         Ok(self)
     }
 
-    fn dlr_url(&self, sms: &OutgoingSms<'_>) -> Option<(u8, String)> {
+    fn dlr_url(&self, sms: &OutgoingSms<'_>, send: u64) -> Option<(u8, String)> {
         self.dlr.as_ref().map(|(mask, url)| {
             (
                 *mask,
-                url.replace("{challenge}", sms.request.challenge_id.as_str()),
+                url.replace("{challenge}", sms.request.challenge_id.as_str())
+                    .replace("{send}", &send.to_string()),
             )
         })
     }
 
-    fn get(&self, sms: &OutgoingSms<'_>) -> reqwest::RequestBuilder {
+    fn get(&self, sms: &OutgoingSms<'_>, send: u64) -> reqwest::RequestBuilder {
         let ucs2 = sms.length.encoding == Encoding::Ucs2;
         let text = if ucs2 {
             transport::utf16be(sms.text)
@@ -226,14 +240,14 @@ impl KannelSms {
             param("charset", b"UTF-8");
         }
         param("text", &text);
-        if let Some((mask, dlr_url)) = self.dlr_url(sms) {
+        if let Some((mask, dlr_url)) = self.dlr_url(sms, send) {
             param("dlr-mask", mask.to_string().as_bytes());
             param("dlr-url", dlr_url.as_bytes());
         }
         self.client.get(url)
     }
 
-    fn post(&self, sms: &OutgoingSms<'_>) -> reqwest::RequestBuilder {
+    fn post(&self, sms: &OutgoingSms<'_>, send: u64) -> reqwest::RequestBuilder {
         let ucs2 = sms.length.encoding == Encoding::Ucs2;
         let (body, content_type) = if ucs2 {
             (transport::utf16be(sms.text), "text/plain; charset=UTF-16BE")
@@ -256,7 +270,7 @@ impl KannelSms {
         if ucs2 {
             request = request.header("X-Kannel-Coding", "2");
         }
-        if let Some((mask, dlr_url)) = self.dlr_url(sms) {
+        if let Some((mask, dlr_url)) = self.dlr_url(sms, send) {
             request = request
                 .header("X-Kannel-DLR-Mask", mask.to_string())
                 .header("X-Kannel-DLR-Url", dlr_url);
@@ -268,9 +282,10 @@ impl KannelSms {
 #[async_trait]
 impl SmsBackend for KannelSms {
     async fn submit(&self, sms: &OutgoingSms<'_>) -> Result<Receipt, DeliveryError> {
+        let send = SENDS.fetch_add(1, Ordering::Relaxed);
         let request = match self.method {
-            KannelMethod::Get => self.get(sms),
-            KannelMethod::Post => self.post(sms),
+            KannelMethod::Get => self.get(sms, send),
+            KannelMethod::Post => self.post(sms, send),
         };
         let response = request
             .send()
@@ -281,24 +296,32 @@ impl SmsBackend for KannelSms {
             .text()
             .await
             .map_err(|e| transport::request_failed("Kannel", e))?;
-        let acceptance = parse_answer(status, &body)?;
-        // smsbox returns no message id; the challenge id is what delivery reports carry.
-        let state = match acceptance {
-            KannelAcceptance::Accepted => "accepted",
-            KannelAcceptance::Queued => "queued",
-        };
-        Ok(Receipt::new(format!(
-            "{}:{state}",
-            sms.request.challenge_id.as_str()
+        // Accepted or queued for later delivery: either way smsbox has the message.
+        parse_answer(status, &body)?;
+        // smsbox returns no message id; the challenge id and this send's number are
+        // what delivery reports carry (`{challenge}`, `{send}`), so they are its id.
+        Ok(Receipt::new(message_id(
+            sms.request.challenge_id.as_str(),
+            send,
         )))
     }
 }
 
+/// The id of one send through Kannel: its receipt's, and the sent log's.
+fn message_id(challenge: &str, send: u64) -> String {
+    format!("{challenge}:{send}")
+}
+
 /// Reads one of Kannel's delivery reports, sent to the URL given to
 /// [`KannelSms::delivery_reports`] with its query decoded into `params`. The URL must
-/// carry `challenge={challenge}` and `status=%d`, and may carry `id=%F` (the SMSC's
-/// message id) and `reply=%A` (the SMSC's answer, whose `err:` code is kept):
-/// `https://app.example.com/dlr?challenge={challenge}&status=%d&id=%F`.
+/// carry `challenge={challenge}` and `status=%d`, should carry `send={send}`, and may
+/// carry `id=%F` (the SMSC's message id) and `reply=%A` (the SMSC's answer, whose
+/// `err:` code is kept):
+/// `https://app.example.com/dlr?challenge={challenge}&send={send}&status=%d&id=%F`.
+///
+/// With `send`, a report on a message its challenge has sent again since is marked
+/// [superseded](DeliveryReport::superseded), so it offers no fallback while the newer
+/// code may still arrive. Without it, a report is taken to be on the latest send.
 ///
 /// Kannel does not sign its reports: the challenge id, 128 random bits known only to
 /// this server and Kannel, is what makes a report genuine, so keep the URL on a
@@ -317,9 +340,25 @@ pub fn delivery_report(
         Some(4 | 8) => return Ok(None),
         _ => return Err(ReportError::BadParameter("status")),
     };
-    let user = sent
-        .by_challenge(&challenge)
-        .ok_or(ReportError::UnknownMessage)?;
+    let send = match param(params, "send") {
+        None => None,
+        Some(send) => Some(
+            send.trim()
+                .parse::<u64>()
+                .map_err(|_| ReportError::BadParameter("send"))?,
+        ),
+    };
+    let message = match send {
+        Some(send) => sent
+            .find(&message_id(challenge.as_str(), send))
+            .filter(|m| m.challenge_id == challenge),
+        None => sent.by_challenge(&challenge).map(|user| SentMessage {
+            user,
+            challenge_id: challenge.clone(),
+            superseded: false,
+        }),
+    }
+    .ok_or(ReportError::UnknownMessage)?;
     let id = param(params, "id")
         .filter(|id| !id.is_empty())
         .unwrap_or(challenge.as_str());
@@ -327,11 +366,7 @@ pub fn delivery_report(
     if let Some(code) = param(params, "reply").and_then(smsc_error) {
         report = report.with_provider_code(ProviderCode::new("kannel", code));
     }
-    Ok(Some(SmsReport {
-        user,
-        challenge_id: challenge,
-        report,
-    }))
+    Ok(Some(message.report(report)))
 }
 
 /// The `err:NNN` of an SMSC's receipt text, when Kannel passes it on.
@@ -358,7 +393,7 @@ mod tests {
         let sent = SentMessages::new();
         let user = mfa_core::UserId::new("ada@contoso.com").unwrap();
         let challenge = ChallengeId::parse("c0ffee00c0ffee00").unwrap();
-        sent.record("c0ffee00c0ffee00:accepted", &user, &challenge);
+        sent.record("c0ffee00c0ffee00:1", &user, &challenge);
         let failed = delivery_report(
             &sent,
             &query(&[
@@ -391,6 +426,25 @@ mod tests {
             ReportError::BadParameter("status")
         );
         assert!(delivery_report(&sent, &[]).is_err());
+        // A send number is looked up as such: one not logged, or not a number, is refused.
+        let unlogged = query(&[
+            ("challenge", "c0ffee00c0ffee00"),
+            ("send", "7"),
+            ("status", "1"),
+        ]);
+        assert_eq!(
+            delivery_report(&sent, &unlogged).unwrap_err(),
+            ReportError::UnknownMessage
+        );
+        let junk = query(&[
+            ("challenge", "c0ffee00c0ffee00"),
+            ("send", "x"),
+            ("status", "1"),
+        ]);
+        assert_eq!(
+            delivery_report(&sent, &junk).unwrap_err(),
+            ReportError::BadParameter("send")
+        );
     }
 
     #[test]

@@ -250,7 +250,7 @@ async fn delivery_reports_come_back_to_the_dlr_url_with_the_challenge_id() {
             .delivery_reports(
                 31,
                 &format!(
-                    "{}/dlr?challenge={{challenge}}&status=%d&id=%F",
+                    "{}/dlr?challenge={{challenge}}&send={{send}}&status=%d&id=%F",
                     receiver.url
                 ),
             )
@@ -285,6 +285,11 @@ async fn delivery_reports_come_back_to_the_dlr_url_with_the_challenge_id() {
         report.query_value("challenge").as_deref(),
         Some("c0ffee00c0ffee00")
     );
+    // Kannel passed on the send's number as we gave it: the receipt's.
+    assert_eq!(
+        report.query_value("send").as_deref(),
+        receipt.id.split_once(':').map(|(_, send)| send)
+    );
     let status: u32 = report.query_value("status").unwrap().parse().unwrap();
     assert!(status & 31 != 0, "a dlr-mask status: {status}");
     // Read back as a report for Mfa: whose message, which challenge, delivered.
@@ -295,6 +300,7 @@ async fn delivery_reports_come_back_to_the_dlr_url_with_the_challenge_id() {
     assert_eq!(delivered.user, request.user);
     assert_eq!(delivered.challenge_id, request.challenge_id);
     assert_eq!(delivered.report.status, mfa_core::ReportStatus::Delivered);
+    assert!(!delivered.report.superseded);
 }
 
 #[tokio::test]

@@ -18,9 +18,9 @@ impl Mfa {
     /// [`Mfa::fall_back`].
     ///
     /// A report marked [superseded](DeliveryReport::superseded) (on a message the
-    /// challenge has sent again since) offers nothing. `mfa-sms` marks Twilio's and
-    /// SMPP reports from its sent log; Kannel's reports name the challenge, not the
-    /// message, so they are taken to be on the latest send.
+    /// challenge has sent again since) offers nothing. `mfa-sms` marks Twilio's, SMPP
+    /// and Kannel's reports from its sent log (Kannel's when its `dlr-url` carries
+    /// `send={send}`).
     #[cfg_attr(feature = "tracing", tracing::instrument(name = "mfa.report_delivery", skip_all, fields(user = %user, challenge = %challenge, status = ?report.status), ret, err(level = "warn", Display)))]
     pub async fn report_delivery(
         &self,
