@@ -3,6 +3,7 @@
 #![cfg(feature = "kannel")]
 #![allow(clippy::unwrap_used)]
 
+mod journey;
 mod recording_server;
 
 use std::time::Duration;
@@ -219,7 +220,7 @@ async fn a_hanging_smsbox_is_a_timeout_without_the_url_in_the_error() {
 /// may still arrive. The report on the latest send offers the call.
 #[tokio::test]
 async fn a_late_report_on_an_earlier_send_offers_nothing() {
-    use mfa_core::{ManualClock, MemoryDelivery, Method, Mfa, NextStep, PhoneMode, Timestamp};
+    use mfa_core::{ManualClock, MemoryDelivery, Mfa, NextStep, Timestamp};
     use mfa_sms::SentMessages;
 
     let server = RecordingServer::start().await;
@@ -242,19 +243,9 @@ async fn a_late_report_on_an_earlier_send_offers_nothing() {
         .voice(MemoryDelivery::new())
         .build()
         .unwrap();
-    let user = UserId::username("kari@example.no").unwrap();
-    let pending = mfa
-        .begin_enrollment(
-            &user,
-            Method::AuthenticationPhone {
-                number: PhoneNumber::parse("+4741234567").unwrap(),
-                mode: PhoneMode::Sms,
-            },
-        )
-        .await
-        .unwrap();
+    let (user, challenge) = journey::begin_sms_enrollment(&mfa).await;
     clock.advance(Duration::from_secs(60));
-    mfa.resend(&user, &pending.challenge_id).await.unwrap();
+    mfa.resend(&user, &challenge).await.unwrap();
 
     // What smsbox would call: the dlr-url of each send, `%d` as "undelivered".
     let urls: Vec<String> = server
@@ -271,7 +262,7 @@ async fn a_late_report_on_an_earlier_send_offers_nothing() {
             .unwrap()
     };
     let late = undelivered(&urls[0]);
-    assert_eq!(late.challenge_id, pending.challenge_id);
+    assert_eq!(late.challenge_id, challenge);
     assert!(late.report.superseded, "the challenge sent again since");
     assert_eq!(late.report_to(&mfa).await.unwrap().next, vec![]);
 

@@ -3,13 +3,14 @@
 #![cfg(feature = "twilio")]
 #![allow(clippy::unwrap_used)]
 
+mod journey;
 mod recording_server;
 
 use std::sync::Arc;
 
 use mfa_core::{
-    ChallengeId, Event, ManualClock, MemoryDelivery, MemoryEvents, Method, Mfa, NextStep,
-    PhoneMode, PhoneNumber, ProviderCode, ReportStatus, Timestamp, UserId,
+    ChallengeId, Event, ManualClock, MemoryDelivery, MemoryEvents, Mfa, NextStep, ProviderCode,
+    ReportStatus, Timestamp, UserId,
 };
 use mfa_sms::twilio::status_callback;
 use mfa_sms::{
@@ -52,13 +53,18 @@ struct World {
     challenge: ChallengeId,
 }
 
-async fn enrolling(server: &RecordingServer) -> World {
-    let twilio = TwilioSms::new(SID, TOKEN, TwilioSender::From("+14155552345".into()))
+/// Twilio's Messages API at `server`, with status callbacks to [`HOOK`].
+fn twilio(server: &RecordingServer) -> TwilioSms {
+    TwilioSms::new(SID, TOKEN, TwilioSender::From("+14155552345".into()))
         .unwrap()
         .with_base_url(&server.url)
         .unwrap()
         .with_status_callback(HOOK)
-        .unwrap();
+        .unwrap()
+}
+
+async fn enrolling(server: &RecordingServer) -> World {
+    let twilio = twilio(server);
     let account = twilio.account().clone();
     let sent = SentMessages::new();
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
@@ -70,17 +76,7 @@ async fn enrolling(server: &RecordingServer) -> World {
         .events(events.clone())
         .build()
         .unwrap();
-    let user = UserId::username("kari@example.no").unwrap();
-    let pending = mfa
-        .begin_enrollment(
-            &user,
-            Method::AuthenticationPhone {
-                number: PhoneNumber::parse("+4741234567").unwrap(),
-                mode: PhoneMode::Sms,
-            },
-        )
-        .await
-        .unwrap();
+    let (user, challenge) = journey::begin_sms_enrollment(&mfa).await;
     World {
         mfa,
         account,
@@ -88,7 +84,7 @@ async fn enrolling(server: &RecordingServer) -> World {
         clock,
         events,
         user,
-        challenge: pending.challenge_id,
+        challenge,
     }
 }
 
@@ -203,12 +199,7 @@ async fn a_report_on_a_message_sent_after_failing_over_is_found() {
         "application/json",
         &format!(r#"{{"sid": "{MESSAGE}", "status": "queued"}}"#),
     );
-    let twilio = TwilioSms::new(SID, TOKEN, TwilioSender::From("+14155552345".into()))
-        .unwrap()
-        .with_base_url(&server.url)
-        .unwrap()
-        .with_status_callback(HOOK)
-        .unwrap();
+    let twilio = twilio(&server);
     let account = twilio.account().clone();
     let down = MemorySms::new();
     down.fail_always(mfa_core::DeliveryError::transient("operator down"));
@@ -222,24 +213,14 @@ async fn a_report_on_a_message_sent_after_failing_over_is_found() {
         .voice(MemoryDelivery::new())
         .build()
         .unwrap();
-    let user = UserId::username("kari@example.no").unwrap();
-    let pending = mfa
-        .begin_enrollment(
-            &user,
-            Method::AuthenticationPhone {
-                number: PhoneNumber::parse("+4741234567").unwrap(),
-                mode: PhoneMode::Sms,
-            },
-        )
-        .await
-        .unwrap();
+    let (user, challenge) = journey::begin_sms_enrollment(&mfa).await;
 
     let params = form("undelivered");
     let signature = compute_signature(TOKEN, HOOK, &params);
     let report = status_callback(&account, &sent, HOOK, &params, Some(&signature))
         .unwrap()
         .unwrap();
-    assert_eq!(report.challenge_id, pending.challenge_id);
+    assert_eq!((&report.user, &report.challenge_id), (&user, &challenge));
     let answer = report.report_to(&mfa).await.unwrap();
     assert_eq!(answer.next, vec![NextStep::Call]);
 }
