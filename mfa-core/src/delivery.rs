@@ -17,8 +17,10 @@ use crate::policy::CostNotice;
 use crate::user::UserId;
 
 pub mod failover;
+pub mod outbox;
 
 pub use failover::{AttemptOutcome, Failover, FailoverStep};
+pub use outbox::{Arrival, MAX_KEPT, Outbox};
 
 /// Why a challenge exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -388,16 +390,10 @@ impl FaultPlan {
     }
 }
 
-#[derive(Debug, Default)]
-struct MemoryInner {
-    sent: Vec<SentMessage>,
-    faults: FaultPlan,
-    call_outcome: Option<CallOutcome>,
-}
-
 /// An in-memory backend: records what it is asked to send and can fail or be late on request.
 ///
 /// Clones share the same record, so a test keeps one clone and gives another to `Mfa`.
+/// It keeps the last [`MAX_KEPT`] messages.
 ///
 /// ```
 /// use mfa_core::{DeliveryError, MemoryDelivery};
@@ -408,13 +404,19 @@ struct MemoryInner {
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemoryDelivery {
-    inner: Arc<Mutex<MemoryInner>>,
-    clock: Arc<dyn Clock>,
+    outbox: Outbox<SentMessage>,
+    call_outcome: Arc<Mutex<Option<CallOutcome>>>,
 }
 
 impl Default for MemoryDelivery {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Arrival for SentMessage {
+    fn arrives_at(&self) -> Timestamp {
+        self.arrives_at
     }
 }
 
@@ -427,13 +429,13 @@ impl MemoryDelivery {
     /// A backend timed by `clock` (share the driver's manual clock in tests).
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         MemoryDelivery {
-            inner: Arc::new(Mutex::new(MemoryInner::default())),
-            clock,
+            outbox: Outbox::with_clock(clock),
+            call_outcome: Arc::default(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, MemoryInner> {
-        match self.inner.lock() {
+    fn call_outcome(&self) -> MutexGuard<'_, Option<CallOutcome>> {
+        match self.call_outcome.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
@@ -441,52 +443,44 @@ impl MemoryDelivery {
 
     /// The next send fails with `error` (queued: call again for more failures).
     pub fn fail_next(&self, error: DeliveryError) {
-        self.lock().faults.fail_next(error);
+        self.outbox.fail_next(error);
     }
 
     /// Every send fails with `error` until [`MemoryDelivery::recover`].
     pub fn fail_always(&self, error: DeliveryError) {
-        self.lock().faults.fail_always(error);
+        self.outbox.fail_always(error);
     }
 
     /// Sends succeed again.
     pub fn recover(&self) {
-        self.lock().faults.recover();
+        self.outbox.recover();
     }
 
     /// The next message reaches the phone `by` late.
     pub fn delay_next(&self, by: Duration) {
-        self.lock().faults.delay_next(by);
+        self.outbox.delay_next(by);
     }
 
     /// Calls end with `outcome` (as if the callee pressed the keys at once); `None`
     /// leaves them for [`crate::Mfa::report_call`].
     pub fn answer_calls_with(&self, outcome: Option<CallOutcome>) {
-        self.lock().call_outcome = outcome;
+        *self.call_outcome() = outcome;
     }
 
     /// Forgets everything sent so far (failure and delay settings stay).
     pub fn clear(&self) {
-        self.lock().sent.clear();
+        self.outbox.clear();
     }
 
     /// Everything sent, oldest first.
     pub fn sent(&self) -> Vec<SentMessage> {
-        self.lock().sent.clone()
+        self.outbox.sent()
     }
 
     /// What has reached `number` by now, oldest arrival first.
     pub fn inbox(&self, number: &PhoneNumber) -> Vec<SentMessage> {
-        let now = self.clock.now();
-        let mut arrived: Vec<SentMessage> = self
-            .lock()
-            .sent
-            .iter()
-            .filter(|m| &m.request.destination.number == number && m.arrives_at <= now)
-            .cloned()
-            .collect();
-        arrived.sort_by_key(|m| m.arrives_at);
-        arrived
+        self.outbox
+            .arrived(|m| &m.request.destination.number == number)
     }
 
     /// The code in the latest message to arrive at `number`, if any has.
@@ -501,20 +495,18 @@ impl MemoryDelivery {
 #[async_trait]
 impl Delivery for MemoryDelivery {
     async fn send(&self, request: &DeliveryRequest) -> Result<Receipt, DeliveryError> {
-        let now = self.clock.now();
-        let mut inner = self.lock();
-        let delay = inner.faults.next_send()?;
-        inner.sent.push(SentMessage {
+        let call_outcome = match request.content {
+            Content::ConfirmByKey | Content::MatchNumber(_) => *self.call_outcome(),
+            Content::Code(_) => None,
+        };
+        let number = self.outbox.take(|sent_at, arrives_at| SentMessage {
             request: request.clone(),
-            sent_at: now,
-            arrives_at: now + delay,
-        });
+            sent_at,
+            arrives_at,
+        })?;
         Ok(Receipt {
-            id: format!("memory-{}", inner.sent.len()),
-            call_outcome: match request.content {
-                Content::ConfirmByKey | Content::MatchNumber(_) => inner.call_outcome,
-                Content::Code(_) => None,
-            },
+            id: format!("memory-{number}"),
+            call_outcome,
         })
     }
 }

@@ -1,21 +1,19 @@
 //! [`MemoryEmail`]: records what it was asked to send, fails or is late on request.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::delivery::FaultPlan;
+use mfa_core::delivery::{Arrival, Outbox};
 use mfa_core::{
-    ChallengeId, Clock, DeliveryError, EmailAddress, OneTimeCode, Purpose, Receipt, SystemClock,
-    Timestamp,
+    ChallengeId, Clock, DeliveryError, EmailAddress, OneTimeCode, Purpose, Receipt, Timestamp,
 };
 
 use crate::delivery::{EmailBackend, OutgoingEmail};
 use crate::template::RenderedEmail;
 
-/// The most emails a memory backend keeps; the oldest go first.
-pub const MAX_KEPT: usize = 10_000;
+pub use mfa_core::delivery::MAX_KEPT;
 
 /// One email the memory backend took. `Debug` hides the bodies and the code.
 #[derive(Clone)]
@@ -47,15 +45,16 @@ impl fmt::Debug for SentEmail {
     }
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    sent: Vec<SentEmail>,
-    faults: FaultPlan,
+impl Arrival for SentEmail {
+    fn arrives_at(&self) -> Timestamp {
+        self.arrives_at
+    }
 }
 
 /// An in-memory mail server: records recipient, texts and time; fails or delivers
-/// late on request (through mfa-core's [`FaultPlan`], like the other memory
-/// backends). Clones share the record: keep one in the test, give another to the app.
+/// late on request (through mfa-core's [`Outbox`], like the other memory backends).
+/// It keeps the last [`MAX_KEPT`] emails. Clones share the record: keep one in the
+/// test, give another to the app.
 ///
 /// ```
 /// use std::time::Duration;
@@ -69,83 +68,59 @@ struct Inner {
 /// assert!(mailbox.sent().is_empty());
 /// # let _ = channel;
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MemoryEmail {
-    inner: Arc<Mutex<Inner>>,
-    clock: Arc<dyn Clock>,
-}
-
-impl Default for MemoryEmail {
-    fn default() -> Self {
-        Self::new()
-    }
+    outbox: Outbox<SentEmail>,
 }
 
 impl MemoryEmail {
     /// A mail server timed by the system clock.
     pub fn new() -> Self {
-        Self::with_clock(Arc::new(SystemClock))
+        Self::default()
     }
 
     /// A mail server timed by `clock` (share the driver's `ManualClock` in tests).
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         MemoryEmail {
-            inner: Arc::new(Mutex::new(Inner::default())),
-            clock,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        match self.inner.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
+            outbox: Outbox::with_clock(clock),
         }
     }
 
     /// The next submit fails with `error` (queued: call again for more failures).
     pub fn fail_next(&self, error: DeliveryError) {
-        self.lock().faults.fail_next(error);
+        self.outbox.fail_next(error);
     }
 
     /// Every submit fails with `error` until [`MemoryEmail::recover`].
     pub fn fail_always(&self, error: DeliveryError) {
-        self.lock().faults.fail_always(error);
+        self.outbox.fail_always(error);
     }
 
     /// Submits succeed again.
     pub fn recover(&self) {
-        self.lock().faults.recover();
+        self.outbox.recover();
     }
 
     /// The next email reaches its mailbox `by` late.
     pub fn delay_next(&self, by: Duration) {
-        self.lock().faults.delay_next(by);
+        self.outbox.delay_next(by);
     }
 
     /// Forgets everything sent so far (failure and delay settings stay).
     pub fn clear(&self) {
-        self.lock().sent.clear();
+        self.outbox.clear();
     }
 
     /// Everything sent, oldest first.
     pub fn sent(&self) -> Vec<SentEmail> {
-        self.lock().sent.clone()
+        self.outbox.sent()
     }
 
     /// What has reached `address` by now, oldest arrival first. Addresses compare
     /// without regard to letter case, as mail servers deliver them.
     pub fn inbox(&self, address: &EmailAddress) -> Vec<SentEmail> {
-        let now = self.clock.now();
         let wanted = address.limit_subject();
-        let mut arrived: Vec<SentEmail> = self
-            .lock()
-            .sent
-            .iter()
-            .filter(|m| m.to.limit_subject() == wanted && m.arrives_at <= now)
-            .cloned()
-            .collect();
-        arrived.sort_by_key(|m| m.arrives_at);
-        arrived
+        self.outbox.arrived(|m| m.to.limit_subject() == wanted)
     }
 
     /// The code in the latest email to arrive at `address`, if any has.
@@ -157,21 +132,15 @@ impl MemoryEmail {
 #[async_trait]
 impl EmailBackend for MemoryEmail {
     async fn submit(&self, email: &OutgoingEmail) -> Result<Receipt, DeliveryError> {
-        let now = self.clock.now();
-        let mut inner = self.lock();
-        let delay = inner.faults.next_send()?;
-        if inner.sent.len() >= MAX_KEPT {
-            inner.sent.remove(0);
-        }
-        inner.sent.push(SentEmail {
+        let number = self.outbox.take(|sent_at, arrives_at| SentEmail {
             to: email.to.clone(),
             content: email.content.clone(),
             code: email.code.clone(),
             challenge_id: email.challenge_id.clone(),
             purpose: email.purpose,
-            sent_at: now,
-            arrives_at: now + delay,
-        });
-        Ok(Receipt::new(format!("memory-email-{}", inner.sent.len())))
+            sent_at,
+            arrives_at,
+        })?;
+        Ok(Receipt::new(format!("memory-email-{number}")))
     }
 }

@@ -2,14 +2,12 @@
 
 use std::fmt;
 use std::io::Write as _;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_core::delivery::FaultPlan;
-use mfa_core::{
-    ChallengeId, Clock, DeliveryError, OneTimeCode, PhoneNumber, Receipt, SystemClock, Timestamp,
-};
+use mfa_core::delivery::{Arrival, Outbox};
+use mfa_core::{ChallengeId, Clock, DeliveryError, OneTimeCode, PhoneNumber, Receipt, Timestamp};
 
 use crate::delivery::{OutgoingSms, SmsBackend};
 use crate::encoding::SmsLength;
@@ -45,14 +43,16 @@ impl fmt::Debug for SentSms {
     }
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    sent: Vec<SentSms>,
-    faults: FaultPlan,
+impl Arrival for SentSms {
+    fn arrives_at(&self) -> Timestamp {
+        self.arrives_at
+    }
 }
 
 /// An in-memory SMS gateway: records number, text and time; fails or delivers late on
-/// request. Clones share the record: keep one in the test, give another to the app.
+/// request (through mfa-core's [`Outbox`], like the other memory backends). It keeps
+/// the last [`mfa_core::delivery::MAX_KEPT`] messages. Clones share the record: keep
+/// one in the test, give another to the app.
 ///
 /// ```
 /// use std::time::Duration;
@@ -66,76 +66,52 @@ struct Inner {
 /// assert!(phone.sent().is_empty());
 /// # let _ = channel;
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MemorySms {
-    inner: Arc<Mutex<Inner>>,
-    clock: Arc<dyn Clock>,
-}
-
-impl Default for MemorySms {
-    fn default() -> Self {
-        Self::new()
-    }
+    outbox: Outbox<SentSms>,
 }
 
 impl MemorySms {
     /// A gateway timed by the system clock.
     pub fn new() -> Self {
-        Self::with_clock(Arc::new(SystemClock))
+        Self::default()
     }
 
     /// A gateway timed by `clock` (share the driver's `ManualClock` in tests).
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         MemorySms {
-            inner: Arc::new(Mutex::new(Inner::default())),
-            clock,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        match self.inner.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
+            outbox: Outbox::with_clock(clock),
         }
     }
 
     /// The next submit fails with `error` (queued: call again for more failures).
     pub fn fail_next(&self, error: DeliveryError) {
-        self.lock().faults.fail_next(error);
+        self.outbox.fail_next(error);
     }
 
     /// Every submit fails with `error` until [`MemorySms::recover`].
     pub fn fail_always(&self, error: DeliveryError) {
-        self.lock().faults.fail_always(error);
+        self.outbox.fail_always(error);
     }
 
     /// Submits succeed again.
     pub fn recover(&self) {
-        self.lock().faults.recover();
+        self.outbox.recover();
     }
 
     /// The next message reaches the phone `by` late.
     pub fn delay_next(&self, by: Duration) {
-        self.lock().faults.delay_next(by);
+        self.outbox.delay_next(by);
     }
 
     /// Everything submitted, oldest first.
     pub fn sent(&self) -> Vec<SentSms> {
-        self.lock().sent.clone()
+        self.outbox.sent()
     }
 
     /// What has reached `number` by now, oldest arrival first.
     pub fn inbox(&self, number: &PhoneNumber) -> Vec<SentSms> {
-        let now = self.clock.now();
-        let mut arrived: Vec<SentSms> = self
-            .lock()
-            .sent
-            .iter()
-            .filter(|m| &m.to == number && m.arrives_at <= now)
-            .cloned()
-            .collect();
-        arrived.sort_by_key(|m| m.arrives_at);
-        arrived
+        self.outbox.arrived(|m| &m.to == number)
     }
 
     /// The code in the latest message to have reached `number`, if any has.
@@ -152,19 +128,16 @@ impl MemorySms {
 #[async_trait]
 impl SmsBackend for MemorySms {
     async fn submit(&self, sms: &OutgoingSms<'_>) -> Result<Receipt, DeliveryError> {
-        let now = self.clock.now();
-        let mut inner = self.lock();
-        let delay = inner.faults.next_send()?;
-        inner.sent.push(SentSms {
+        let number = self.outbox.take(|sent_at, arrives_at| SentSms {
             to: sms.to.clone(),
             text: sms.text.to_owned(),
             length: sms.length,
             code: sms.request.code().cloned(),
             challenge_id: sms.request.challenge_id.clone(),
-            sent_at: now,
-            arrives_at: now + delay,
-        });
-        Ok(Receipt::new(format!("memory-sms-{}", inner.sent.len())))
+            sent_at,
+            arrives_at,
+        })?;
+        Ok(Receipt::new(format!("memory-sms-{number}")))
     }
 }
 
