@@ -41,6 +41,13 @@ trap cleanup EXIT INT TERM
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A full run writes about 5 GB (target/ and fuzz/target): say so before a full disk
+# fails the build halfway.
+free_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
+    echo "warning: $((${free_kb:-0} / 1024 / 1024)) GB free here; a full run needs about 6 GB" >&2
+fi
+
 # --- install what the services need, once -----------------------------------
 apt_needed=()
 pip_needed=()
