@@ -212,10 +212,7 @@ impl SeededRandomness {
 
 impl Randomness for SeededRandomness {
     fn fill(&self, dest: &mut [u8]) {
-        let mut state = match self.state.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut state = crate::sync::lock(&self.state);
         for chunk in dest.chunks_mut(32) {
             let (counter, key) = &mut *state;
             let mut mac =

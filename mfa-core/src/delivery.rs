@@ -435,10 +435,7 @@ impl MemoryDelivery {
     }
 
     fn call_outcome(&self) -> MutexGuard<'_, Option<CallOutcome>> {
-        match self.call_outcome.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::sync::lock(&self.call_outcome)
     }
 
     /// The next send fails with `error` (queued: call again for more failures).

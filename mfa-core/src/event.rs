@@ -361,10 +361,7 @@ impl MemoryEvents {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
-        match self.events.lock() {
-            Ok(e) => e,
-            Err(p) => p.into_inner(),
-        }
+        crate::sync::lock(&self.events)
     }
 }
 

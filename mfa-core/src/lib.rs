@@ -29,6 +29,7 @@ pub mod request;
 #[cfg(feature = "serde")]
 mod serde_text;
 pub mod store;
+mod sync;
 #[cfg(feature = "tracing")]
 pub mod trace;
 pub mod user;

@@ -99,10 +99,7 @@ impl<M> Outbox<M> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<M>> {
-        match self.inner.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::sync::lock(&self.inner)
     }
 
     /// The next send fails with `error` (queued: call again for more failures).

@@ -70,10 +70,7 @@ impl RecordCache {
     fn shard(&self, user: &UserId) -> MutexGuard<'_, Shard> {
         let pick = self.pick.hash_one(user.as_str()) as usize;
         let shard = &self.shards[pick % SHARDS];
-        match shard.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::sync::lock(shard)
     }
 
     /// Takes the user's entry out if it is young enough to stand in for a load.

@@ -113,10 +113,7 @@ impl std::fmt::Debug for MemoryStore {
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    match shard.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
+    crate::sync::lock(shard)
 }
 
 impl MemoryStore {
