@@ -835,10 +835,10 @@ impl Visit {
             "" => None,
             tag => Some(Lang::from_tag(tag).ok_or(Problem::BadLanguage)?),
         };
-        let locale = match lang {
-            None => None,
-            Some(lang) => Some(Locale::parse(lang.tag()).map_err(|_| Problem::BadLanguage)?),
-        };
+        let locale = lang
+            .map(|lang| Locale::parse(lang.tag()))
+            .transpose()
+            .map_err(|_| Problem::BadLanguage)?;
         self.mfa
             .set_locale(&self.user, locale)
             .await
