@@ -53,6 +53,15 @@ struct World {
     challenge: ChallengeId,
 }
 
+/// `server` answers the next message as Twilio does, queued as `sid`.
+fn queues(server: &RecordingServer, sid: &str) {
+    server.reply(
+        201,
+        "application/json",
+        &format!(r#"{{"sid": "{sid}", "status": "queued"}}"#),
+    );
+}
+
 /// Twilio's Messages API at `server`, with status callbacks to [`HOOK`].
 fn twilio(server: &RecordingServer) -> TwilioSms {
     TwilioSms::new(SID, TOKEN, TwilioSender::From("+14155552345".into()))
@@ -91,11 +100,7 @@ async fn enrolling(server: &RecordingServer) -> World {
 #[tokio::test]
 async fn an_undelivered_status_callback_offers_a_call() {
     let server = RecordingServer::start().await;
-    server.reply(
-        201,
-        "application/json",
-        &format!(r#"{{"sid": "{MESSAGE}", "status": "queued"}}"#),
-    );
+    queues(&server, MESSAGE);
     let w = enrolling(&server).await;
     w.clock.advance(std::time::Duration::from_secs(7));
 
@@ -158,11 +163,10 @@ async fn a_late_report_on_an_earlier_send_offers_nothing() {
     const FIRST: &str = "SM11111111111111111111111111111111";
     const SECOND: &str = "SM22222222222222222222222222222222";
     let server = RecordingServer::start().await;
-    let queued = |sid: &str| format!(r#"{{"sid": "{sid}", "status": "queued"}}"#);
-    server.reply(201, "application/json", &queued(FIRST));
+    queues(&server, FIRST);
     let w = enrolling(&server).await;
     w.clock.advance(std::time::Duration::from_secs(60));
-    server.reply(201, "application/json", &queued(SECOND));
+    queues(&server, SECOND);
     w.mfa.resend(&w.user, &w.challenge).await.unwrap();
 
     let undelivered = |sid: &str| {
@@ -194,11 +198,7 @@ async fn a_late_report_on_an_earlier_send_offers_nothing() {
 #[tokio::test]
 async fn a_report_on_a_message_sent_after_failing_over_is_found() {
     let server = RecordingServer::start().await;
-    server.reply(
-        201,
-        "application/json",
-        &format!(r#"{{"sid": "{MESSAGE}", "status": "queued"}}"#),
-    );
+    queues(&server, MESSAGE);
     let twilio = twilio(&server);
     let account = twilio.account().clone();
     let down = MemorySms::new();
