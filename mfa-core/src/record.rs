@@ -10,7 +10,7 @@ mod codec;
 
 use std::time::Duration;
 
-pub use codec::{decode, encode};
+pub use codec::{decode, encode, encode_into};
 
 use crate::access_pass::AccessPassRecord;
 use crate::challenge::Challenge;

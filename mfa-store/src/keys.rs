@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hmac::{Hmac, Mac};
 use mfa_core::record::{self, UserRecord, Version};
@@ -184,29 +184,40 @@ impl Keyring {
         version: Version,
         record: &UserRecord,
     ) -> Result<SealedRecord, StoreError> {
-        let plain = Zeroizing::new(record::encode(record));
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce)
-            .map_err(|_| StoreError::unavailable("no random source for a nonce"))?;
-        let cipher = Aes256Gcm::new_from_slice(self.current.bytes.as_ref())
-            .map_err(|_| StoreError::corrupt("bad key length"))?;
-        let aad = record_context(user, version);
-        let sealed = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plain.as_slice(),
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| StoreError::corrupt("encryption failed"))?;
-        let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(&sealed);
+        // One buffer: room for the nonce, the record encoded behind it, encrypted in
+        // place, then the tag. The plaintext lives only in this buffer (the encoder
+        // wipes any it outgrows) until it is overwritten by its ciphertext.
+        let mut blob = record::encode_into(record, vec![0; NONCE_LEN]);
+        let sealed = self.seal_in_place(user, version, &mut blob);
+        if sealed.is_err() {
+            zeroize::Zeroize::zeroize(&mut blob);
+        }
+        sealed?;
         Ok(SealedRecord {
             key_id: self.current.id.clone(),
             blob,
         })
+    }
+
+    /// Encrypts `blob[NONCE_LEN..]` in place under a fresh nonce, written into
+    /// `blob[..NONCE_LEN]`, and appends the tag.
+    fn seal_in_place(
+        &self,
+        user: &UserId,
+        version: Version,
+        blob: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let (nonce, plain) = blob.split_at_mut(NONCE_LEN);
+        getrandom::fill(nonce)
+            .map_err(|_| StoreError::unavailable("no random source for a nonce"))?;
+        let cipher = Aes256Gcm::new_from_slice(self.current.bytes.as_ref())
+            .map_err(|_| StoreError::corrupt("bad key length"))?;
+        let aad = record_context(user, version);
+        let tag = cipher
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), &aad, plain)
+            .map_err(|_| StoreError::corrupt("encryption failed"))?;
+        blob.extend_from_slice(&tag);
+        Ok(())
     }
 
     /// Opens a record sealed under the key `key_id` for `user` at `version`. A record

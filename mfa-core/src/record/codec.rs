@@ -34,7 +34,51 @@ const MAX_LIST: usize = 1024;
 
 /// The record as bytes.
 pub fn encode(record: &UserRecord) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(256));
+    encode_into(record, Vec::new())
+}
+
+/// Appends the record's bytes to `out` and returns it: a store that seals can encode
+/// behind room for its nonce and encrypt in place, with no second buffer.
+///
+/// The buffer is sized for the record before the first byte is written. If it must
+/// still grow, the smaller buffer is wiped before it is freed, so no partial copy of
+/// the plaintext (phone numbers, secrets, hashes) is left in freed memory.
+pub fn encode_into(record: &UserRecord, mut out: Vec<u8>) -> Vec<u8> {
+    out.reserve(size_hint(record));
+    let mut w = Writer(out);
+    write_record(&mut w, record);
+    w.0
+}
+
+/// About as many bytes as `record` encodes to, erring high: a method or a challenge is
+/// at most a couple of hundred bytes, a passkey its credential and data, and the other
+/// entries a few dozen.
+fn size_hint(record: &UserRecord) -> usize {
+    let small = record.recovery_codes.len()
+        + record.proofs.len()
+        + record.undelivered.len()
+        + record.devices.len()
+        + record.access_passes.len();
+    let passkeys: usize = record
+        .methods
+        .iter()
+        .filter_map(|m| m.passkey.as_ref())
+        .map(|p| p.credential_id.len() + p.data.len() + 64)
+        .sum();
+    let ceremonies: usize = record
+        .passkey_ceremonies
+        .iter()
+        .map(|c| c.state.len() + 64)
+        .sum();
+    // A token inventory (an administrator's record) grows the buffer instead.
+    128 + 256 * record.methods.len()
+        + 192 * record.challenges.len()
+        + 96 * small
+        + passkeys
+        + ceremonies
+}
+
+fn write_record(w: &mut Writer, record: &UserRecord) {
     w.u8(FORMAT);
     match record.status {
         UserStatus::Active => w.u8(0),
@@ -46,11 +90,11 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
     w.u64(record.updated_at.unix_millis());
     w.len(record.methods.len());
     for m in &record.methods {
-        write_method(&mut w, m);
+        write_method(w, m);
     }
     w.len(record.challenges.len());
     for c in &record.challenges {
-        write_challenge(&mut w, c);
+        write_challenge(w, c);
     }
     w.u32(record.failures.count);
     w.opt_time(record.failures.last_at);
@@ -106,16 +150,15 @@ pub fn encode(record: &UserRecord) -> Vec<u8> {
         w.opt_time(p.last_used_at);
         w.opt_time(p.revoked_at);
     }
-    write_names(&mut w, record);
-    write_passkeys(&mut w, record);
+    write_names(w, record);
+    write_passkeys(w, record);
     w.len(record.passkey_ceremonies.len());
     for c in &record.passkey_ceremonies {
         w.str(c.challenge_id.as_str());
         w.bytes(&c.state);
     }
-    write_inventory(&mut w, record.inventory.as_ref());
-    write_drifts(&mut w, record);
-    w.0
+    write_inventory(w, record.inventory.as_ref());
+    write_drifts(w, record);
 }
 
 /// Hardware tokens' drifts: a list of (method id, drift) for the non-zero ones.
@@ -691,17 +734,28 @@ fn read_challenge(r: &mut Reader<'_>) -> Result<Challenge, StoreError> {
 struct Writer(Vec<u8>);
 
 impl Writer {
+    /// Every write goes through here: a buffer outgrown is wiped, then freed.
+    fn put(&mut self, bytes: &[u8]) {
+        if self.0.capacity() - self.0.len() < bytes.len() {
+            let mut grown =
+                Vec::with_capacity((self.0.len() + bytes.len()).max(2 * self.0.capacity()));
+            grown.extend_from_slice(&self.0);
+            let mut old = std::mem::replace(&mut self.0, grown);
+            zeroize::Zeroize::zeroize(&mut old);
+        }
+        self.0.extend_from_slice(bytes);
+    }
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.put(&[v]);
     }
     fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
     fn time(&mut self, t: Timestamp) {
         self.u64(t.unix_millis());
@@ -716,13 +770,13 @@ impl Writer {
     fn bytes(&mut self, b: &[u8]) {
         let n = b.len().min(usize::from(u16::MAX));
         self.len(n);
-        self.0.extend_from_slice(&b[..n]);
+        self.put(&b[..n]);
     }
     fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }
     fn bytes32(&mut self, b: &[u8; 32]) {
-        self.0.extend_from_slice(b);
+        self.put(b);
     }
 }
 
@@ -822,6 +876,27 @@ mod tests {
     fn method_names_round_trip() {
         let record = named_record();
         assert_eq!(decode(&encode(&record)).unwrap(), record);
+    }
+
+    #[test]
+    fn encoding_behind_a_prefix_or_past_the_size_hint_gives_the_same_bytes() {
+        let record = named_record();
+        let alone = encode(&record);
+        let behind = encode_into(&record, b"nonce".to_vec());
+        assert_eq!(&behind[..5], b"nonce");
+        assert_eq!(&behind[5..], &alone[..]);
+        // An inventory is not in the size hint: a thousand serials grow the buffer
+        // many times over, and every byte still lands in order.
+        let serials: Vec<TokenSerial> = (0..1000)
+            .map(|i| TokenSerial::parse(&format!("SERIAL-{i:05}")).unwrap())
+            .collect();
+        let index = UserRecord {
+            inventory: Some(InventoryRecord::Index(serials)),
+            ..named_record()
+        };
+        let grown = encode_into(&index, Vec::new());
+        assert!(grown.len() > 4 * size_hint(&index), "{}", grown.len());
+        assert_eq!(decode(&grown).unwrap(), index);
     }
 
     #[test]
