@@ -706,7 +706,8 @@ async fn enrolling_a_second_method_needs_recent_reauthentication() {
         Err(Error::Policy(PolicyError::ReauthenticationRequired))
     ));
     let proof = sign_in(&w, &user).await;
-    // Someone else's proof does not count.
+    // Someone else's proof does not count, for a user with no record nor for one
+    // enrolled beside her.
     let other = UserId::new("ola").unwrap();
     assert!(
         w.mfa
@@ -714,6 +715,17 @@ async fn enrolling_a_second_method_needs_recent_reauthentication() {
             .await
             .is_err()
     );
+    let enrolled = UserId::new("nils").unwrap();
+    support::enroll_by_sms(
+        &w,
+        &enrolled,
+        &PhoneNumber::parse("+47 412 00 001").unwrap(),
+    )
+    .await;
+    assert!(matches!(
+        w.mfa.add_method(&enrolled, office.clone(), &proof).await,
+        Err(Error::Policy(PolicyError::ReauthenticationRequired))
+    ));
     w.clock.advance(secs(601));
     assert!(matches!(
         w.mfa.add_method(&user, office.clone(), &proof).await,
