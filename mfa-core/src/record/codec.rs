@@ -735,15 +735,20 @@ struct Writer(Vec<u8>);
 
 impl Writer {
     /// Every write goes through here: a buffer outgrown is wiped, then freed.
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         if self.0.capacity() - self.0.len() < bytes.len() {
-            let mut grown =
-                Vec::with_capacity((self.0.len() + bytes.len()).max(2 * self.0.capacity()));
-            grown.extend_from_slice(&self.0);
-            let mut old = std::mem::replace(&mut self.0, grown);
-            zeroize::Zeroize::zeroize(&mut old);
+            self.grow(bytes.len());
         }
         self.0.extend_from_slice(bytes);
+    }
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, more: usize) {
+        let mut grown = Vec::with_capacity((self.0.len() + more).max(2 * self.0.capacity()));
+        grown.extend_from_slice(&self.0);
+        let mut old = std::mem::replace(&mut self.0, grown);
+        zeroize::Zeroize::zeroize(&mut old);
     }
     fn u8(&mut self, v: u8) {
         self.put(&[v]);
