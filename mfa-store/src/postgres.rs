@@ -11,7 +11,7 @@
 //! Operations share connections instead of taking one each: statements sent at once
 //! on one connection are pipelined (written together, answered in order), so 32
 //! verifications in flight keep a few backends busy rather than waking 32 in turn.
-//! On this project's two-core machine that is a quarter less work for PostgreSQL per
+//! On this project's two-core machine that is about a third less work for PostgreSQL per
 //! statement than a connection per operation. A connection that breaks is replaced by
 //! the next operation that comes to it; the one that found it broken fails as
 //! unavailable. Every operation is a single statement, so nothing waits on another
