@@ -11,6 +11,7 @@ use super::{Commit, InPlace, Store, Versioned, WindowCount, WindowHit};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::record::{UserRecord, Version};
+use crate::sync::lock;
 use crate::user::UserId;
 
 const SHARDS: usize = 16;
@@ -110,10 +111,6 @@ impl std::fmt::Debug for MemoryStore {
             .field("rate_windows", &windows)
             .finish()
     }
-}
-
-fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    crate::sync::lock(shard)
 }
 
 impl MemoryStore {
