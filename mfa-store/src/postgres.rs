@@ -227,7 +227,8 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// A connection of its own, for the migration's transaction (before any is shared).
+    /// A new connection from the pool: the migration's own (its transaction runs before
+    /// any connection is shared), or one to fill a slot of [`Lanes`].
     async fn exclusive(&self) -> Result<Client, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
