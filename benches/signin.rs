@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -219,10 +220,22 @@ fn signin_verify(c: &mut Criterion) {
 /// Two threads verifying at once, each on its own users' challenges: verifications per
 /// second. The figure is the wall time over the verifications of both threads, so
 /// 1 / throughput.
+///
+/// Each verifier is pinned to a core of its own and the two start by spinning on a
+/// flag, not by sleeping on a barrier. On this 2-core VM, unpinned threads were often
+/// placed on one core, and the second started when the scheduler's next tick (4 ms)
+/// moved it; a sleeping barrier woke the other, halted vCPU 1 to 4 ms late. Either
+/// way, a batch of a few thousand verifications ran mostly on one core and the bench
+/// measured one thread (seen as a start offset of 1 to 4 ms between the two).
 fn signin_two_threads(c: &mut Criterion) {
     let rt = runtime();
     let f = Arc::new(fixture(&rt, 0));
     let mut enrolled = 0;
+    // Two cores, or none when the machine does not report them (then unpinned).
+    let cores: Vec<Option<core_affinity::CoreId>> = match core_affinity::get_core_ids() {
+        Some(ids) if ids.len() >= 2 => ids.into_iter().take(2).map(Some).collect(),
+        _ => vec![None, None],
+    };
     let mut group = c.benchmark_group("signin_parallel");
     group.measurement_time(Duration::from_secs(4));
     for (name, driver) in [
@@ -240,17 +253,25 @@ fn signin_two_threads(c: &mut Criterion) {
                 ];
                 // The threads and their runtimes are made before the clock starts, and
                 // the batches dropped after it stops. The figure is from the first
-                // thread's start, just after a common barrier, to the last one's end:
-                // wall time for 2 × per_thread (≈ iters) verifications.
-                let start = std::sync::Barrier::new(batches.len());
+                // thread's start, once both are running, to the last one's end: wall
+                // time for 2 × per_thread (≈ iters) verifications.
+                let ready = AtomicUsize::new(0);
+                let threads = batches.len();
                 let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
                     let threads: Vec<_> = batches
                         .iter()
-                        .map(|batch| {
-                            let (mfa, start) = (&f.mfa, &start);
+                        .zip(&cores)
+                        .map(|(batch, core)| {
+                            let (mfa, ready) = (&f.mfa, &ready);
                             s.spawn(move || {
+                                if let Some(core) = core {
+                                    core_affinity::set_for_current(*core);
+                                }
                                 let rt = runtime();
-                                start.wait();
+                                ready.fetch_add(1, Ordering::AcqRel);
+                                while ready.load(Ordering::Acquire) < threads {
+                                    std::hint::spin_loop();
+                                }
                                 let start_at = Instant::now();
                                 verify_all(&rt, driver, mfa, batch);
                                 (start_at, Instant::now())
