@@ -217,6 +217,9 @@ fn signin_verify(c: &mut Criterion) {
     group.finish();
 }
 
+/// The least a two-thread sample runs on each thread: about 10 ms of verifications.
+const MIN_PER_THREAD: usize = 8_192;
+
 /// Two threads verifying at once, each on its own users' challenges: verifications per
 /// second. The figure is the wall time over the verifications of both threads, so
 /// 1 / throughput.
@@ -227,6 +230,12 @@ fn signin_verify(c: &mut Criterion) {
 /// moved it; a sleeping barrier woke the other, halted vCPU 1 to 4 ms late. Either
 /// way, a batch of a few thousand verifications ran mostly on one core and the bench
 /// measured one thread (seen as a start offset of 1 to 4 ms between the two).
+///
+/// A sample runs at least [`MIN_PER_THREAD`] verifications on each thread, however few
+/// iterations criterion asks for (it asked for 19 to 1,900, a millisecond of work), and
+/// reports the time scaled to the iterations asked for: a start a few hundred
+/// microseconds apart, or a vCPU the host takes away for a moment, would otherwise be a
+/// large part of a sample.
 fn signin_two_threads(c: &mut Criterion) {
     let rt = runtime();
     let f = Arc::new(fixture(&rt, 0));
@@ -238,13 +247,16 @@ fn signin_two_threads(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("signin_parallel");
     group.measurement_time(Duration::from_secs(4));
+    // Each sample makes 2 × MIN_PER_THREAD challenges untimed first.
+    group.sample_size(20);
     for (name, driver) in [
         ("verify_two_threads_per_op", Driver::BlockOn),
         ("verify_two_threads_in_task_per_op", Driver::InTask),
     ] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let per_thread = usize::try_from(iters.div_ceil(2)).expect("iterations fit");
+                let asked = usize::try_from(iters).expect("iterations fit");
+                let per_thread = asked.div_ceil(2).max(MIN_PER_THREAD);
                 let second = per_thread.div_ceil(MAX_OPEN_CHALLENGES);
                 next_batch(&f);
                 let batches = [
@@ -286,7 +298,8 @@ fn signin_two_threads(c: &mut Criterion) {
                 drop(batches);
                 let first = spans.iter().map(|s| s.0).min().expect("two threads");
                 let last = spans.iter().map(|s| s.1).max().expect("two threads");
-                last - first
+                // Scaled to the iterations asked for: 2 × per_thread were run.
+                (last - first).mul_f64(asked as f64 / (2 * per_thread) as f64)
             })
         });
     }
