@@ -23,17 +23,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # The servers' packages, on a machine that has not run the test command yet.
-needed=()
-# shellcheck disable=SC2154 # set by the service scripts sourced above
-for p in $postgres_packages $redis_packages libssl-dev pkg-config; do
-    dpkg -s "$p" >/dev/null 2>&1 || needed+=("$p")
-done
-if [ ${#needed[@]} -gt 0 ]; then
-    echo "== apt-get install ${needed[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null
-fi
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+# shellcheck disable=SC2154,SC2086 # set by the service scripts sourced above; lists
+apt_install $postgres_packages $redis_packages libssl-dev pkg-config
 
 benches=("${@:-signin totp sms_render stores}")
 # shellcheck disable=SC2206

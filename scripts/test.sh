@@ -49,28 +49,21 @@ if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
 fi
 
 # --- install what the services need, once -----------------------------------
-apt_needed=()
-pip_needed=()
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 # Build dependencies, not services: mfa-passkey's webauthn-rs links the system OpenSSL.
-for p in libssl-dev pkg-config; do
-    dpkg -s "$p" >/dev/null 2>&1 || apt_needed+=("$p")
-done
+apt_wanted=(libssl-dev pkg-config)
+pip_needed=()
 for s in "${services[@]}"; do
     pkgs_var="${s//-/_}_packages"
     pip_var="${s//-/_}_pip"
-    for p in ${!pkgs_var:-}; do
-        dpkg -s "$p" >/dev/null 2>&1 || apt_needed+=("$p")
-    done
+    # shellcheck disable=SC2206 # a service's packages are a space-separated string
+    apt_wanted+=(${!pkgs_var:-})
     for p in ${!pip_var:-}; do
         python3 -c "import importlib.metadata as m; m.version('$p')" >/dev/null 2>&1 || pip_needed+=("$p")
     done
 done
-if [ ${#apt_needed[@]} -gt 0 ]; then
-    step "apt-get install ${apt_needed[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${apt_needed[@]}" >/dev/null
-fi
+apt_install "${apt_wanted[@]}"
 if [ ${#pip_needed[@]} -gt 0 ]; then
     step "pip install ${pip_needed[*]}"
     python3 -m pip install -q --disable-pip-version-check "${pip_needed[@]}"
