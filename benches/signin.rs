@@ -268,7 +268,7 @@ fn signin_two_threads(c: &mut Criterion) {
                 // thread's start, once both are running, to the last one's end: wall
                 // time for 2 × per_thread (≈ iters) verifications.
                 let ready = AtomicUsize::new(0);
-                let threads = batches.len();
+                let verifiers = batches.len();
                 let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
                     let threads: Vec<_> = batches
                         .iter()
@@ -281,7 +281,7 @@ fn signin_two_threads(c: &mut Criterion) {
                                 }
                                 let rt = runtime();
                                 ready.fetch_add(1, Ordering::AcqRel);
-                                while ready.load(Ordering::Acquire) < threads {
+                                while ready.load(Ordering::Acquire) < verifiers {
                                     std::hint::spin_loop();
                                 }
                                 let start_at = Instant::now();

@@ -26,7 +26,7 @@ trap cleanup EXIT INT TERM
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 # shellcheck disable=SC2154,SC2086 # set by the service scripts sourced above; lists
-apt_install $postgres_packages $redis_packages libssl-dev pkg-config
+apt_install $build_packages $postgres_packages $redis_packages
 
 benches=("${@:-signin totp sms_render stores}")
 # shellcheck disable=SC2206

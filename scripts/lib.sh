@@ -1,5 +1,9 @@
 # Shared by scripts/test.sh and scripts/bench.sh (sourced, not run).
 
+# Build dependencies, not services: mfa-passkey's webauthn-rs links the system OpenSSL.
+# shellcheck disable=SC2034 # read by the scripts that source this one
+build_packages="libssl-dev pkg-config"
+
 # Installs, with apt, those of the given Debian packages the machine lacks.
 apt_install() {
     local needed=() p

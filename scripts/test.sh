@@ -51,8 +51,8 @@ fi
 # --- install what the services need, once -----------------------------------
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
-# Build dependencies, not services: mfa-passkey's webauthn-rs links the system OpenSSL.
-apt_wanted=(libssl-dev pkg-config)
+# shellcheck disable=SC2206 # a space-separated list
+apt_wanted=($build_packages)
 pip_needed=()
 for s in "${services[@]}"; do
     pkgs_var="${s//-/_}_packages"
