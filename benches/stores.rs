@@ -22,6 +22,11 @@
 //! - `store_verify_32_in_flight_2_workers/<store>`: the same on two worker threads,
 //!   as a server with a multi-thread runtime on these two cores would run it.
 //!
+//! - `store_round_trip/redis_loopback`: one `PING` to the same Redis and its `+PONG`
+//!   read back, over a plain tokio `TcpStream` on a current-thread runtime: the floor
+//!   of one round trip from a Rust process on this machine, beside which the
+//!   verifications' one and two round trips are read.
+//!
 //! Each batch starts past the retention of the one before (the clock moves on 16
 //! minutes), so a record holds the batch's challenges, as a user's does who signs in
 //! a few times in a quarter of an hour, and not the 32 closed ones a record keeps at most.
@@ -309,8 +314,60 @@ fn in_flight(c: &mut Criterion, group: &str, workers: usize) {
     group.finish();
 }
 
+/// The round trip alone: written by hand over a socket, not through a Redis client,
+/// so that it is the floor any client pays (the kernel, the wake-ups and the server's
+/// reply), with none of a client library's own work in it.
+fn store_round_trip(c: &mut Criterion) {
+    let Some(addr) = std::env::var("MFA_TEST_REDIS_URL").ok().and_then(|url| {
+        let rest = url.strip_prefix("redis://")?;
+        Some(rest.split('/').next()?.to_owned())
+    }) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let stream = rt
+        .block_on(tokio::net::TcpStream::connect(&addr))
+        .expect("a connection to Redis");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let mut group = c.benchmark_group("store_round_trip");
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("redis_loopback", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let ping = b"*1\r\n$4\r\nPING\r\n";
+                let mut sent = 0;
+                while sent < ping.len() {
+                    stream.writable().await.expect("writable");
+                    match stream.try_write(&ping[sent..]) {
+                        Ok(n) => sent += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => panic!("write: {e}"),
+                    }
+                }
+                let mut reply = [0u8; 7];
+                let mut got = 0;
+                while got < reply.len() {
+                    stream.readable().await.expect("readable");
+                    match stream.try_read(&mut reply[got..]) {
+                        Ok(0) => panic!("Redis closed the connection"),
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => panic!("read: {e}"),
+                    }
+                }
+                assert_eq!(&reply, b"+PONG\r\n");
+            })
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    store_round_trip,
     store_verify,
     store_verify_uncached,
     store_verify_in_flight,

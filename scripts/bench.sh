@@ -86,6 +86,9 @@ if [[ " ${benches[*]} " == *" stores "* ]]; then
         echo
     done
     script="local h = redis.call('HMGET', KEYS[1], 'status', 'attempts') if h[1] == false then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end return 1"
+    # The round trip alone, beside store_round_trip/redis_loopback.
+    printf 'redis-benchmark PING, 1 client: '
+    redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -n 100000 -q -t ping_mbulk | tr '\r' '\n' | grep -v '^ *$' | tail -1
     for c in 1 32; do
         printf 'redis-benchmark EVAL, %s clients: ' "$c"
         redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$c" -n 100000 -q \
