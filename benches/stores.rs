@@ -21,7 +21,6 @@
 //!   `finish_task_switch`, `try_to_wake_up`, futex).
 //! - `store_verify_32_in_flight_2_workers/<store>`: the same on two worker threads,
 //!   as a server with a multi-thread runtime on these two cores would run it.
-//!
 //! - `store_round_trip/redis_loopback`: one `PING` to the same Redis and its `+PONG`
 //!   read back, over a plain tokio `TcpStream` on a current-thread runtime: the floor
 //!   of one round trip from a Rust process on this machine, beside which the
@@ -45,9 +44,18 @@ use mfa::{
     Verification,
 };
 use mfa_store::{Keyring, SecretKey};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 
 const IN_FLIGHT: usize = 32;
+
+/// A runtime that runs everything on the calling thread, as a request handler's.
+fn current_thread() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
 
 /// A runtime with `workers` worker threads.
 fn runtime(workers: usize) -> Runtime {
@@ -219,10 +227,7 @@ fn store_verify_uncached(c: &mut Criterion) {
 }
 
 fn one_at_a_time(c: &mut Criterion, group: &str, cached: bool) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let rt = current_thread();
     let mut group = c.benchmark_group(group);
     group.measurement_time(Duration::from_secs(4));
     for (name, store) in stores(&rt) {
@@ -324,11 +329,8 @@ fn store_round_trip(c: &mut Criterion) {
     }) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let stream = rt
+    let rt = current_thread();
+    let mut stream = rt
         .block_on(tokio::net::TcpStream::connect(&addr))
         .expect("a connection to Redis");
     stream.set_nodelay(true).expect("TCP_NODELAY");
@@ -337,27 +339,12 @@ fn store_round_trip(c: &mut Criterion) {
     group.bench_function("redis_loopback", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let ping = b"*1\r\n$4\r\nPING\r\n";
-                let mut sent = 0;
-                while sent < ping.len() {
-                    stream.writable().await.expect("writable");
-                    match stream.try_write(&ping[sent..]) {
-                        Ok(n) => sent += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => panic!("write: {e}"),
-                    }
-                }
+                stream
+                    .write_all(b"*1\r\n$4\r\nPING\r\n")
+                    .await
+                    .expect("a PING written");
                 let mut reply = [0u8; 7];
-                let mut got = 0;
-                while got < reply.len() {
-                    stream.readable().await.expect("readable");
-                    match stream.try_read(&mut reply[got..]) {
-                        Ok(0) => panic!("Redis closed the connection"),
-                        Ok(n) => got += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => panic!("read: {e}"),
-                    }
-                }
+                stream.read_exact(&mut reply).await.expect("a reply read");
                 assert_eq!(&reply, b"+PONG\r\n");
             })
         })

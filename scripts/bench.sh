@@ -85,10 +85,10 @@ if [[ " ${benches[*]} " == *" stores "* ]]; then
             -f "$guarded" -c "$c" -j "$j" pgbench_mfa 2>/dev/null | grep -E '^(tps|latency average)' | tr '\n' ' '
         echo
     done
-    script="local h = redis.call('HMGET', KEYS[1], 'status', 'attempts') if h[1] == false then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end return 1"
     # The round trip alone, beside store_round_trip/redis_loopback.
     printf 'redis-benchmark PING, 1 client: '
     redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -n 100000 -q -t ping_mbulk | tr '\r' '\n' | grep -v '^ *$' | tail -1
+    script="local h = redis.call('HMGET', KEYS[1], 'status', 'attempts') if h[1] == false then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end return 1"
     for c in 1 32; do
         printf 'redis-benchmark EVAL, %s clients: ' "$c"
         redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$c" -n 100000 -q \
